@@ -1,0 +1,27 @@
+using Microsoft.AspNetCore.Authorization;
+using UsageBilling;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Marks endpoints as metered and API-key protected.</summary>
+public static class MeteredEndpointConventionBuilderExtensions
+{
+    /// <summary>Requires an API key (the <c>ApiKey</c> scheme) on the endpoints.</summary>
+    public static TBuilder RequireApiKey<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder
+        => builder.RequireAuthorization(new AuthorizeAttribute { AuthenticationSchemes = ApiKeyDefaults.AuthenticationScheme });
+
+    /// <summary>Meters the endpoints at a fixed price per call in currency units.</summary>
+    public static TBuilder WithCost<TBuilder>(this TBuilder builder, decimal cost) where TBuilder : IEndpointConventionBuilder
+        => builder.WithCost(Money.FromUnits(cost));
+
+    /// <summary>Meters the endpoints at a fixed price per call.</summary>
+    public static TBuilder WithCost<TBuilder>(this TBuilder builder, Money cost) where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new MeteredAttribute(cost));
+
+    /// <summary>Meters the endpoints at the price named <paramref name="priceName"/> in the pricing catalog (configuration <c>UsageBilling:Pricing:Endpoints</c>).</summary>
+    public static TBuilder WithPrice<TBuilder>(this TBuilder builder, string priceName) where TBuilder : IEndpointConventionBuilder
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(priceName);
+        return builder.WithMetadata(new MeteredAttribute { PriceName = priceName });
+    }
+}

@@ -1,0 +1,81 @@
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling;
+
+/// <summary>Releases reservations that were neither settled nor released before they expired (for example after a crash).</summary>
+internal sealed partial class ReservationSweeper : BackgroundService
+{
+    private readonly ICreditStore _store;
+    private readonly TimeProvider _timeProvider;
+    private readonly UsageBillingMetrics _metrics;
+    private readonly ILogger<ReservationSweeper> _logger;
+    private readonly CreditOptions _options;
+
+    public ReservationSweeper(ICreditStore store, TimeProvider timeProvider, UsageBillingMetrics metrics,
+        ILogger<ReservationSweeper> logger, IOptions<UsageBillingOptions> options)
+    {
+        _store = store;
+        _timeProvider = timeProvider;
+        _metrics = metrics;
+        _logger = logger;
+        _options = options.Value.Credits;
+    }
+
+    /// <summary>Expires everything due now, batch by batch. Returns how many reservations were released.</summary>
+    public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
+    {
+        var total = 0;
+        int count;
+        do
+        {
+            count = await _store.ExpireReservationsAsync(_timeProvider.GetUtcNow(), _options.SweepBatchSize, cancellationToken).ConfigureAwait(false);
+            total += count;
+        }
+        while (count == _options.SweepBatchSize);
+
+        if (total > 0)
+        {
+            _metrics.ReservationsExpired(total);
+            Log.Expired(_logger, total);
+        }
+
+        return total;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        // Jitter the first run so that several instances do not sweep in lockstep.
+        var jitter = TimeSpan.FromMilliseconds(Random.Shared.Next(0, (int)Math.Max(1, _options.SweepInterval.TotalMilliseconds / 2)));
+        try
+        {
+            await Task.Delay(jitter, _timeProvider, stoppingToken).ConfigureAwait(false);
+            using var timer = new PeriodicTimer(_options.SweepInterval, _timeProvider);
+            do
+            {
+                try
+                {
+                    await SweepOnceAsync(stoppingToken).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    Log.SweepFailed(_logger, ex);
+                }
+            }
+            while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Released {Count} expired credit reservations.", EventName = "ReservationsExpired")]
+        public static partial void Expired(ILogger logger, int count);
+
+        [LoggerMessage(2, LogLevel.Warning, "Sweeping expired reservations failed; will retry at the next interval.", EventName = "ReservationSweepFailed")]
+        public static partial void SweepFailed(ILogger logger, Exception exception);
+    }
+}

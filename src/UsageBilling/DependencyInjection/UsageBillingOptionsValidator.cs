@@ -1,0 +1,93 @@
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling;
+
+/// <summary>Refuses start-up with a precise message when an option is out of range.</summary>
+internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBillingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, UsageBillingOptions options)
+    {
+        var failures = new List<string>();
+        var prefix = options.Keys.Prefix;
+        if (string.IsNullOrEmpty(prefix) || prefix.Length is < 2 or > 16 || !prefix.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_'))
+        {
+            failures.Add($"UsageBilling:Keys:Prefix must be 2 to 16 characters of ASCII letters, digits, '-' and '_' (was '{prefix}').");
+        }
+
+        if (options.Keys.Pepper is { Length: > 0 and < 32 })
+        {
+            failures.Add("UsageBilling:Keys:Pepper must be at least 32 characters when set.");
+        }
+
+        if (options.Keys.CacheDuration < TimeSpan.Zero || options.Keys.CacheDuration > TimeSpan.FromMinutes(5))
+        {
+            failures.Add("UsageBilling:Keys:CacheDuration must be between 0 and 5 minutes (revocations take this long to reach other instances).");
+        }
+
+        if (options.Keys.NegativeCacheDuration < TimeSpan.Zero || options.Keys.NegativeCacheDuration > options.Keys.CacheDuration && options.Keys.CacheDuration > TimeSpan.Zero)
+        {
+            failures.Add("UsageBilling:Keys:NegativeCacheDuration must be between 0 and CacheDuration.");
+        }
+
+        if (options.Keys.HeaderNames.Any(string.IsNullOrWhiteSpace))
+        {
+            failures.Add("UsageBilling:Keys:HeaderNames must not contain empty names.");
+        }
+
+        if (options.Credits.ReservationTimeout < TimeSpan.FromSeconds(1))
+        {
+            failures.Add("UsageBilling:Credits:ReservationTimeout must be at least 1 second.");
+        }
+
+        if (options.Credits.SweepInterval < TimeSpan.FromMilliseconds(100))
+        {
+            failures.Add("UsageBilling:Credits:SweepInterval must be at least 100 ms.");
+        }
+
+        if (options.Credits.SweepBatchSize < 1)
+        {
+            failures.Add("UsageBilling:Credits:SweepBatchSize must be at least 1.");
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Plans.DefaultPlan))
+        {
+            failures.Add("UsageBilling:Plans:DefaultPlan must not be empty.");
+        }
+
+        foreach (var (plan, limits) in options.Plans.Limits)
+        {
+            foreach (var (limitName, value) in limits.All())
+            {
+                if (value is < 1)
+                {
+                    failures.Add($"UsageBilling:Plans:Limits:{plan}:{limitName} must be at least 1 when set (was {value}).");
+                }
+            }
+        }
+
+        foreach (var (priceName, units) in options.Pricing.Endpoints)
+        {
+            if (units < 0 || !Money.TryFromUnits(units, out _))
+            {
+                failures.Add($"UsageBilling:Pricing:Endpoints:{priceName} must be a non-negative amount with at most 9 decimal places (was {units}).");
+            }
+        }
+
+        if (options.UsageLog.QueueCapacity < 1 || options.UsageLog.BatchSize < 1)
+        {
+            failures.Add("UsageBilling:UsageLog:QueueCapacity and BatchSize must be at least 1.");
+        }
+
+        if (options.UsageLog.FlushInterval <= TimeSpan.Zero || options.UsageLog.MaxRetryDelay <= TimeSpan.Zero)
+        {
+            failures.Add("UsageBilling:UsageLog:FlushInterval and MaxRetryDelay must be positive.");
+        }
+
+        if (options.IsBillableStatusCode is null)
+        {
+            failures.Add("UsageBilling:IsBillableStatusCode must not be null.");
+        }
+
+        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+}

@@ -1,0 +1,113 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using UsageBilling;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers UsageBilling.</summary>
+public static class UsageBillingServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds UsageBilling: the <c>ApiKey</c> authentication scheme, the metering middleware's services, the usage-log
+    /// writer and reservation sweeper, and in-memory stores unless a backend (for example
+    /// <c>UseEntityFrameworkCore()</c>) replaces them. Options are validated at start-up. Safe to call more than once.
+    /// </summary>
+    public static UsageBillingBuilder AddUsageBilling(this IServiceCollection services, Action<UsageBillingOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions<UsageBillingOptions>().ValidateOnStart();
+        if (configure is not null)
+        {
+            services.Configure(configure);
+        }
+
+        if (services.Any(d => d.ServiceType == typeof(UsageBillingMarker)))
+        {
+            return new UsageBillingBuilder(services);
+        }
+
+        services.AddSingleton<UsageBillingMarker>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<UsageBillingOptions>, UsageBillingOptionsValidator>());
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.AddProblemDetails();
+
+        services.TryAddSingleton<InMemoryAccountStore>();
+        services.TryAddSingleton<IAccountStore>(static sp => sp.GetRequiredService<InMemoryAccountStore>());
+        services.TryAddSingleton<InMemoryApiKeyStore>();
+        services.TryAddSingleton<IApiKeyStore>(static sp => sp.GetRequiredService<InMemoryApiKeyStore>());
+        services.TryAddSingleton<InMemoryCreditStore>();
+        services.TryAddSingleton<ICreditStore>(static sp => sp.GetRequiredService<InMemoryCreditStore>());
+        services.TryAddSingleton<InMemoryUsageStore>();
+        services.TryAddSingleton<IUsageStore>(static sp => sp.GetRequiredService<InMemoryUsageStore>());
+        services.TryAddSingleton<InMemoryRateLimitCounterStore>();
+        services.TryAddSingleton<IRateLimitCounterStore>(static sp => sp.GetRequiredService<InMemoryRateLimitCounterStore>());
+        services.TryAddSingleton<IPricingCatalog, OptionsPricingCatalog>();
+
+        services.TryAddSingleton<UsageBillingMetrics>();
+        services.TryAddSingleton<ApiKeyLookupCache>();
+        services.TryAddSingleton(static sp => new ApiKeyManager(
+            sp.GetRequiredService<IApiKeyStore>(), sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ApiKeyLookupCache>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
+        services.TryAddSingleton(static sp => new CreditManager(
+            sp.GetRequiredService<ICreditStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
+        services.TryAddSingleton(static sp => new AccountManager(
+            sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
+        services.TryAddSingleton<RequestLimitEnforcer>();
+        services.TryAddSingleton<UsageLogQueue>();
+        services.TryAddSingleton<ReservationSweeper>();
+
+        services.AddHostedService<UsageBillingStartup>();
+        services.AddHostedService<UsageLogWriter>();
+        services.AddHostedService(static sp => sp.GetRequiredService<ReservationSweeper>());
+
+        services.AddAuthentication()
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyDefaults.AuthenticationScheme, displayName: "API key", configureOptions: null);
+        services.AddAuthorization();
+        return new UsageBillingBuilder(services);
+    }
+
+    /// <summary>Adds UsageBilling with options bound from <paramref name="configuration"/> (for example the <c>UsageBilling</c> section), then <paramref name="configure"/>.</summary>
+    public static UsageBillingBuilder AddUsageBilling(this IServiceCollection services, IConfiguration configuration, Action<UsageBillingOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<UsageBillingOptions>().Bind(configuration);
+        return services.AddUsageBilling(configure);
+    }
+}
+
+internal sealed class UsageBillingMarker;
+
+/// <summary>Logs which stores are in use, loudly when they are the in-memory ones.</summary>
+internal sealed partial class UsageBillingStartup(IServiceProvider services, ILogger<UsageBillingStartup> logger) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var credits = services.GetRequiredService<ICreditStore>();
+        if (credits is InMemoryCreditStore)
+        {
+            Log.InMemory(logger);
+        }
+        else
+        {
+            Log.Backend(logger, credits.GetType().Name);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "UsageBilling is using the in-memory stores: balances, keys and usage are lost when the process stops. Choose a backend such as UseEntityFrameworkCore() for anything but development and tests.", EventName = "InMemoryStores")]
+        public static partial void InMemory(ILogger logger);
+
+        [LoggerMessage(2, LogLevel.Information, "UsageBilling is using the credit store {Store}.", EventName = "Backend")]
+        public static partial void Backend(ILogger logger, string store);
+    }
+}

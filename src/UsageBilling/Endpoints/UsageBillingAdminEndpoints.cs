@@ -1,0 +1,271 @@
+using System.Globalization;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using UsageBilling;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the admin API: accounts, credits, ledger, keys and the usage log.</summary>
+public static class UsageBillingAdminEndpoints
+{
+    private const int MaxPageSize = 1000;
+
+    /// <summary>
+    /// Maps the admin endpoints under <paramref name="prefix"/> and returns their group, which the app must protect
+    /// (for example <c>.RequireAuthorization("billing-admin")</c>). Money is a JSON number in currency units.
+    /// </summary>
+    public static RouteGroupBuilder MapUsageBillingAdmin(this IEndpointRouteBuilder endpoints, string prefix = "/admin/billing")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<UsageBillingMarker>() is null)
+        {
+            throw new InvalidOperationException("Call 'builder.Services.AddUsageBilling(...)' before mapping the UsageBilling admin endpoints.");
+        }
+
+        var group = endpoints.MapGroup(prefix).WithTags("UsageBilling admin");
+        group.MapPost("/accounts", CreateAccountAsync);
+        group.MapGet("/accounts/{id}", GetAccountAsync);
+        group.MapPost("/accounts/{id}/credits", PostCreditsAsync);
+        group.MapGet("/accounts/{id}/ledger", GetLedgerAsync);
+        group.MapPost("/accounts/{id}/keys", CreateKeyAsync);
+        group.MapGet("/accounts/{id}/keys", ListKeysAsync);
+        group.MapDelete("/keys/{id}", RevokeKeyAsync);
+        group.MapGet("/usage", QueryUsageAsync);
+        return group;
+    }
+
+    private static async Task<IResult> CreateAccountAsync(HttpContext context, AccountManager accounts, CreditManager credits)
+    {
+        var (body, error) = await ReadBodyAsync<CreateAccountRequest>(context).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (string.IsNullOrWhiteSpace(body!.Name) || body.Name.Length > 200)
+        {
+            return Problems.Invalid("name", "A name of 1 to 200 characters is required.");
+        }
+
+        if (body.Plan is { } plan && (plan.Length is 0 or > 64 || string.IsNullOrWhiteSpace(plan)))
+        {
+            return Problems.Invalid("plan", "The plan must be 1 to 64 characters.");
+        }
+
+        var account = await accounts.CreateAsync(body.Name.Trim(), body.Plan?.Trim(), context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Created($"{context.Request.PathBase}{context.Request.Path}/{account.Id}", await ToResponseAsync(account, credits, context.RequestAborted).ConfigureAwait(false));
+    }
+
+    private static async Task<IResult> GetAccountAsync(string id, AccountManager accounts, CreditManager credits, CancellationToken cancellationToken)
+    {
+        var account = await accounts.FindAsync(id, cancellationToken).ConfigureAwait(false);
+        return account is null ? Problems.NotFound($"Account '{id}'") : TypedResults.Ok(await ToResponseAsync(account, credits, cancellationToken).ConfigureAwait(false));
+    }
+
+    private static async Task<IResult> PostCreditsAsync(string id, HttpContext context, AccountManager accounts, CreditManager credits)
+    {
+        var (body, error) = await ReadBodyAsync<PostCreditsRequest>(context).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        LedgerEntryKind? kind = body!.Kind?.ToLowerInvariant() switch
+        {
+            null or "grant" => LedgerEntryKind.Grant,
+            "refund" => LedgerEntryKind.Refund,
+            "adjustment" => LedgerEntryKind.Adjustment,
+            _ => null,
+        };
+        if (kind is null)
+        {
+            return Problems.Invalid("kind", "The kind must be 'grant', 'refund' or 'adjustment'.");
+        }
+
+        if (body.Amount is not { } amount || amount.IsZero || (kind != LedgerEntryKind.Adjustment && amount.IsNegative))
+        {
+            return Problems.Invalid("amount", "A non-zero amount is required; grants and refunds must be positive.");
+        }
+
+        if (body.IdempotencyKey is { } key && (key.Length is 0 or > 200 || string.IsNullOrWhiteSpace(key)))
+        {
+            return Problems.Invalid("idempotencyKey", "The idempotency key must be 1 to 200 characters.");
+        }
+
+        if (body.Reason is { Length: > 500 })
+        {
+            return Problems.Invalid("reason", "The reason must be at most 500 characters.");
+        }
+
+        if (await accounts.FindAsync(id, context.RequestAborted).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"Account '{id}'");
+        }
+
+        var result = await credits.PostAsync(id, kind.Value, amount, body.IdempotencyKey, body.Reason, context.RequestAborted).ConfigureAwait(false);
+        return result.Status switch
+        {
+            PostStatus.Posted => TypedResults.Created($"{context.Request.PathBase}/accounts/{id}/ledger", LedgerEntryResponse.From(result.Entry!)),
+            PostStatus.Duplicate => TypedResults.Ok(LedgerEntryResponse.From(result.Entry!)),
+            _ => Problems.Result(StatusCodes.Status409Conflict, ProblemTypes.InsufficientCredits, "Insufficient Credits",
+                "The adjustment would take the account's available balance below zero."),
+        };
+    }
+
+    private static async Task<IResult> GetLedgerAsync(string id, int? limit, string? cursor, AccountManager accounts, CreditManager credits, CancellationToken cancellationToken)
+    {
+        if (limit is < 1 or > MaxPageSize)
+        {
+            return Problems.Invalid("limit", $"The limit must be between 1 and {MaxPageSize}.");
+        }
+
+        if (await accounts.FindAsync(id, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"Account '{id}'");
+        }
+
+        var page = await credits.GetLedgerAsync(id, limit ?? 50, string.IsNullOrEmpty(cursor) ? null : cursor, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(new LedgerPageResponse(page.Entries.Select(LedgerEntryResponse.From).ToList(), page.NextCursor));
+    }
+
+    private static async Task<IResult> CreateKeyAsync(string id, HttpContext context, AccountManager accounts, ApiKeyManager keys, TimeProvider timeProvider)
+    {
+        var (body, error) = await ReadBodyAsync<CreateKeyRequest>(context).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (string.IsNullOrWhiteSpace(body!.Name) || body.Name.Length > 200)
+        {
+            return Problems.Invalid("name", "A name of 1 to 200 characters is required.");
+        }
+
+        if (body.ExpiresAt is { } expiresAt && expiresAt <= timeProvider.GetUtcNow())
+        {
+            return Problems.Invalid("expiresAt", "The expiry must be in the future.");
+        }
+
+        if (body.Limits?.All().FirstOrDefault(l => l.Value is < 1) is { Name: not null } bad)
+        {
+            return Problems.Invalid($"limits.{JsonNamingPolicy.CamelCase.ConvertName(bad.Name)}", "Limits must be at least 1 when set.");
+        }
+
+        if (await accounts.FindAsync(id, context.RequestAborted).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"Account '{id}'");
+        }
+
+        var created = await keys.CreateAsync(id, body.Name.Trim(), body.ExpiresAt, body.Limits, context.RequestAborted).ConfigureAwait(false);
+        var key = created.Key;
+        return TypedResults.Created($"{context.Request.PathBase}{context.Request.Path}/{key.Id}",
+            new CreatedApiKeyResponse(key.Id, key.AccountId, key.Name, key.DisplayPrefix, created.Plaintext, key.CreatedAt, key.ExpiresAt, key.Limits));
+    }
+
+    private static async Task<IResult> ListKeysAsync(string id, AccountManager accounts, IApiKeyStore keys, CancellationToken cancellationToken)
+    {
+        if (await accounts.FindAsync(id, cancellationToken).ConfigureAwait(false) is null)
+        {
+            return Problems.NotFound($"Account '{id}'");
+        }
+
+        var list = await keys.ListByAccountAsync(id, cancellationToken).ConfigureAwait(false);
+        return TypedResults.Ok(list.Select(ApiKeyResponse.From).ToList());
+    }
+
+    private static async Task<IResult> RevokeKeyAsync(string id, ApiKeyManager keys, CancellationToken cancellationToken)
+        => await keys.RevokeAsync(id, cancellationToken).ConfigureAwait(false) ? TypedResults.NoContent() : Problems.NotFound($"Key '{id}'");
+
+    private static async Task<IResult> QueryUsageAsync(HttpContext context, IUsageStore usage)
+    {
+        var query = context.Request.Query;
+        if (!TryParseTime(query["from"], out var from) )
+        {
+            return Problems.Invalid("from", "Use an ISO 8601 date-time such as 2026-11-01T00:00:00Z.");
+        }
+
+        if (!TryParseTime(query["to"], out var to))
+        {
+            return Problems.Invalid("to", "Use an ISO 8601 date-time such as 2026-12-01T00:00:00Z.");
+        }
+
+        if (from is not null && to is not null && from >= to)
+        {
+            return Problems.Invalid("to", "'to' must be after 'from' (the period is [from, to)).");
+        }
+
+        var limit = 100;
+        if (query["limit"].Count > 0 && (!int.TryParse(query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxPageSize))
+        {
+            return Problems.Invalid("limit", $"The limit must be between 1 and {MaxPageSize}.");
+        }
+
+        string? cursor = query["cursor"];
+        try
+        {
+            _ = UsageCursor.Decode(cursor);
+        }
+        catch (FormatException)
+        {
+            return Problems.Invalid("cursor", "The cursor is not valid; use the nextCursor of a previous page.");
+        }
+
+        string? accountId = query["accountId"];
+        string? keyId = query["keyId"];
+        var page = await usage.QueryAsync(new UsageQuery
+        {
+            AccountId = string.IsNullOrEmpty(accountId) ? null : accountId,
+            KeyId = string.IsNullOrEmpty(keyId) ? null : keyId,
+            From = from,
+            To = to,
+            Limit = limit,
+            Cursor = string.IsNullOrEmpty(cursor) ? null : cursor,
+        }, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(new UsagePageResponse(page.Records, page.NextCursor));
+    }
+
+    private static bool TryParseTime(string? value, out DateTimeOffset? time)
+    {
+        time = null;
+        if (string.IsNullOrEmpty(value))
+        {
+            return true;
+        }
+
+        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        {
+            time = parsed;
+            return true;
+        }
+
+        return false;
+    }
+
+    private static async Task<AccountResponse> ToResponseAsync(BillingAccount account, CreditManager credits, CancellationToken cancellationToken)
+    {
+        var balance = await credits.GetBalanceAsync(account.Id, cancellationToken).ConfigureAwait(false);
+        return new AccountResponse(account.Id, account.Name, account.Plan, account.CreatedAt, balance.Balance, balance.Reserved, balance.Available);
+    }
+
+    /// <summary>Reads a JSON body; malformed JSON or a wrong content type is a 400 problem, never a 500.</summary>
+    private static async Task<(T? Body, IResult? Error)> ReadBodyAsync<T>(HttpContext context) where T : class
+    {
+        if (!context.Request.HasJsonContentType())
+        {
+            return (null, Problems.Result(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.ValidationFailed, "Unsupported Media Type", "Send a JSON body with Content-Type: application/json."));
+        }
+
+        try
+        {
+            var body = await context.Request.ReadFromJsonAsync<T>(context.RequestAborted).ConfigureAwait(false);
+            return body is null ? (null, Problems.Invalid("body", "A JSON object is required.")) : (body, null);
+        }
+        catch (JsonException ex)
+        {
+            var path = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
+            return (null, Problems.Invalid(path, "The JSON is malformed or a value has the wrong type."));
+        }
+    }
+}

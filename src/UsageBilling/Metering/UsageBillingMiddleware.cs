@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling;
+
+/// <summary>
+/// Meters endpoints that carry <see cref="MeteredAttribute"/>: identifies the key, counts the request against its
+/// limits (429), reserves the price on the account (402), runs the endpoint, then settles or releases the hold
+/// exactly once and queues a usage record. Endpoints without the attribute pass straight through.
+/// </summary>
+internal sealed partial class UsageBillingMiddleware
+{
+    internal const string IdempotencyKeyHeader = "Idempotency-Key";
+    private const int MaxIdempotencyKeyLength = 255;
+
+    private readonly RequestDelegate _next;
+    private readonly RequestLimitEnforcer _limits;
+    private readonly CreditManager _credits;
+    private readonly IPricingCatalog _pricing;
+    private readonly UsageLogQueue _usageLog;
+    private readonly TimeProvider _timeProvider;
+    private readonly UsageBillingMetrics _metrics;
+    private readonly IOptionsMonitor<UsageBillingOptions> _options;
+    private readonly ILogger<UsageBillingMiddleware> _logger;
+
+    public UsageBillingMiddleware(RequestDelegate next, RequestLimitEnforcer limits, CreditManager credits, IPricingCatalog pricing,
+        UsageLogQueue usageLog, TimeProvider timeProvider, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
+        ILogger<UsageBillingMiddleware> logger)
+    {
+        _next = next;
+        _limits = limits;
+        _credits = credits;
+        _pricing = pricing;
+        _usageLog = usageLog;
+        _timeProvider = timeProvider;
+        _metrics = metrics;
+        _options = options;
+        _logger = logger;
+    }
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var metered = context.GetEndpoint()?.Metadata.GetMetadata<MeteredAttribute>();
+        return metered is null ? _next(context) : InvokeMeteredAsync(context, metered);
+    }
+
+    private async Task InvokeMeteredAsync(HttpContext context, MeteredAttribute metered)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var now = _timeProvider.GetUtcNow();
+        var caller = context.Features.Get<IApiKeyFeature>();
+        if (caller is null)
+        {
+            // The app's default scheme may be another one: authenticate with ours explicitly.
+            await context.AuthenticateAsync(ApiKeyDefaults.AuthenticationScheme).ConfigureAwait(false);
+            caller = context.Features.Get<IApiKeyFeature>();
+            if (caller is null)
+            {
+                _metrics.RequestRejected("unauthenticated");
+                await context.ChallengeAsync(ApiKeyDefaults.AuthenticationScheme).ConfigureAwait(false);
+                return;
+            }
+        }
+
+        _metrics.RequestMetered();
+        var request = context.Request;
+        var route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? request.Path.Value ?? "/";
+        var record = new UsageRecord
+        {
+            RequestId = BillingIds.New("req", _timeProvider),
+            Timestamp = now,
+            KeyId = caller.Key.Id,
+            AccountId = caller.Account.Id,
+            Method = request.Method,
+            Route = route,
+            StatusCode = 0,
+            DurationMs = 0,
+            Cost = Money.Zero,
+        };
+
+        try
+        {
+            record = await MeterAsync(context, metered, caller, record, now).ConfigureAwait(false);
+        }
+        catch
+        {
+            record = record with { Outcome = UsageOutcomes.Failed, StatusCode = StatusCodes.Status500InternalServerError };
+            throw;
+        }
+        finally
+        {
+            if (record.StatusCode == 0)
+            {
+                record = record with { StatusCode = context.Response.StatusCode };
+            }
+
+            await _usageLog.EnqueueAsync(record with
+            {
+                DurationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                ClientAborted = context.RequestAborted.IsCancellationRequested,
+            }).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<UsageRecord> MeterAsync(HttpContext context, MeteredAttribute metered, IApiKeyFeature caller, UsageRecord record, DateTimeOffset now)
+    {
+        var request = context.Request;
+        var idempotencyKey = request.Headers[IdempotencyKeyHeader].ToString();
+        if (idempotencyKey.Length > 0 && !IsValidIdempotencyKey(idempotencyKey))
+        {
+            _metrics.RequestRejected("invalid_idempotency_key");
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.InvalidIdempotencyKey, "Invalid Idempotency-Key",
+                $"The Idempotency-Key header must be 1 to {MaxIdempotencyKeyLength} visible ASCII characters.").ConfigureAwait(false);
+            return record with { Outcome = UsageOutcomes.IdempotencyConflict };
+        }
+
+        record = record with { IdempotencyKey = idempotencyKey.Length > 0 ? idempotencyKey : null };
+        var price = await ResolvePriceAsync(metered, context.RequestAborted).ConfigureAwait(false);
+        if (price is null)
+        {
+            Log.PriceMissing(_logger, metered.PriceName, record.Route);
+            _metrics.RequestRejected("price_not_configured");
+            await Problems.WriteAsync(context, StatusCodes.Status500InternalServerError, ProblemTypes.PriceNotConfigured, "Price Not Configured",
+                "This endpoint is metered but has no price configured; nothing was charged.").ConfigureAwait(false);
+            return record with { Outcome = UsageOutcomes.Failed };
+        }
+
+        var options = _options.CurrentValue;
+        var limits = PlanLimits(options, caller);
+        var decision = await _limits.AcquireAsync(caller.Key.Id, limits, now, context.RequestAborted).ConfigureAwait(false);
+        RateLimitHeaders.Apply(context.Response, decision, now);
+        if (!decision.Allowed)
+        {
+            var exceeded = decision.Exceeded!.Value;
+            _metrics.RequestRejected(UsageOutcomes.RateLimited);
+            await Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too Many Requests",
+                $"The {exceeded.Policy} limit of {exceeded.Limit} requests is used up; retry after {RateLimitHeaders.SecondsUntil(exceeded.ResetAt, now)} s.",
+                new Dictionary<string, object?> { ["limit"] = exceeded.Policy, ["resetAt"] = exceeded.ResetAt }).ConfigureAwait(false);
+            return record with { Outcome = UsageOutcomes.RateLimited };
+        }
+
+        var reference = string.Concat(request.Method, " ", request.Path.Value);
+        var reservationKey = idempotencyKey.Length > 0 ? "idem:" + idempotencyKey : "req:" + record.RequestId;
+        var reserved = await _credits.ReserveAsync(caller.Account.Id, price.Value, reservationKey, reference, context.RequestAborted).ConfigureAwait(false);
+        switch (reserved.Status)
+        {
+            case ReserveStatus.InsufficientCredit:
+                await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+                _metrics.RequestRejected(UsageOutcomes.InsufficientCredits);
+                await Problems.WriteAsync(context, StatusCodes.Status402PaymentRequired, ProblemTypes.InsufficientCredits, "Insufficient Credits",
+                    $"This call costs {price.Value} but the account has {Money.Max(Money.Zero, reserved.Balance?.Available ?? Money.Zero)} available.",
+                    new Dictionary<string, object?> { ["required"] = price.Value, ["available"] = reserved.Balance?.Available }).ConfigureAwait(false);
+                return record with { Outcome = UsageOutcomes.InsufficientCredits };
+
+            case ReserveStatus.Duplicate:
+                var existing = reserved.Reservation!;
+                if (!string.Equals(existing.Reference, reference, StringComparison.Ordinal))
+                {
+                    await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+                    _metrics.RequestRejected("idempotency_key_reused");
+                    await Problems.WriteAsync(context, StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyKeyReused, "Idempotency-Key Reused",
+                        "This Idempotency-Key was already used for a different request.").ConfigureAwait(false);
+                    return record with { Outcome = UsageOutcomes.IdempotencyConflict };
+                }
+
+                if (existing.State == ReservationState.Active)
+                {
+                    await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+                    _metrics.RequestRejected("idempotency_key_in_progress");
+                    await Problems.WriteAsync(context, StatusCodes.Status409Conflict, ProblemTypes.IdempotencyKeyInProgress, "Request In Progress",
+                        "A request with this Idempotency-Key is still being processed; retry later.").ConfigureAwait(false);
+                    return record with { Outcome = UsageOutcomes.IdempotencyConflict };
+                }
+
+                // Settled before: serve the replay without charging again.
+                context.Response.Headers["Idempotent-Replayed"] = "true";
+                await _next(context).ConfigureAwait(false);
+                return record with { Outcome = UsageOutcomes.Replayed };
+        }
+
+        var reservation = reserved.Reservation!;
+        try
+        {
+            await _next(context).ConfigureAwait(false);
+        }
+        catch
+        {
+            await ReleaseQuietlyAsync(reservation.Id).ConfigureAwait(false);
+            throw;
+        }
+
+        if (!options.IsBillableStatusCode(context.Response.StatusCode))
+        {
+            await ReleaseQuietlyAsync(reservation.Id).ConfigureAwait(false);
+            return record with { Outcome = UsageOutcomes.NotCharged };
+        }
+
+        try
+        {
+            await _credits.SettleAsync(reservation.Id, price.Value, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // The hold stays until it expires; the caller is never charged twice for it.
+            Log.SettleFailed(_logger, ex, reservation.Id);
+            return record with { Outcome = UsageOutcomes.Failed };
+        }
+
+        _metrics.Charged(price.Value);
+        return record with { Cost = price.Value, Outcome = UsageOutcomes.Charged };
+    }
+
+    private async ValueTask<Money?> ResolvePriceAsync(MeteredAttribute metered, CancellationToken cancellationToken)
+    {
+        if (metered.Cost is { } cost)
+        {
+            return cost;
+        }
+
+        return metered.PriceName is { } name ? await _pricing.GetEndpointPriceAsync(name, cancellationToken).ConfigureAwait(false) : null;
+    }
+
+    private static RequestLimits PlanLimits(UsageBillingOptions options, IApiKeyFeature caller)
+    {
+        var plan = options.Plans.Limits.TryGetValue(caller.Account.Plan, out var limits) ? limits : new RequestLimits();
+        return plan.OverriddenBy(caller.Key.Limits);
+    }
+
+    private async Task ReleaseQuietlyAsync(string reservationId)
+    {
+        try
+        {
+            await _credits.ReleaseAsync(reservationId, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            Log.ReleaseFailed(_logger, ex, reservationId);
+        }
+    }
+
+    internal static bool IsValidIdempotencyKey(string key)
+    {
+        if (key.Length is 0 or > MaxIdempotencyKeyLength)
+        {
+            return false;
+        }
+
+        foreach (var c in key)
+        {
+            if (c is < '!' or > '~')
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Endpoint {Route} is metered with price name '{PriceName}', but no such price is configured.", EventName = "PriceNotConfigured")]
+        public static partial void PriceMissing(ILogger logger, string? priceName, string route);
+
+        [LoggerMessage(2, LogLevel.Error, "Settling reservation {ReservationId} failed; its hold will be released when it expires.", EventName = "SettleFailed")]
+        public static partial void SettleFailed(ILogger logger, Exception exception, string reservationId);
+
+        [LoggerMessage(3, LogLevel.Warning, "Releasing reservation {ReservationId} failed; its hold will be released when it expires.", EventName = "ReleaseFailed")]
+        public static partial void ReleaseFailed(ILogger logger, Exception exception, string reservationId);
+    }
+}

@@ -1,0 +1,40 @@
+namespace UsageBilling;
+
+/// <summary>The stable <c>type</c> URIs of the RFC 9457 problem details UsageBilling returns.</summary>
+public static class ProblemTypes
+{
+    private const string Prefix = "urn:usagebilling:problem:";
+
+    /// <summary>No API key was presented (401).</summary>
+    public const string MissingApiKey = Prefix + "missing-api-key";
+
+    /// <summary>The key is malformed, unknown, revoked or expired (401).</summary>
+    public const string InvalidApiKey = Prefix + "invalid-api-key";
+
+    /// <summary>The key may not use this endpoint (403).</summary>
+    public const string Forbidden = Prefix + "forbidden";
+
+    /// <summary>A rate limit or quota was hit (429).</summary>
+    public const string RateLimited = Prefix + "rate-limited";
+
+    /// <summary>The account's available credit does not cover the call (402).</summary>
+    public const string InsufficientCredits = Prefix + "insufficient-credits";
+
+    /// <summary>The <c>Idempotency-Key</c> header is not valid (400).</summary>
+    public const string InvalidIdempotencyKey = Prefix + "invalid-idempotency-key";
+
+    /// <summary>The <c>Idempotency-Key</c> was used for another request (422).</summary>
+    public const string IdempotencyKeyReused = Prefix + "idempotency-key-reused";
+
+    /// <summary>A request with the same <c>Idempotency-Key</c> is still in progress (409).</summary>
+    public const string IdempotencyKeyInProgress = Prefix + "idempotency-key-in-progress";
+
+    /// <summary>The request body or query is not valid (400).</summary>
+    public const string ValidationFailed = Prefix + "validation-failed";
+
+    /// <summary>The resource does not exist (404).</summary>
+    public const string NotFound = Prefix + "not-found";
+
+    /// <summary>The endpoint is metered but no price is configured for it (500, a configuration error).</summary>
+    public const string PriceNotConfigured = Prefix + "price-not-configured";
+}

@@ -1,0 +1,61 @@
+using System.Diagnostics.Metrics;
+
+namespace UsageBilling;
+
+/// <summary>UsageBilling's instruments, on the meter <c>UsageBilling</c>.</summary>
+internal sealed class UsageBillingMetrics
+{
+    public const string MeterName = "UsageBilling";
+
+    private readonly Counter<long> _metered;
+    private readonly Counter<long> _rejected;
+    private readonly Counter<double> _charged;
+    private readonly Counter<long> _keysRefused;
+    private readonly Counter<long> _usageWritten;
+    private readonly Counter<long> _usageWriteFailures;
+    private readonly Counter<long> _reservationsExpired;
+
+    public UsageBillingMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _metered = meter.CreateCounter<long>("usagebilling.requests.metered", "{request}", "Requests that reached a metered endpoint.");
+        _rejected = meter.CreateCounter<long>("usagebilling.requests.rejected", "{request}", "Metered requests refused, by reason.");
+        _charged = meter.CreateCounter<double>("usagebilling.credits.charged", "{credit}", "Credits charged for metered requests, in currency units.");
+        _keysRefused = meter.CreateCounter<long>("usagebilling.api_keys.refused", "{request}", "Requests whose API key was refused, by reason.");
+        _usageWritten = meter.CreateCounter<long>("usagebilling.usage_log.written", "{record}", "Usage records written to the store.");
+        _usageWriteFailures = meter.CreateCounter<long>("usagebilling.usage_log.write_failures", "{batch}", "Failed usage-log batch writes (each is retried).");
+        _reservationsExpired = meter.CreateCounter<long>("usagebilling.reservations.expired", "{reservation}", "Reservations released by the sweeper.");
+    }
+
+    public void RequestMetered() => _metered.Add(1);
+
+    public void RequestRejected(string reason)
+    {
+        if (_rejected.Enabled)
+        {
+            _rejected.Add(1, new KeyValuePair<string, object?>("usagebilling.reason", reason));
+        }
+    }
+
+    public void Charged(Money amount)
+    {
+        if (_charged.Enabled && !amount.IsZero)
+        {
+            _charged.Add((double)amount.ToUnits());
+        }
+    }
+
+    public void KeyRejected(ApiKeyFailure failure)
+    {
+        if (_keysRefused.Enabled)
+        {
+            _keysRefused.Add(1, new KeyValuePair<string, object?>("usagebilling.reason", failure.ToString().ToLowerInvariant()));
+        }
+    }
+
+    public void UsageWritten(int count) => _usageWritten.Add(count);
+
+    public void UsageWriteFailed() => _usageWriteFailures.Add(1);
+
+    public void ReservationsExpired(int count) => _reservationsExpired.Add(count);
+}

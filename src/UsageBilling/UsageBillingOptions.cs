@@ -1,0 +1,94 @@
+namespace UsageBilling;
+
+/// <summary>Options for UsageBilling. Bind from configuration (section <c>UsageBilling</c>) or set in code; validated at start-up.</summary>
+public sealed class UsageBillingOptions
+{
+    /// <summary>API key format, hashing, and lookup caching.</summary>
+    public ApiKeyOptions Keys { get; } = new();
+
+    /// <summary>Reservations and their expiry.</summary>
+    public CreditOptions Credits { get; } = new();
+
+    /// <summary>Plans and their default limits.</summary>
+    public PlanOptions Plans { get; } = new();
+
+    /// <summary>Named flat prices.</summary>
+    public PricingOptions Pricing { get; } = new();
+
+    /// <summary>The asynchronous usage log.</summary>
+    public UsageLogOptions UsageLog { get; } = new();
+
+    /// <summary>
+    /// Decides from the response status code whether a served request is charged. Default: status codes below 400.
+    /// A request that is not charged has its hold released.
+    /// </summary>
+    public Func<int, bool> IsBillableStatusCode { get; set; } = static status => status < 400;
+}
+
+/// <summary>API key options.</summary>
+public sealed class ApiKeyOptions
+{
+    /// <summary>The prefix every key starts with, for example <c>sk-acme-</c>. 2 to 16 characters of letters, digits, <c>-</c> and <c>_</c>. Default <c>sk-</c>.</summary>
+    public string Prefix { get; set; } = "sk-";
+
+    /// <summary>
+    /// An optional secret (at least 32 characters) mixed into key hashes with HMAC-SHA256. Without one, keys are
+    /// hashed with plain SHA-256, which is safe because keys carry 192 random bits. Changing it invalidates every key.
+    /// </summary>
+    public string? Pepper { get; set; }
+
+    /// <summary>Headers read for a key besides <c>Authorization: Bearer</c>. Default <c>X-API-Key</c> (header names are case-insensitive).</summary>
+    public IList<string> HeaderNames { get; } = ["X-API-Key"];
+
+    /// <summary>How long a key lookup is cached; a revocation made on another instance is seen within this time. Default 30 s; 0 disables caching.</summary>
+    public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a well-formed but unknown key is remembered as unknown. Default 5 s.</summary>
+    public TimeSpan NegativeCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
+}
+
+/// <summary>Credit reservation options.</summary>
+public sealed class CreditOptions
+{
+    /// <summary>How long a reservation holds credit before the sweeper may release it. Default 10 minutes.</summary>
+    public TimeSpan ReservationTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>How often the sweeper looks for expired reservations. Default 30 s.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most reservations the sweeper expires in one store call. Default 500.</summary>
+    public int SweepBatchSize { get; set; } = 500;
+}
+
+/// <summary>Plans: each names default limits for the keys of accounts on it.</summary>
+public sealed class PlanOptions
+{
+    /// <summary>The plan a new account gets when none is given. Default <c>default</c>.</summary>
+    public string DefaultPlan { get; set; } = "default";
+
+    /// <summary>Limits by plan name (case-insensitive). An account whose plan is not listed has no default limits.</summary>
+    public IDictionary<string, RequestLimits> Limits { get; } = new Dictionary<string, RequestLimits>(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>Pricing options.</summary>
+public sealed class PricingOptions
+{
+    /// <summary>Flat per-call prices in currency units, by name (case-insensitive), used by <c>.WithPrice("name")</c>.</summary>
+    public IDictionary<string, decimal> Endpoints { get; } = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
+}
+
+/// <summary>Usage log options.</summary>
+public sealed class UsageLogOptions
+{
+    /// <summary>How many records may wait in memory. When full, requests wait for room rather than lose a record. Default 10,000.</summary>
+    public int QueueCapacity { get; set; } = 10_000;
+
+    /// <summary>The most records written in one store call. Default 500.</summary>
+    public int BatchSize { get; set; } = 500;
+
+    /// <summary>How long a partial batch may wait before it is written. Default 1 s.</summary>
+    public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The longest wait between retries when the store fails. Default 30 s.</summary>
+    public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+}
