@@ -1,0 +1,62 @@
+using System.Security.Cryptography;
+using System.Text;
+using UsageBilling;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"));
+
+var adminToken = builder.Configuration["Sample:AdminToken"];
+if (string.IsNullOrEmpty(adminToken))
+{
+    if (!builder.Environment.IsDevelopment())
+    {
+        throw new InvalidOperationException(
+            "Set Sample:AdminToken (for example the environment variable Sample__AdminToken) to protect the admin endpoints; only Development has a default.");
+    }
+}
+
+var quotePrice = builder.Configuration.GetValue("Sample:QuotePrice", 0.01m);
+
+var app = builder.Build();
+
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseUsageBilling();
+
+app.MapGet("/", () => Results.Text("MeteredApi: see README.md for a curl walkthrough."));
+
+// Metered endpoints: every call needs an API key, counts against its limits and is charged.
+app.MapGet("/v1/quote", (HttpContext context) => new
+{
+    symbol = context.Request.Query["symbol"].FirstOrDefault() ?? "ACME",
+    price = 123.45m,
+    at = DateTimeOffset.UtcNow,
+})
+    .RequireApiKey()
+    .WithCost(quotePrice);
+
+app.MapGet("/v1/reports/{id}", (string id) => id.Length > 64
+        ? Results.Problem(statusCode: 400, title: "Invalid report id", detail: "Report ids are at most 64 characters.")
+        : Results.Ok(new { id, rows = 42, status = "ready" }))
+    .RequireApiKey()
+    .WithPrice("report");
+
+// Admin API, protected here by a shared token header; a real app would use its own authorization policy.
+app.MapUsageBillingAdmin("/admin/billing")
+    .AddEndpointFilter(async (context, next) =>
+    {
+        var presented = context.HttpContext.Request.Headers["X-Admin-Token"].ToString();
+        if (string.IsNullOrEmpty(adminToken) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(adminToken)))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+                detail: "Send the admin token in the X-Admin-Token header.", type: ProblemTypes.Forbidden);
+        }
+
+        return await next(context);
+    });
+
+app.Run();
+
+/// <summary>The sample's entry point, public so that tests can host it.</summary>
+public partial class Program;
