@@ -1,0 +1,48 @@
+using System.Text.Json;
+
+namespace UsageBilling.Tests.Unit;
+
+public sealed class MoneyTests
+{
+    [Theory]
+    [InlineData("0.000000001", 1L)]
+    [InlineData("12.5", 12_500_000_000L)]
+    [InlineData("-3", -3_000_000_000L)]
+    public void Units_convert_exactly_to_nanos(string units, long nanos)
+    {
+        var money = Money.FromUnits(decimal.Parse(units, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(nanos, money.Nanos);
+        Assert.Equal(units, money.ToString());
+    }
+
+    [Fact]
+    public void More_precision_than_a_nano_unit_is_refused_not_rounded()
+    {
+        Assert.False(Money.TryFromUnits(0.0000000001m, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Money.FromUnits(1.0000000005m));
+        Assert.False(Money.TryFromUnits(10_000_000_000m, out _));
+    }
+
+    [Fact]
+    public void Arithmetic_is_exact_and_checked()
+    {
+        var tenth = Money.FromUnits(0.1m);
+        var sum = Money.Zero;
+        for (var i = 0; i < 10; i++)
+        {
+            sum += tenth;
+        }
+
+        Assert.Equal(Money.FromUnits(1m), sum);
+        Assert.Throws<OverflowException>(() => new Money(long.MaxValue) + new Money(1));
+    }
+
+    [Fact]
+    public void Json_is_a_number_in_currency_units()
+    {
+        Assert.Equal("0.000000123", JsonSerializer.Serialize(Money.FromUnits(0.000000123m)));
+        Assert.Equal(Money.FromUnits(42.5m), JsonSerializer.Deserialize<Money>("42.5"));
+        Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<Money>("\"42.5\""));
+        Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<Money>("0.0000000001"));
+    }
+}
