@@ -1,8 +1,6 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection.Extensions;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using UsageBilling;
 
@@ -77,37 +75,5 @@ public static class UsageBillingServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(configuration);
         services.AddOptions<UsageBillingOptions>().Bind(configuration);
         return services.AddUsageBilling(configure);
-    }
-}
-
-internal sealed class UsageBillingMarker;
-
-/// <summary>Logs which stores are in use, loudly when they are the in-memory ones.</summary>
-internal sealed partial class UsageBillingStartup(IServiceProvider services, ILogger<UsageBillingStartup> logger) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        var credits = services.GetRequiredService<ICreditStore>();
-        if (credits is InMemoryCreditStore)
-        {
-            Log.InMemory(logger);
-        }
-        else
-        {
-            Log.Backend(logger, credits.GetType().Name);
-        }
-
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    private static partial class Log
-    {
-        [LoggerMessage(1, LogLevel.Warning, "UsageBilling is using the in-memory stores: balances, keys and usage are lost when the process stops. Choose a backend such as UseEntityFrameworkCore() for anything but development and tests.", EventName = "InMemoryStores")]
-        public static partial void InMemory(ILogger logger);
-
-        [LoggerMessage(2, LogLevel.Information, "UsageBilling is using the credit store {Store}.", EventName = "Backend")]
-        public static partial void Backend(ILogger logger, string store);
     }
 }

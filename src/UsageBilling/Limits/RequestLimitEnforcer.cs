@@ -32,6 +32,11 @@ internal sealed class LimitDecision
 
     public LimitState? Exceeded { get; }
 
+    /// <summary>The same limits as the caller sees them once this request's counts were given back.</summary>
+    public LimitDecision GivenBack() => Increments.Count == 0
+        ? this
+        : new LimitDecision(States.Select(s => s with { Used = s.Used - 1 }).ToList(), [], Exceeded);
+
     public bool Allowed => Exceeded is null;
 
     /// <summary>The limit with the least remaining (ties: the one that resets last), which the headers report.</summary>

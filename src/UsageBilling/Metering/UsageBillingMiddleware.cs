@@ -149,7 +149,7 @@ internal sealed partial class UsageBillingMiddleware
         switch (reserved.Status)
         {
             case ReserveStatus.InsufficientCredit:
-                await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+                await GiveBackAsync(context, decision, now).ConfigureAwait(false);
                 _metrics.RequestRejected(UsageOutcomes.InsufficientCredits);
                 await Problems.WriteAsync(context, StatusCodes.Status402PaymentRequired, ProblemTypes.InsufficientCredits, "Insufficient Credits",
                     $"This call costs {price.Value} but the account has {Money.Max(Money.Zero, reserved.Balance?.Available ?? Money.Zero)} available.",
@@ -160,7 +160,7 @@ internal sealed partial class UsageBillingMiddleware
                 var existing = reserved.Reservation!;
                 if (!string.Equals(existing.Reference, reference, StringComparison.Ordinal))
                 {
-                    await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+                    await GiveBackAsync(context, decision, now).ConfigureAwait(false);
                     _metrics.RequestRejected("idempotency_key_reused");
                     await Problems.WriteAsync(context, StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyKeyReused, "Idempotency-Key Reused",
                         "This Idempotency-Key was already used for a different request.").ConfigureAwait(false);
@@ -169,7 +169,7 @@ internal sealed partial class UsageBillingMiddleware
 
                 if (existing.State == ReservationState.Active)
                 {
-                    await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+                    await GiveBackAsync(context, decision, now).ConfigureAwait(false);
                     _metrics.RequestRejected("idempotency_key_in_progress");
                     await Problems.WriteAsync(context, StatusCodes.Status409Conflict, ProblemTypes.IdempotencyKeyInProgress, "Request In Progress",
                         "A request with this Idempotency-Key is still being processed; retry later.").ConfigureAwait(false);
@@ -228,6 +228,13 @@ internal sealed partial class UsageBillingMiddleware
     {
         var plan = options.Plans.Limits.TryGetValue(caller.Account.Plan, out var limits) ? limits : new RequestLimits();
         return plan.OverriddenBy(caller.Key.Limits);
+    }
+
+    /// <summary>Takes a refused request's counts back out and corrects the headers already set for it.</summary>
+    private async Task GiveBackAsync(HttpContext context, LimitDecision decision, DateTimeOffset now)
+    {
+        await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+        RateLimitHeaders.Apply(context.Response, decision.GivenBack(), now);
     }
 
     private async Task ReleaseQuietlyAsync(string reservationId)

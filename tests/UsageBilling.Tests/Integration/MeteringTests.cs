@@ -132,7 +132,9 @@ public sealed class MeteringTests : IDisposable
         using var client = _factory.CreateKeyClient(key);
 
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/quote")).StatusCode);
-        Assert.Equal(HttpStatusCode.PaymentRequired, (await client.GetAsync("/v1/quote")).StatusCode);
+        var refused = await client.GetAsync("/v1/quote");
+        Assert.Equal(HttpStatusCode.PaymentRequired, refused.StatusCode);
+        Assert.Equal("1", Header(refused, "X-RateLimit-Remaining"));
         using var admin = _factory.CreateAdminClient();
         await admin.PostAsJsonAsync($"/admin/billing/accounts/{accountId}/credits", new { amount = 1m });
         var paid = await client.GetAsync("/v1/quote");
