@@ -29,6 +29,15 @@ public static class ProblemTypes
     /// <summary>A request with the same <c>Idempotency-Key</c> is still in progress (409).</summary>
     public const string IdempotencyKeyInProgress = Prefix + "idempotency-key-in-progress";
 
+    /// <summary>The LLM request names a model that has no price (400, under <see cref="UnknownModelPolicy.Reject"/>).</summary>
+    public const string UnknownModel = Prefix + "unknown-model";
+
+    /// <summary>The LLM request body is malformed or misses its model (400).</summary>
+    public const string InvalidLlmRequest = Prefix + "invalid-llm-request";
+
+    /// <summary>The request body is larger than UsageBilling will parse (413).</summary>
+    public const string RequestTooLarge = Prefix + "request-too-large";
+
     /// <summary>The request body or query is not valid (400).</summary>
     public const string ValidationFailed = Prefix + "validation-failed";
 

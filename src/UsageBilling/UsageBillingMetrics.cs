@@ -14,6 +14,8 @@ internal sealed class UsageBillingMetrics
     private readonly Counter<long> _usageWritten;
     private readonly Counter<long> _usageWriteFailures;
     private readonly Counter<long> _reservationsExpired;
+    private readonly Counter<long> _unknownModels;
+    private readonly Counter<long> _tokens;
 
     public UsageBillingMetrics(IMeterFactory meterFactory)
     {
@@ -25,6 +27,8 @@ internal sealed class UsageBillingMetrics
         _usageWritten = meter.CreateCounter<long>("usagebilling.usage_log.written", "{record}", "Usage records written to the store.");
         _usageWriteFailures = meter.CreateCounter<long>("usagebilling.usage_log.write_failures", "{batch}", "Failed usage-log batch writes (each is retried).");
         _reservationsExpired = meter.CreateCounter<long>("usagebilling.reservations.expired", "{reservation}", "Reservations released by the sweeper.");
+        _unknownModels = meter.CreateCounter<long>("usagebilling.llm.unknown_models", "{request}", "LLM calls naming a model without a price, by model and policy.");
+        _tokens = meter.CreateCounter<long>("usagebilling.llm.tokens", "{token}", "LLM tokens billed, by kind (input, cached_input, output).");
     }
 
     public void RequestMetered() => _metered.Add(1);
@@ -58,4 +62,22 @@ internal sealed class UsageBillingMetrics
     public void UsageWriteFailed() => _usageWriteFailures.Add(1);
 
     public void ReservationsExpired(int count) => _reservationsExpired.Add(count);
+
+    public void UnknownModel(string model, UnknownModelPolicy policy)
+    {
+        if (_unknownModels.Enabled)
+        {
+            _unknownModels.Add(1, new KeyValuePair<string, object?>("usagebilling.model", model), new KeyValuePair<string, object?>("usagebilling.policy", policy.ToString()));
+        }
+    }
+
+    public void TokensBilled(LlmUsage usage)
+    {
+        if (_tokens.Enabled)
+        {
+            _tokens.Add(usage.InputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "input"));
+            _tokens.Add(usage.CachedInputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "cached_input"));
+            _tokens.Add(usage.OutputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "output"));
+        }
+    }
 }

@@ -18,6 +18,9 @@ public sealed class UsageBillingOptions
     /// <summary>The asynchronous usage log.</summary>
     public UsageLogOptions UsageLog { get; } = new();
 
+    /// <summary>LLM token metering.</summary>
+    public LlmOptions Llm { get; } = new();
+
     /// <summary>
     /// Decides from the response status code whether a served request is charged. Default: status codes below 400.
     /// A request that is not charged has its hold released.
@@ -75,6 +78,61 @@ public sealed class PricingOptions
 {
     /// <summary>Flat per-call prices in currency units, by name (case-insensitive), used by <c>.WithPrice("name")</c>.</summary>
     public IDictionary<string, decimal> Endpoints { get; } = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Token prices by model. A model may be listed several times with different <see cref="ModelPriceOptions.EffectiveFrom"/> dates.</summary>
+    public IList<ModelPriceOptions> Models { get; } = [];
+
+    /// <summary>
+    /// A JSON price file (<c>{ "models": [ { "model", "input", "output", "cachedInput"?, "requestFee"?, "effectiveFrom"?, "aliases"? } ], "aliases": { "name": "model" } }</c>),
+    /// read at start-up and whenever options reload; its entries add to <see cref="Models"/>. Relative paths are from the content root.
+    /// </summary>
+    public string? ModelPriceFile { get; set; }
+
+    /// <summary>Model aliases (case-insensitive): alias → listed model name.</summary>
+    public IDictionary<string, string> ModelAliases { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Markup on token prices by plan, in percent (for example <c>pro: 40</c> charges 140 % of the listed price). Plans not listed: 0.</summary>
+    public IDictionary<string, decimal> PlanMarkupPercent { get; } = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>What to do with a model that has no price. Default <see cref="UnknownModelPolicy.Reject"/>.</summary>
+    public UnknownModelPolicy UnknownModel { get; set; } = UnknownModelPolicy.Reject;
+
+    /// <summary>The price used for unknown models under <see cref="UnknownModelPolicy.DefaultPrice"/>.</summary>
+    public ModelPriceOptions? DefaultModelPrice { get; set; }
+}
+
+/// <summary>LLM metering options.</summary>
+public sealed class LlmOptions
+{
+    /// <summary>The output tokens reserved when a request sets no maximum. Default 4,096.</summary>
+    public int DefaultMaxOutputTokens { get; set; } = 4096;
+
+    /// <summary>The tokenizer encoding for models not matched by <see cref="EncodingByModelPrefix"/>: <c>o200k_base</c> (default) or <c>cl100k_base</c>.</summary>
+    public string DefaultEncoding { get; set; } = "o200k_base";
+
+    /// <summary>Tokenizer encodings by model-name prefix (longest prefix wins).</summary>
+    public IDictionary<string, string> EncodingByModelPrefix { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+    {
+        ["gpt-4o"] = "o200k_base",
+        ["gpt-4.1"] = "o200k_base",
+        ["gpt-4.5"] = "o200k_base",
+        ["gpt-5"] = "o200k_base",
+        ["o1"] = "o200k_base",
+        ["o3"] = "o200k_base",
+        ["o4"] = "o200k_base",
+        ["gpt-4"] = "cl100k_base",
+        ["gpt-3.5"] = "cl100k_base",
+        ["text-embedding"] = "cl100k_base",
+    };
+
+    /// <summary>Whether cached input tokens count towards <see cref="RequestLimits.TokensPerMinute"/>. Default <see langword="true"/>.</summary>
+    public bool CountCachedTokensInRateLimit { get; set; } = true;
+
+    /// <summary>The most bytes of a non-streamed JSON response kept to read its usage. Default 8 MiB; beyond it, output is estimated.</summary>
+    public int MaxJsonResponseBytes { get; set; } = 8 * 1024 * 1024;
+
+    /// <summary>The largest request body parsed for pricing. Default 16 MiB; larger requests get 413.</summary>
+    public int MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
 }
 
 /// <summary>Usage log options.</summary>

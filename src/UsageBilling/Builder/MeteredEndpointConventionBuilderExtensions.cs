@@ -18,6 +18,13 @@ public static class MeteredEndpointConventionBuilderExtensions
     public static TBuilder WithCost<TBuilder>(this TBuilder builder, Money cost) where TBuilder : IEndpointConventionBuilder
         => builder.WithMetadata(new MeteredAttribute(cost));
 
+    /// <summary>
+    /// Meters the endpoints by LLM tokens: OpenAI chat completions, OpenAI Responses or Anthropic messages requests
+    /// (JSON or streamed), priced per model from the pricing catalog. See <see cref="MeterLlmUsageAttribute"/>.
+    /// </summary>
+    public static TBuilder MeterLlmUsage<TBuilder>(this TBuilder builder, LlmApiFormat format = LlmApiFormat.Auto) where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new MeterLlmUsageAttribute { Format = format });
+
     /// <summary>Meters the endpoints at the price named <paramref name="priceName"/> in the pricing catalog (configuration <c>UsageBilling:Pricing:Endpoints</c>).</summary>
     public static TBuilder WithPrice<TBuilder>(this TBuilder builder, string priceName) where TBuilder : IEndpointConventionBuilder
     {

@@ -73,6 +73,55 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             }
         }
 
+        var models = options.Pricing.Models.Select((m, i) => ($"UsageBilling:Pricing:Models:{i}", m));
+        if (options.Pricing.DefaultModelPrice is { } defaultPrice)
+        {
+            models = models.Append(("UsageBilling:Pricing:DefaultModelPrice", defaultPrice));
+        }
+
+        foreach (var (path, model) in models)
+        {
+            if (string.IsNullOrWhiteSpace(model.Model) && path != "UsageBilling:Pricing:DefaultModelPrice")
+            {
+                failures.Add($"{path}:Model must name the model.");
+            }
+
+            foreach (var (field, value) in new[] { ("Input", model.Input), ("Output", model.Output), ("CachedInput", model.CachedInput ?? 0), ("RequestFee", model.RequestFee) })
+            {
+                if (value < 0 || !Money.TryFromUnits(value, out _))
+                {
+                    failures.Add($"{path}:{field} must be a non-negative amount with at most 9 decimal places (was {value}).");
+                }
+            }
+        }
+
+        if (options.Pricing.UnknownModel == UnknownModelPolicy.DefaultPrice && options.Pricing.DefaultModelPrice is null)
+        {
+            failures.Add("UsageBilling:Pricing:DefaultModelPrice must be set when UnknownModel is DefaultPrice.");
+        }
+
+        foreach (var (plan, markup) in options.Pricing.PlanMarkupPercent)
+        {
+            if (markup <= -100m || markup > 10_000m)
+            {
+                failures.Add($"UsageBilling:Pricing:PlanMarkupPercent:{plan} must be above -100 and at most 10000 (was {markup}).");
+            }
+        }
+
+        var encodings = new[] { "o200k_base", "cl100k_base" };
+        foreach (var encoding in options.Llm.EncodingByModelPrefix.Values.Append(options.Llm.DefaultEncoding))
+        {
+            if (!encodings.Contains(encoding, StringComparer.Ordinal))
+            {
+                failures.Add($"UsageBilling:Llm encodings must be o200k_base or cl100k_base (was '{encoding}').");
+            }
+        }
+
+        if (options.Llm.DefaultMaxOutputTokens < 1 || options.Llm.MaxJsonResponseBytes < 1024 || options.Llm.MaxRequestBytes < 1024)
+        {
+            failures.Add("UsageBilling:Llm:DefaultMaxOutputTokens must be at least 1, MaxJsonResponseBytes and MaxRequestBytes at least 1024.");
+        }
+
         if (options.UsageLog.QueueCapacity < 1 || options.UsageLog.BatchSize < 1)
         {
             failures.Add("UsageBilling:UsageLog:QueueCapacity and BatchSize must be at least 1.");

@@ -56,6 +56,8 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton(static sp => new AccountManager(
             sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
         services.TryAddSingleton<RequestLimitEnforcer>();
+        services.TryAddSingleton<TokenCounter>();
+        services.TryAddSingleton<LlmMeter>();
         services.TryAddSingleton<UsageLogQueue>();
         services.TryAddSingleton<ReservationSweeper>();
 

@@ -10,8 +10,11 @@ internal sealed class UsageBillingMarker;
 /// <summary>Logs which stores are in use, loudly when they are the in-memory ones.</summary>
 internal sealed partial class UsageBillingStartup(IServiceProvider services, ILogger<UsageBillingStartup> logger) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    public async Task StartAsync(CancellationToken cancellationToken)
     {
+        // Load the price catalog now so that a broken price file stops start-up instead of failing calls.
+        var prices = await services.GetRequiredService<IPricingCatalog>().ListModelPricesAsync(services.GetRequiredService<TimeProvider>().GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        Log.Prices(logger, prices.Count);
         var credits = services.GetRequiredService<ICreditStore>();
         if (credits is InMemoryCreditStore)
         {
@@ -21,8 +24,6 @@ internal sealed partial class UsageBillingStartup(IServiceProvider services, ILo
         {
             Log.Backend(logger, credits.GetType().Name);
         }
-
-        return Task.CompletedTask;
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
@@ -34,5 +35,8 @@ internal sealed partial class UsageBillingStartup(IServiceProvider services, ILo
 
         [LoggerMessage(2, LogLevel.Information, "UsageBilling is using the credit store {Store}.", EventName = "Backend")]
         public static partial void Backend(ILogger logger, string store);
+
+        [LoggerMessage(3, LogLevel.Information, "UsageBilling has token prices for {Count} models.", EventName = "ModelPrices")]
+        public static partial void Prices(ILogger logger, int count);
     }
 }

@@ -1,12 +1,14 @@
 namespace UsageBilling;
 
 /// <summary>One limit as it stands after the current request was counted.</summary>
-/// <param name="Policy">The policy name used in the IETF headers: <c>second</c>, <c>minute</c>, <c>hour</c>, <c>day</c> or <c>month</c>.</param>
-/// <param name="Limit">The most requests the window allows.</param>
-/// <param name="Used">Requests counted in the window, this one included.</param>
+/// <param name="Policy">The policy name used in the IETF headers: <c>second</c>, <c>minute</c>, <c>hour</c>, <c>day</c>, <c>month</c> or <c>tokens-minute</c>.</param>
+/// <param name="Limit">The most the window allows.</param>
+/// <param name="Used">What the window has counted, this request included.</param>
 /// <param name="WindowSeconds">The window's length.</param>
 /// <param name="ResetAt">When the window ends.</param>
-internal readonly record struct LimitState(string Policy, long Limit, long Used, long WindowSeconds, DateTimeOffset ResetAt)
+/// <param name="Delta">What this request added (1 for a request window, its token estimate for the token window).</param>
+/// <param name="IsTokens">Whether the window counts LLM tokens rather than requests.</param>
+internal readonly record struct LimitState(string Policy, long Limit, long Used, long WindowSeconds, DateTimeOffset ResetAt, long Delta = 1, bool IsTokens = false)
 {
     public long Remaining => Math.Max(0, Limit - Used);
 
@@ -32,37 +34,47 @@ internal sealed class LimitDecision
 
     public LimitState? Exceeded { get; }
 
+    public bool Allowed => Exceeded is null;
+
+    /// <summary>The request limit with the least remaining (ties: the one that resets last), which <c>X-RateLimit-*</c> report.</summary>
+    public LimitState? Binding => Tightest(isTokens: false);
+
+    /// <summary>The token limit, which <c>X-RateLimit-*-Tokens</c> report.</summary>
+    public LimitState? TokenBinding => Tightest(isTokens: true);
+
+    /// <summary>The counter increment of the token window, if this request counted tokens.</summary>
+    public CounterIncrement? TokenIncrement => Increments.Count > 0 && States.Count == Increments.Count && States[^1].IsTokens ? Increments[^1] : null;
+
     /// <summary>The same limits as the caller sees them once this request's counts were given back.</summary>
     public LimitDecision GivenBack() => Increments.Count == 0
         ? this
-        : new LimitDecision(States.Select(s => s with { Used = s.Used - 1 }).ToList(), [], Exceeded);
+        : new LimitDecision(States.Select(s => s with { Used = s.Used - s.Delta }).ToList(), [], Exceeded);
 
-    public bool Allowed => Exceeded is null;
-
-    /// <summary>The limit with the least remaining (ties: the one that resets last), which the headers report.</summary>
-    public LimitState? Binding
+    private LimitState? Tightest(bool isTokens)
     {
-        get
+        LimitState? best = null;
+        foreach (var state in States)
         {
-            LimitState? best = null;
-            foreach (var state in States)
+            if (state.IsTokens != isTokens)
             {
-                if (best is null || state.Remaining < best.Value.Remaining
-                    || (state.Remaining == best.Value.Remaining && state.ResetAt > best.Value.ResetAt))
-                {
-                    best = state;
-                }
+                continue;
             }
 
-            return best;
+            if (best is null || state.Remaining < best.Value.Remaining
+                || (state.Remaining == best.Value.Remaining && state.ResetAt > best.Value.ResetAt))
+            {
+                best = state;
+            }
         }
+
+        return best;
     }
 }
 
 /// <summary>
-/// Counts requests in fixed UTC-aligned windows through <see cref="IRateLimitCounterStore"/>. A request is counted
-/// in every window at once; if any window is over its limit, the counts are given back and the request refused,
-/// so a refused request never uses up quota and concurrent requests can never together exceed a limit.
+/// Counts requests (and LLM tokens) in fixed UTC-aligned windows through <see cref="IRateLimitCounterStore"/>. A
+/// request is counted in every window at once; if any window is over its limit, the counts are given back and the
+/// request refused, so a refused request never uses up quota and concurrent requests can never together exceed a limit.
 /// </summary>
 internal sealed class RequestLimitEnforcer
 {
@@ -70,9 +82,20 @@ internal sealed class RequestLimitEnforcer
 
     public RequestLimitEnforcer(IRateLimitCounterStore counters) => _counters = counters;
 
-    public async ValueTask<LimitDecision> AcquireAsync(string keyId, RequestLimits limits, DateTimeOffset now, CancellationToken cancellationToken)
+    /// <param name="keyId">The API key.</param>
+    /// <param name="limits">The key's effective limits.</param>
+    /// <param name="now">Now.</param>
+    /// <param name="tokens">The request's token estimate, counted against <see cref="RequestLimits.TokensPerMinute"/>; 0 for none.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async ValueTask<LimitDecision> AcquireAsync(string keyId, RequestLimits limits, DateTimeOffset now, CancellationToken cancellationToken, long tokens = 0)
     {
         var windows = Windows(keyId, limits, now);
+        if (tokens > 0 && limits.TokensPerMinute is { } tokenLimit)
+        {
+            var minute = now.ToUnixTimeSeconds() / 60;
+            windows.Add(new Window("tokens-minute", $"{keyId}:tm:{minute}", tokenLimit, 60, DateTimeOffset.FromUnixTimeSeconds((minute + 1) * 60), tokens, IsTokens: true));
+        }
+
         if (windows.Count == 0)
         {
             return LimitDecision.Unlimited;
@@ -81,7 +104,7 @@ internal sealed class RequestLimitEnforcer
         var increments = new CounterIncrement[windows.Count];
         for (var i = 0; i < windows.Count; i++)
         {
-            increments[i] = new CounterIncrement(windows[i].CounterKey, 1, windows[i].ResetAt);
+            increments[i] = new CounterIncrement(windows[i].CounterKey, windows[i].Delta, windows[i].ResetAt);
         }
 
         var values = await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
@@ -90,26 +113,23 @@ internal sealed class RequestLimitEnforcer
         for (var i = 0; i < windows.Count; i++)
         {
             var window = windows[i];
-            states[i] = new LimitState(window.Policy, window.Limit, values[i], window.Seconds, window.ResetAt);
+            states[i] = new LimitState(window.Policy, window.Limit, values[i], window.Seconds, window.ResetAt, window.Delta, window.IsTokens);
             if (states[i].Exceeded && (exceeded is null || states[i].ResetAt > exceeded.Value.ResetAt))
             {
                 exceeded = states[i];
             }
         }
 
-        if (exceeded is not null)
+        var decision = new LimitDecision(states, increments, exceeded);
+        if (exceeded is null)
         {
-            await GiveBackAsync(increments, cancellationToken).ConfigureAwait(false);
-            // Report what the caller sees after the give-back: the refused request is not counted.
-            for (var i = 0; i < states.Length; i++)
-            {
-                states[i] = states[i] with { Used = states[i].Used - 1 };
-            }
-
-            exceeded = exceeded.Value with { Used = exceeded.Value.Used - 1 };
+            return decision;
         }
 
-        return new LimitDecision(states, exceeded is null ? increments : [], exceeded);
+        // Refused: take the counts back out and report what the caller sees without this request.
+        await GiveBackAsync(increments, cancellationToken).ConfigureAwait(false);
+        var givenBack = decision.GivenBack();
+        return new LimitDecision(givenBack.States, [], exceeded.Value with { Used = exceeded.Value.Used - exceeded.Value.Delta });
     }
 
     /// <summary>Takes a request's counts back out (the request was refused for another reason, for example no credit).</summary>
@@ -129,9 +149,19 @@ internal sealed class RequestLimitEnforcer
         await _counters.IncrementAsync(reversed, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Moves a counted token estimate to the actual count once a call settles.</summary>
+    public async ValueTask CorrectTokensAsync(CounterIncrement counted, long actualTokens, CancellationToken cancellationToken)
+    {
+        var delta = actualTokens - counted.Delta;
+        if (delta != 0)
+        {
+            await _counters.IncrementAsync([counted with { Delta = delta }], cancellationToken).ConfigureAwait(false);
+        }
+    }
+
     internal static List<Window> Windows(string keyId, RequestLimits limits, DateTimeOffset now)
     {
-        var windows = new List<Window>(5);
+        var windows = new List<Window>(6);
         var unixSeconds = now.ToUnixTimeSeconds();
         AddFixed(windows, keyId, "second", "s", limits.RequestsPerSecond, 1, unixSeconds);
         AddFixed(windows, keyId, "minute", "m", limits.RequestsPerMinute, 60, unixSeconds);
@@ -160,5 +190,5 @@ internal sealed class RequestLimitEnforcer
         windows.Add(new Window(policy, $"{keyId}:{code}:{number}", value, seconds, DateTimeOffset.FromUnixTimeSeconds((number + 1) * seconds)));
     }
 
-    internal readonly record struct Window(string Policy, string CounterKey, long Limit, long Seconds, DateTimeOffset ResetAt);
+    internal readonly record struct Window(string Policy, string CounterKey, long Limit, long Seconds, DateTimeOffset ResetAt, long Delta = 1, bool IsTokens = false);
 }

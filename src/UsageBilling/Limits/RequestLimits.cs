@@ -22,6 +22,9 @@ public sealed record RequestLimits
     /// <summary>Requests per UTC calendar month.</summary>
     public long? MonthlyRequests { get; init; }
 
+    /// <summary>LLM tokens (input + output) per minute, enforced with the reserved estimate and corrected when the call settles.</summary>
+    public long? TokensPerMinute { get; init; }
+
     /// <summary>Returns these limits with every value that <paramref name="overrides"/> sets replaced by it.</summary>
     public RequestLimits OverriddenBy(RequestLimits? overrides) => overrides is null ? this : new RequestLimits
     {
@@ -30,6 +33,7 @@ public sealed record RequestLimits
         RequestsPerHour = overrides.RequestsPerHour ?? RequestsPerHour,
         RequestsPerDay = overrides.RequestsPerDay ?? RequestsPerDay,
         MonthlyRequests = overrides.MonthlyRequests ?? MonthlyRequests,
+        TokensPerMinute = overrides.TokensPerMinute ?? TokensPerMinute,
     };
 
     internal IEnumerable<(string Name, long? Value)> All()
@@ -39,5 +43,6 @@ public sealed record RequestLimits
         yield return (nameof(RequestsPerHour), RequestsPerHour);
         yield return (nameof(RequestsPerDay), RequestsPerDay);
         yield return (nameof(MonthlyRequests), MonthlyRequests);
+        yield return (nameof(TokensPerMinute), TokensPerMinute);
     }
 }

@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace UsageBilling;
 
 /// <summary>
-/// Meters endpoints that carry <see cref="MeteredAttribute"/>: identifies the key, counts the request against its
+/// Meters endpoints that carry <see cref="MeteredAttribute"/> (flat price) or <see cref="MeterLlmUsageAttribute"/> (LLM tokens): identifies the key, counts the request against its
 /// limits (429), reserves the price on the account (402), runs the endpoint, then settles or releases the hold
 /// exactly once and queues a usage record. Endpoints without the attribute pass straight through.
 /// </summary>
@@ -21,13 +21,14 @@ internal sealed partial class UsageBillingMiddleware
     private readonly RequestLimitEnforcer _limits;
     private readonly CreditManager _credits;
     private readonly IPricingCatalog _pricing;
+    private readonly LlmMeter _llm;
     private readonly UsageLogQueue _usageLog;
     private readonly TimeProvider _timeProvider;
     private readonly UsageBillingMetrics _metrics;
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
     private readonly ILogger<UsageBillingMiddleware> _logger;
 
-    public UsageBillingMiddleware(RequestDelegate next, RequestLimitEnforcer limits, CreditManager credits, IPricingCatalog pricing,
+    public UsageBillingMiddleware(RequestDelegate next, RequestLimitEnforcer limits, CreditManager credits, IPricingCatalog pricing, LlmMeter llm,
         UsageLogQueue usageLog, TimeProvider timeProvider, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
         ILogger<UsageBillingMiddleware> logger)
     {
@@ -35,6 +36,7 @@ internal sealed partial class UsageBillingMiddleware
         _limits = limits;
         _credits = credits;
         _pricing = pricing;
+        _llm = llm;
         _usageLog = usageLog;
         _timeProvider = timeProvider;
         _metrics = metrics;
@@ -44,11 +46,18 @@ internal sealed partial class UsageBillingMiddleware
 
     public Task InvokeAsync(HttpContext context)
     {
-        var metered = context.GetEndpoint()?.Metadata.GetMetadata<MeteredAttribute>();
-        return metered is null ? _next(context) : InvokeMeteredAsync(context, metered);
+        var metadata = context.GetEndpoint()?.Metadata;
+        if (metadata is null)
+        {
+            return _next(context);
+        }
+
+        var llm = metadata.GetMetadata<MeterLlmUsageAttribute>();
+        var flat = llm is null ? metadata.GetMetadata<MeteredAttribute>() : null;
+        return llm is null && flat is null ? _next(context) : InvokeMeteredAsync(context, flat, llm);
     }
 
-    private async Task InvokeMeteredAsync(HttpContext context, MeteredAttribute metered)
+    private async Task InvokeMeteredAsync(HttpContext context, MeteredAttribute? flat, MeterLlmUsageAttribute? llm)
     {
         var started = Stopwatch.GetTimestamp();
         var now = _timeProvider.GetUtcNow();
@@ -84,7 +93,7 @@ internal sealed partial class UsageBillingMiddleware
 
         try
         {
-            record = await MeterAsync(context, metered, caller, record, now).ConfigureAwait(false);
+            record = await MeterAsync(context, flat, llm, caller, record, now).ConfigureAwait(false);
         }
         catch
         {
@@ -106,7 +115,7 @@ internal sealed partial class UsageBillingMiddleware
         }
     }
 
-    private async Task<UsageRecord> MeterAsync(HttpContext context, MeteredAttribute metered, IApiKeyFeature caller, UsageRecord record, DateTimeOffset now)
+    private async Task<UsageRecord> MeterAsync(HttpContext context, MeteredAttribute? flat, MeterLlmUsageAttribute? llm, IApiKeyFeature caller, UsageRecord record, DateTimeOffset now)
     {
         var request = context.Request;
         var idempotencyKey = request.Headers[IdempotencyKeyHeader].ToString();
@@ -119,10 +128,28 @@ internal sealed partial class UsageBillingMiddleware
         }
 
         record = record with { IdempotencyKey = idempotencyKey.Length > 0 ? idempotencyKey : null };
-        var price = await ResolvePriceAsync(metered, context.RequestAborted).ConfigureAwait(false);
-        if (price is null)
+
+        // Price before the call: a flat price, or an LLM estimate (input counted + the largest output allowed).
+        Money price;
+        LlmEstimate? estimate = null;
+        if (llm is not null)
         {
-            Log.PriceMissing(_logger, metered.PriceName, record.Route);
+            estimate = await _llm.EstimateAsync(context, llm, caller.Account, now).ConfigureAwait(false);
+            if (estimate is null)
+            {
+                return record with { Outcome = UsageOutcomes.Rejected };
+            }
+
+            price = estimate.ReserveAmount;
+            record = record with { Model = estimate.Price.Model, Streamed = estimate.Request.Stream };
+        }
+        else if (await ResolvePriceAsync(flat!, context.RequestAborted).ConfigureAwait(false) is { } flatPrice)
+        {
+            price = flatPrice;
+        }
+        else
+        {
+            Log.PriceMissing(_logger, flat!.PriceName, record.Route);
             _metrics.RequestRejected("price_not_configured");
             await Problems.WriteAsync(context, StatusCodes.Status500InternalServerError, ProblemTypes.PriceNotConfigured, "Price Not Configured",
                 "This endpoint is metered but has no price configured; nothing was charged.").ConfigureAwait(false);
@@ -131,29 +158,30 @@ internal sealed partial class UsageBillingMiddleware
 
         var options = _options.CurrentValue;
         var limits = PlanLimits(options, caller);
-        var decision = await _limits.AcquireAsync(caller.Key.Id, limits, now, context.RequestAborted).ConfigureAwait(false);
+        var decision = await _limits.AcquireAsync(caller.Key.Id, limits, now, context.RequestAborted, estimate?.TokenEstimate ?? 0).ConfigureAwait(false);
         RateLimitHeaders.Apply(context.Response, decision, now);
         if (!decision.Allowed)
         {
             var exceeded = decision.Exceeded!.Value;
             _metrics.RequestRejected(UsageOutcomes.RateLimited);
+            var unit = exceeded.IsTokens ? "tokens" : "requests";
             await Problems.WriteAsync(context, StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too Many Requests",
-                $"The {exceeded.Policy} limit of {exceeded.Limit} requests is used up; retry after {RateLimitHeaders.SecondsUntil(exceeded.ResetAt, now)} s.",
+                $"The {exceeded.Policy} limit of {exceeded.Limit} {unit} is used up; retry after {RateLimitHeaders.SecondsUntil(exceeded.ResetAt, now)} s.",
                 new Dictionary<string, object?> { ["limit"] = exceeded.Policy, ["resetAt"] = exceeded.ResetAt }).ConfigureAwait(false);
             return record with { Outcome = UsageOutcomes.RateLimited };
         }
 
         var reference = string.Concat(request.Method, " ", request.Path.Value);
         var reservationKey = idempotencyKey.Length > 0 ? "idem:" + idempotencyKey : "req:" + record.RequestId;
-        var reserved = await _credits.ReserveAsync(caller.Account.Id, price.Value, reservationKey, reference, context.RequestAborted).ConfigureAwait(false);
+        var reserved = await _credits.ReserveAsync(caller.Account.Id, price, reservationKey, reference, context.RequestAborted).ConfigureAwait(false);
         switch (reserved.Status)
         {
             case ReserveStatus.InsufficientCredit:
                 await GiveBackAsync(context, decision, now).ConfigureAwait(false);
                 _metrics.RequestRejected(UsageOutcomes.InsufficientCredits);
                 await Problems.WriteAsync(context, StatusCodes.Status402PaymentRequired, ProblemTypes.InsufficientCredits, "Insufficient Credits",
-                    $"This call costs {price.Value} but the account has {Money.Max(Money.Zero, reserved.Balance?.Available ?? Money.Zero)} available.",
-                    new Dictionary<string, object?> { ["required"] = price.Value, ["available"] = reserved.Balance?.Available }).ConfigureAwait(false);
+                    $"This call needs {price} but the account has {Money.Max(Money.Zero, reserved.Balance?.Available ?? Money.Zero)} available.",
+                    new Dictionary<string, object?> { ["required"] = price, ["available"] = reserved.Balance?.Available }).ConfigureAwait(false);
                 return record with { Outcome = UsageOutcomes.InsufficientCredits };
 
             case ReserveStatus.Duplicate:
@@ -183,6 +211,13 @@ internal sealed partial class UsageBillingMiddleware
         }
 
         var reservation = reserved.Reservation!;
+        return estimate is null
+            ? await RunFlatAsync(context, reservation, price, options, record).ConfigureAwait(false)
+            : await RunLlmAsync(context, reservation, estimate, decision, options, record, now).ConfigureAwait(false);
+    }
+
+    private async Task<UsageRecord> RunFlatAsync(HttpContext context, CreditReservation reservation, Money price, UsageBillingOptions options, UsageRecord record)
+    {
         try
         {
             await _next(context).ConfigureAwait(false);
@@ -199,9 +234,87 @@ internal sealed partial class UsageBillingMiddleware
             return record with { Outcome = UsageOutcomes.NotCharged };
         }
 
+        return await SettleAsync(reservation, price, record).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs an LLM endpoint with its response observed, then settles for the actual usage exactly once — on
+    /// completion, on client disconnect and when the endpoint throws (then for what reached the client).
+    /// </summary>
+    private async Task<UsageRecord> RunLlmAsync(HttpContext context, CreditReservation reservation, LlmEstimate estimate, LimitDecision decision,
+        UsageBillingOptions options, UsageRecord record, DateTimeOffset now)
+    {
+        var usageFeature = new LlmUsageFeature();
+        context.Features.Set<ILlmUsageFeature>(usageFeature);
+        var accumulator = new LlmUsageAccumulator(estimate.Request.Format);
+        var originalBody = context.Response.Body;
+        var observer = new LlmResponseObserver(originalBody, context.Response, accumulator, options.Llm.MaxJsonResponseBytes);
+        context.Response.Body = observer;
+        Exception? failure = null;
         try
         {
-            await _credits.SettleAsync(reservation.Id, price.Value, CancellationToken.None).ConfigureAwait(false);
+            await _next(context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ex;
+        }
+        finally
+        {
+            context.Response.Body = originalBody;
+            observer.Complete();
+        }
+
+        var aborted = context.RequestAborted.IsCancellationRequested;
+        var billable = failure is null && !aborted && options.IsBillableStatusCode(context.Response.StatusCode);
+        var delivered = observer.Started && options.IsBillableStatusCode(context.Response.StatusCode);
+        var settlement = await _llm.SettleAsync(estimate, accumulator, usageFeature, billable, delivered, now, CancellationToken.None).ConfigureAwait(false);
+        record = record with
+        {
+            Model = settlement.Model,
+            InputTokens = settlement.Usage.InputTokens,
+            CachedInputTokens = settlement.Usage.CachedInputTokens,
+            OutputTokens = settlement.Usage.OutputTokens,
+            TokensEstimated = settlement.Estimated,
+            Streamed = observer.Streamed || estimate.Request.Stream,
+        };
+
+        if (decision.TokenIncrement is { } counted)
+        {
+            try
+            {
+                await _limits.CorrectTokensAsync(counted, _llm.RateLimitedTokens(settlement.Usage), CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                Log.TokenCorrectionFailed(_logger, ex, record.RequestId);
+            }
+        }
+
+        if (settlement.Cost.IsZero && settlement.Usage == default)
+        {
+            await ReleaseQuietlyAsync(reservation.Id).ConfigureAwait(false);
+            record = record with { Outcome = failure is null ? UsageOutcomes.NotCharged : UsageOutcomes.Failed };
+        }
+        else
+        {
+            _metrics.TokensBilled(settlement.Usage);
+            record = await SettleAsync(reservation, settlement.Cost, record).ConfigureAwait(false);
+        }
+
+        if (failure is not null)
+        {
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+        }
+
+        return record;
+    }
+
+    private async Task<UsageRecord> SettleAsync(CreditReservation reservation, Money amount, UsageRecord record)
+    {
+        try
+        {
+            await _credits.SettleAsync(reservation.Id, amount, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
@@ -210,8 +323,8 @@ internal sealed partial class UsageBillingMiddleware
             return record with { Outcome = UsageOutcomes.Failed };
         }
 
-        _metrics.Charged(price.Value);
-        return record with { Cost = price.Value, Outcome = UsageOutcomes.Charged };
+        _metrics.Charged(amount);
+        return record with { Cost = amount, Outcome = UsageOutcomes.Charged };
     }
 
     private async ValueTask<Money?> ResolvePriceAsync(MeteredAttribute metered, CancellationToken cancellationToken)
@@ -274,6 +387,9 @@ internal sealed partial class UsageBillingMiddleware
 
         [LoggerMessage(2, LogLevel.Error, "Settling reservation {ReservationId} failed; its hold will be released when it expires.", EventName = "SettleFailed")]
         public static partial void SettleFailed(ILogger logger, Exception exception, string reservationId);
+
+        [LoggerMessage(4, LogLevel.Warning, "Correcting the token count of request {RequestId} failed.", EventName = "TokenCorrectionFailed")]
+        public static partial void TokenCorrectionFailed(ILogger logger, Exception exception, string requestId);
 
         [LoggerMessage(3, LogLevel.Warning, "Releasing reservation {ReservationId} failed; its hold will be released when it expires.", EventName = "ReleaseFailed")]
         public static partial void ReleaseFailed(ILogger logger, Exception exception, string reservationId);

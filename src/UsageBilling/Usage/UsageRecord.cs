@@ -79,6 +79,9 @@ public static class UsageOutcomes
     /// <summary>Refused because of an <c>Idempotency-Key</c> conflict (409 or 422) or a bad key (400).</summary>
     public const string IdempotencyConflict = "idempotency_conflict";
 
+    /// <summary>Refused for bad input before anything was reserved (for example a malformed LLM request or an unknown model).</summary>
+    public const string Rejected = "rejected";
+
     /// <summary>The endpoint threw; the hold was released.</summary>
     public const string Failed = "failed";
 }

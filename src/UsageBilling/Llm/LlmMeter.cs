@@ -1,0 +1,149 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling;
+
+/// <summary>What an LLM call is expected to cost before it runs.</summary>
+internal sealed record LlmEstimate(LlmRequest Request, ModelPrice Price, decimal MarkupPercent, long InputTokens, long MaxOutputTokens)
+{
+    /// <summary>Input as counted plus the largest output the request allows, priced.</summary>
+    public Money ReserveAmount => LlmCost.Compute(Price, new LlmUsage(InputTokens, 0, MaxOutputTokens), MarkupPercent);
+
+    public long TokenEstimate => InputTokens + MaxOutputTokens;
+}
+
+/// <summary>What an LLM call actually cost.</summary>
+internal sealed record LlmSettlement(string Model, LlmUsage Usage, bool Estimated, Money Cost);
+
+/// <summary>Prices LLM calls: parses and estimates before the call, and works out the actual usage after it.</summary>
+internal sealed partial class LlmMeter
+{
+    private readonly IPricingCatalog _pricing;
+    private readonly TokenCounter _tokens;
+    private readonly IOptionsMonitor<UsageBillingOptions> _options;
+    private readonly UsageBillingMetrics _metrics;
+    private readonly ILogger<LlmMeter> _logger;
+
+    public LlmMeter(IPricingCatalog pricing, TokenCounter tokens, IOptionsMonitor<UsageBillingOptions> options, UsageBillingMetrics metrics, ILogger<LlmMeter> logger)
+    {
+        _pricing = pricing;
+        _tokens = tokens;
+        _options = options;
+        _metrics = metrics;
+        _logger = logger;
+    }
+
+    /// <summary>Reads and prices the request; on bad input writes a 4xx problem and returns <see langword="null"/>.</summary>
+    public async Task<LlmEstimate?> EstimateAsync(HttpContext context, MeterLlmUsageAttribute metered, BillingAccount account, DateTimeOffset now)
+    {
+        var options = _options.CurrentValue;
+        var request = context.Request;
+        if (request.ContentLength > options.Llm.MaxRequestBytes)
+        {
+            await TooLargeAsync(context, options.Llm.MaxRequestBytes).ConfigureAwait(false);
+            return null;
+        }
+
+        // Buffer the body so the endpoint can read it again after pricing.
+        request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: options.Llm.MaxRequestBytes);
+        byte[] body;
+        try
+        {
+            using var copy = new MemoryStream();
+            await request.Body.CopyToAsync(copy, context.RequestAborted).ConfigureAwait(false);
+            body = copy.ToArray();
+        }
+        catch (IOException) when (!context.RequestAborted.IsCancellationRequested)
+        {
+            await TooLargeAsync(context, options.Llm.MaxRequestBytes).ConfigureAwait(false);
+            return null;
+        }
+        finally
+        {
+            request.Body.Position = 0;
+        }
+
+        var format = LlmRequestParser.ResolveFormat(metered.Format, request.Path.Value ?? "");
+        var parsed = LlmRequestParser.TryParse(body, format, out var error);
+        if (parsed is null)
+        {
+            _metrics.RequestRejected("invalid_llm_request");
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.InvalidLlmRequest, "Invalid Request", error!).ConfigureAwait(false);
+            return null;
+        }
+
+        var price = await _pricing.GetModelPriceAsync(parsed.Model, now, context.RequestAborted).ConfigureAwait(false);
+        if (price is null)
+        {
+            _metrics.UnknownModel(parsed.Model, options.Pricing.UnknownModel);
+            Log.UnknownModel(_logger, parsed.Model, options.Pricing.UnknownModel);
+            switch (options.Pricing.UnknownModel)
+            {
+                case UnknownModelPolicy.Reject:
+                    _metrics.RequestRejected("unknown_model");
+                    await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.UnknownModel, "Unknown Model",
+                        $"The model '{parsed.Model}' is not available.", new Dictionary<string, object?> { ["model"] = parsed.Model }).ConfigureAwait(false);
+                    return null;
+                case UnknownModelPolicy.DefaultPrice:
+                    price = OptionsPricingCatalog.ToPrice(options.Pricing.DefaultModelPrice!) with { Model = parsed.Model };
+                    break;
+                default:
+                    price = new ModelPrice { Model = parsed.Model, InputPerMillion = Money.Zero, OutputPerMillion = Money.Zero, CachedInputPerMillion = Money.Zero };
+                    break;
+            }
+        }
+
+        var markup = await _pricing.GetPlanMarkupPercentAsync(account.Plan, context.RequestAborted).ConfigureAwait(false);
+        var input = _tokens.CountInput(parsed);
+        var maxOutput = parsed.MaxOutputTokens ?? options.Llm.DefaultMaxOutputTokens;
+        return new LlmEstimate(parsed, price, markup, input, maxOutput);
+    }
+
+    /// <summary>
+    /// The actual usage: reported by the endpoint, else read from the response, else estimated with the tokenizer
+    /// from what was delivered. Nothing is charged for a non-billable response that reported no usage.
+    /// </summary>
+    public async Task<LlmSettlement> SettleAsync(LlmEstimate estimate, LlmUsageAccumulator observed, ILlmUsageFeature reported, bool billable, bool delivered, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var model = estimate.Price.Model;
+        var price = estimate.Price;
+        if (reported.Usage is { } usage)
+        {
+            if (!string.Equals(reported.Model, estimate.Request.Model, StringComparison.OrdinalIgnoreCase)
+                && await _pricing.GetModelPriceAsync(reported.Model!, at, cancellationToken).ConfigureAwait(false) is { } reportedPrice)
+            {
+                price = reportedPrice;
+                model = reportedPrice.Model;
+            }
+
+            return new LlmSettlement(model, usage, false, LlmCost.Compute(price, usage, estimate.MarkupPercent));
+        }
+
+        if (!observed.HasUsage && !billable && !delivered)
+        {
+            return new LlmSettlement(model, default, false, Money.Zero);
+        }
+
+        // At least what reached the client is charged, even when the stream ended before its usage event.
+        var counted = _tokens.CountText(estimate.Request.Model, observed.OutputText);
+        var output = Math.Max(observed.ReportedOutputTokens ?? 0, counted);
+        var estimated = observed.ReportedInputTokens is null || observed.ReportedOutputTokens is null || counted > observed.ReportedOutputTokens;
+        var actual = new LlmUsage(observed.ReportedInputTokens ?? estimate.InputTokens, observed.ReportedCachedInputTokens ?? 0, output);
+        return new LlmSettlement(model, actual, estimated, LlmCost.Compute(price, actual, estimate.MarkupPercent));
+    }
+
+    /// <summary>The tokens a settled call counts against <see cref="RequestLimits.TokensPerMinute"/>.</summary>
+    public long RateLimitedTokens(LlmUsage usage)
+        => usage.InputTokens + usage.OutputTokens + (_options.CurrentValue.Llm.CountCachedTokensInRateLimit ? usage.CachedInputTokens : 0);
+
+    private static Task TooLargeAsync(HttpContext context, int limit)
+        => Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ProblemTypes.RequestTooLarge, "Request Too Large",
+            $"LLM requests are limited to {limit} bytes.");
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "A call named the model '{Model}', which has no price; policy {Policy} applied.", EventName = "UnknownModel")]
+        public static partial void UnknownModel(ILogger logger, string model, UnknownModelPolicy policy);
+    }
+}
