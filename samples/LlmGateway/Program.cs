@@ -1,0 +1,99 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using LlmGateway;
+using Microsoft.Extensions.Options;
+using UsageBilling;
+
+var builder = WebApplication.CreateBuilder(args);
+
+builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"));
+builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
+builder.Services.AddHttpClient<UpstreamForwarder>(client => client.Timeout = TimeSpan.FromMinutes(10));
+
+var gateway = builder.Configuration.GetSection("Gateway").Get<GatewayOptions>() ?? new GatewayOptions();
+if (string.IsNullOrEmpty(gateway.AdminToken) && !builder.Environment.IsDevelopment())
+{
+    throw new InvalidOperationException(
+        "Set Gateway:AdminToken (for example the environment variable Gateway__AdminToken) to protect the admin endpoints; only Development has a default.");
+}
+
+var app = builder.Build();
+
+app.UseAuthentication();
+app.UseAuthorization();
+app.UseUsageBilling();
+
+app.MapGet("/", () => Results.Text("LlmGateway: an OpenAI-compatible gateway that bills every call. See README.md."));
+
+// OpenAI-compatible chat completions, JSON or streamed; billed per token at the model's price.
+app.MapPost("/v1/chat/completions", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+    {
+        var (body, request) = await ReadAsync(context);
+        if (options.Value.Upstream.IsConfigured)
+        {
+            await forwarder.ForwardAsync(context, options.Value.Upstream, "/chat/completions", body, anthropic: false);
+        }
+        else
+        {
+            await new SimulatedModel(options.Value.Simulator).ChatCompletionsAsync(context, request);
+        }
+    })
+    .RequireApiKey()
+    .MeterLlmUsage(LlmApiFormat.OpenAIChatCompletions);
+
+// Anthropic-compatible messages, JSON or streamed.
+app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+    {
+        var (body, request) = await ReadAsync(context);
+        if (options.Value.AnthropicUpstream.IsConfigured)
+        {
+            await forwarder.ForwardAsync(context, options.Value.AnthropicUpstream, "/messages", body, anthropic: true);
+        }
+        else
+        {
+            await new SimulatedModel(options.Value.Simulator).MessagesAsync(context, request);
+        }
+    })
+    .RequireApiKey()
+    .MeterLlmUsage(LlmApiFormat.AnthropicMessages);
+
+// The models a caller can use: every model with a price.
+app.MapGet("/v1/models", async (IPricingCatalog pricing, TimeProvider time, CancellationToken cancellationToken) =>
+    {
+        var models = await pricing.ListModelPricesAsync(time.GetUtcNow(), cancellationToken);
+        return Results.Ok(new
+        {
+            @object = "list",
+            data = models.Select(m => new { id = m.Model, @object = "model", owned_by = "usagebilling" }),
+        });
+    })
+    .RequireApiKey();
+
+app.MapUsageBillingAdmin("/admin/billing")
+    .AddEndpointFilter(async (context, next) =>
+    {
+        var presented = context.HttpContext.Request.Headers["X-Admin-Token"].ToString();
+        var expected = context.HttpContext.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.AdminToken;
+        if (string.IsNullOrEmpty(expected) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(expected)))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
+                detail: "Send the admin token in the X-Admin-Token header.", type: ProblemTypes.Forbidden);
+        }
+
+        return await next(context);
+    });
+
+app.Run();
+
+// The billing middleware has already validated the JSON and buffered the body; read it again here.
+static async Task<(byte[] Body, JsonElement Request)> ReadAsync(HttpContext context)
+{
+    using var buffer = new MemoryStream();
+    await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+    var body = buffer.ToArray();
+    return (body, JsonDocument.Parse(body).RootElement.Clone());
+}
+
+/// <summary>The gateway's entry point, public so that tests can host it.</summary>
+public partial class Program;
