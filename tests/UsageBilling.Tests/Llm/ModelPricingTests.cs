@@ -1,0 +1,158 @@
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling.Tests.Llm;
+
+public sealed class ModelPricingTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 15, 12, 0, 0, TimeSpan.Zero);
+
+    [Theory]
+    [InlineData("gpt-4o")]
+    [InlineData("GPT-4o")]
+    [InlineData("openai/gpt-4o")]
+    [InlineData("openrouter/openai/gpt-4o")]
+    [InlineData("gpt-4o-2024-08-06")]
+    [InlineData("gpt-4o-20240806")]
+    [InlineData("openai/gpt-4o-2024-08-06")]
+    [InlineData("4o")]
+    [InlineData("latest-4o")]
+    public async Task Model_names_are_normalised_to_the_listed_model(string requested)
+    {
+        var catalog = Catalog(o =>
+        {
+            o.Pricing.Models.Add(Price("gpt-4o", 2.5m, 10m, aliases: ["latest-4o"]));
+            o.Pricing.ModelAliases["4o"] = "gpt-4o";
+        });
+
+        var price = await catalog.GetModelPriceAsync(requested, Now);
+        Assert.Equal("gpt-4o", price?.Model);
+    }
+
+    [Fact]
+    public async Task An_unlisted_model_has_no_price()
+    {
+        var catalog = Catalog(o => o.Pricing.Models.Add(Price("gpt-4o", 2.5m, 10m)));
+        Assert.Null(await catalog.GetModelPriceAsync("gpt-4o-mini", Now));
+        Assert.Null(await catalog.GetModelPriceAsync("claude-3-opus", Now));
+    }
+
+    [Fact]
+    public async Task A_price_applies_from_its_effective_date()
+    {
+        var change = new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero);
+        var catalog = Catalog(o =>
+        {
+            o.Pricing.Models.Add(Price("m", 1m, 2m));
+            var later = Price("m", 3m, 4m);
+            later.EffectiveFrom = change;
+            o.Pricing.Models.Add(later);
+        });
+
+        Assert.Equal(Money.FromUnits(1m), (await catalog.GetModelPriceAsync("m", change.AddTicks(-1)))!.InputPerMillion);
+        Assert.Equal(Money.FromUnits(3m), (await catalog.GetModelPriceAsync("m", change))!.InputPerMillion);
+        Assert.Equal(Money.FromUnits(4m), (await catalog.ListModelPricesAsync(change.AddDays(1))).Single().OutputPerMillion);
+    }
+
+    [Fact]
+    public async Task Prices_and_aliases_load_from_a_json_price_file()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"prices-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """
+            {
+              // comments are allowed
+              "models": [ { "model": "claude-sonnet-4-5", "input": 3, "output": 15, "cachedInput": 0.3, "requestFee": 0.001 } ],
+              "aliases": { "sonnet": "claude-sonnet-4-5" }
+            }
+            """);
+        try
+        {
+            var catalog = Catalog(o => o.Pricing.ModelPriceFile = file);
+            var price = await catalog.GetModelPriceAsync("Sonnet", Now);
+            Assert.Equal(Money.FromUnits(0.3m), price!.CachedInputPerMillion);
+            Assert.Equal(Money.FromUnits(0.001m), price.RequestFee);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task Plan_markups_come_from_options()
+    {
+        var catalog = Catalog(o => o.Pricing.PlanMarkupPercent["pro"] = 40m);
+        Assert.Equal(40m, await catalog.GetPlanMarkupPercentAsync("PRO"));
+        Assert.Equal(0m, await catalog.GetPlanMarkupPercentAsync("free"));
+    }
+
+    [Fact]
+    public void Cost_adds_input_cached_and_output_exactly()
+    {
+        var price = OptionsPricingCatalog.ToPrice(Price("gpt-4o", 2.5m, 10m, cached: 1.25m));
+        // 1,000 input (of which 0 cached) at 2.5/M + 200 cached at 1.25/M + 500 output at 10/M
+        var cost = LlmCost.Compute(price, new LlmUsage(1000, 200, 500));
+        Assert.Equal(Money.FromUnits(0.0025m + 0.00025m + 0.005m), cost);
+    }
+
+    [Fact]
+    public void One_token_on_a_cheap_model_is_not_free()
+    {
+        var price = OptionsPricingCatalog.ToPrice(Price("cheap", 0.10m, 0.10m));
+        Assert.Equal(Money.FromUnits(0.0000001m), LlmCost.Compute(price, new LlmUsage(1, 0, 0)));
+    }
+
+    [Fact]
+    public void Fractions_of_a_nano_unit_round_up()
+    {
+        var price = OptionsPricingCatalog.ToPrice(Price("m", 0.0375m, 0m));
+        // 0.0375 / 1M per token = 37.5 nano-units.
+        Assert.Equal(38, LlmCost.Compute(price, new LlmUsage(1, 0, 0)).Nanos);
+        Assert.Equal(75, LlmCost.Compute(price, new LlmUsage(2, 0, 0)).Nanos);
+    }
+
+    [Fact]
+    public void Markup_and_request_fee_are_applied_exactly()
+    {
+        var options = Price("m", 3m, 15m);
+        options.RequestFee = 0.001m;
+        var price = OptionsPricingCatalog.ToPrice(options);
+        var usage = new LlmUsage(1_000, 0, 1_000);
+        // (0.003 + 0.015 + 0.001) * 1.40 = 0.0266
+        Assert.Equal(Money.FromUnits(0.0266m), LlmCost.Compute(price, usage, markupPercent: 40m));
+        Assert.Equal(Money.FromUnits(0.019m), LlmCost.Compute(price, usage));
+    }
+
+    [Fact]
+    public void Large_calls_do_not_overflow()
+    {
+        var price = OptionsPricingCatalog.ToPrice(Price("m", 75m, 150m));
+        Assert.Equal(Money.FromUnits(75m + 150m), LlmCost.Compute(price, new LlmUsage(1_000_000, 0, 1_000_000)));
+    }
+
+    internal static ModelPriceOptions Price(string model, decimal input, decimal output, decimal? cached = null, string[]? aliases = null)
+    {
+        var options = new ModelPriceOptions { Model = model, Input = input, Output = output, CachedInput = cached };
+        foreach (var alias in aliases ?? [])
+        {
+            options.Aliases.Add(alias);
+        }
+
+        return options;
+    }
+
+    private static OptionsPricingCatalog Catalog(Action<UsageBillingOptions> configure)
+    {
+        var options = new UsageBillingOptions();
+        configure(options);
+        return new OptionsPricingCatalog(new StaticOptionsMonitor(options));
+    }
+
+    private sealed class StaticOptionsMonitor(UsageBillingOptions value) : IOptionsMonitor<UsageBillingOptions>
+    {
+        public UsageBillingOptions CurrentValue => value;
+
+        public UsageBillingOptions Get(string? name) => value;
+
+        public IDisposable? OnChange(Action<UsageBillingOptions, string?> listener) => null;
+    }
+}
