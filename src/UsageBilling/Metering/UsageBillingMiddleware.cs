@@ -15,6 +15,7 @@ namespace UsageBilling;
 internal sealed partial class UsageBillingMiddleware
 {
     internal const string IdempotencyKeyHeader = "Idempotency-Key";
+    private static readonly object SettledRecordKey = new();
     private const int MaxIdempotencyKeyLength = 255;
 
     private readonly RequestDelegate _next;
@@ -97,7 +98,17 @@ internal sealed partial class UsageBillingMiddleware
         }
         catch
         {
-            record = record with { Outcome = UsageOutcomes.Failed, StatusCode = StatusCodes.Status500InternalServerError };
+            // A call settled before its endpoint's exception was rethrown left its record behind.
+            if (context.Items.Remove(SettledRecordKey, out var settled) && settled is UsageRecord settledRecord)
+            {
+                record = settledRecord;
+            }
+
+            record = record with
+            {
+                Outcome = record.Outcome ?? UsageOutcomes.Failed,
+                StatusCode = context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError,
+            };
             throw;
         }
         finally
@@ -304,6 +315,7 @@ internal sealed partial class UsageBillingMiddleware
 
         if (failure is not null)
         {
+            context.Items[SettledRecordKey] = record;
             System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
         }
 

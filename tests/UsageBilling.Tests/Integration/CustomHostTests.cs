@@ -96,6 +96,77 @@ public sealed class CustomHostTests
     }
 
     [Fact]
+    public async Task Usage_reported_by_endpoint_code_overrides_response_parsing()
+    {
+        await using var app = await StartAsync(app => app.MapPost("/v1/chat/completions", (HttpContext context) =>
+            {
+                context.ReportLlmUsage("gpt-x", inputTokens: 1000, outputTokens: 500, cachedInputTokens: 200);
+                return Results.Json(new { usage = new { prompt_tokens = 1, completion_tokens = 1 } });
+            }).RequireApiKey().MeterLlmUsage(), o => o.Pricing.Models.Add(new ModelPriceOptions { Model = "gpt-x", Input = 2m, Output = 8m, CachedInput = 1m }));
+        var (account, key) = await CreateCustomerAsync(app, 1m);
+        using var client = Client(app, key.Plaintext);
+
+        var response = await client.PostAsync("/v1/chat/completions", Json("""{"model":"gpt-x","messages":[{"role":"user","content":"hi"}],"max_tokens":600}"""));
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        // 1000 × 2 + 200 × 1 + 500 × 8 per million.
+        Assert.Equal(new CreditBalance(Money.FromUnits(1m - 0.0062m), Money.Zero), await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account));
+    }
+
+    [Fact]
+    public async Task An_upstream_error_without_usage_is_not_charged()
+    {
+        await using var app = await StartAsync(app => app.MapPost("/v1/chat/completions", () =>
+                Results.Json(new { error = new { message = "upstream overloaded" } }, statusCode: StatusCodes.Status502BadGateway))
+            .RequireApiKey().MeterLlmUsage(), o => o.Pricing.Models.Add(new ModelPriceOptions { Model = "gpt-x", Input = 2m, Output = 8m }));
+        var (account, key) = await CreateCustomerAsync(app, 1m);
+        using var client = Client(app, key.Plaintext);
+
+        var response = await client.PostAsync("/v1/chat/completions", Json("""{"model":"gpt-x","messages":[{"role":"user","content":"hi"}]}"""));
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        Assert.Equal(new CreditBalance(Money.FromUnits(1m), Money.Zero), await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account));
+    }
+
+    [Fact]
+    public async Task When_actual_usage_exceeds_the_reservation_the_actual_is_charged_and_the_next_call_gets_402()
+    {
+        await using var app = await StartAsync(app => app.MapPost("/v1/chat/completions", (HttpContext context) =>
+            {
+                context.ReportLlmUsage("gpt-x", inputTokens: 10, outputTokens: 1_000_000);
+                return Results.Ok();
+            }).RequireApiKey().MeterLlmUsage(), o => o.Pricing.Models.Add(new ModelPriceOptions { Model = "gpt-x", Input = 1m, Output = 1m }));
+        var (account, key) = await CreateCustomerAsync(app, 0.5m);
+        using var client = Client(app, key.Plaintext);
+        var body = """{"model":"gpt-x","messages":[{"role":"user","content":"hi"}],"max_tokens":10}""";
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/chat/completions", Json(body))).StatusCode);
+        var balance = await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account);
+        Assert.Equal(Money.FromUnits(0.5m - 1.00001m), balance.Balance);
+        Assert.Equal(HttpStatusCode.PaymentRequired, (await client.PostAsync("/v1/chat/completions", Json(body))).StatusCode);
+    }
+
+    [Fact]
+    public async Task Unknown_models_can_be_priced_by_default_but_never_silently()
+    {
+        await using var app = await StartAsync(app => app.MapPost("/v1/chat/completions", (HttpContext context) =>
+            {
+                context.ReportLlmUsage("mystery", inputTokens: 1000, outputTokens: 1000);
+                return Results.Ok();
+            }).RequireApiKey().MeterLlmUsage(), o =>
+            {
+                o.Pricing.UnknownModel = UnknownModelPolicy.DefaultPrice;
+                o.Pricing.DefaultModelPrice = new ModelPriceOptions { Input = 1m, Output = 1m };
+            });
+        var (account, key) = await CreateCustomerAsync(app, 1m);
+        using var client = Client(app, key.Plaintext);
+        using var collector = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(
+            app.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(), UsageBillingMetrics.MeterName, "usagebilling.llm.unknown_models");
+
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsync("/v1/chat/completions", Json("""{"model":"mystery","messages":[]}"""))).StatusCode);
+        Assert.Equal(Money.FromUnits(1m - 0.002m), (await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account)).Balance);
+        Assert.Equal("mystery", Assert.Single(collector.GetMeasurementSnapshot()).Tags["usagebilling.model"]);
+    }
+
+    [Fact]
     public async Task Holds_left_behind_expire_and_the_sweeper_releases_them()
     {
         await using var app = await StartAsync(_ => { });
@@ -175,6 +246,8 @@ public sealed class CustomHostTests
         client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;
     }
+
+    private static StringContent Json(string body) => new(body, System.Text.Encoding.UTF8, "application/json");
 
     private static Task<HttpResponseMessage> PostAsync(HttpClient client, string path, string idempotencyKey)
     {
