@@ -10,13 +10,16 @@ public abstract class CreditStoreSpecification
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
 
-    /// <summary>Creates the store under test. It may share state with stores created earlier in the class.</summary>
+    /// <summary>
+    /// Creates the store under test. It may share state with stores created earlier in the class. To skip the class
+    /// visibly when its backend is not available, call <c>Skip.If(...)</c> (Xunit.SkippableFact) here.
+    /// </summary>
     protected abstract ValueTask<ICreditStore> CreateStoreAsync();
 
     /// <summary>How many operations the concurrency tests run at once (override to lower it for a slow backend).</summary>
     protected virtual int Concurrency => 1000;
 
-    [Fact]
+    [SkippableFact]
     public async Task An_account_without_money_moves_has_a_zero_balance()
     {
         var store = await CreateStoreAsync();
@@ -27,7 +30,7 @@ public abstract class CreditStoreSpecification
         Assert.Null(ledger.NextCursor);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_grant_adds_to_the_balance_and_writes_one_ledger_entry()
     {
         var store = await CreateStoreAsync();
@@ -48,7 +51,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal("for a test", stored.Reason);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Amounts_keep_nano_unit_precision()
     {
         var store = await CreateStoreAsync();
@@ -58,7 +61,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Units(1234567.12345679m), (await store.GetBalanceAsync(account)).Balance);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_same_idempotency_key_moves_money_once()
     {
         var store = await CreateStoreAsync();
@@ -73,7 +76,7 @@ public abstract class CreditStoreSpecification
         Assert.Single((await store.GetLedgerAsync(account, 10, null)).Entries);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Idempotency_keys_are_per_account()
     {
         var store = await CreateStoreAsync();
@@ -84,7 +87,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Units(2m), (await store.GetBalanceAsync(b)).Balance);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_negative_adjustment_cannot_take_the_available_balance_below_zero()
     {
         var store = await CreateStoreAsync();
@@ -101,7 +104,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Units(2m), allowed.Entry!.BalanceAfter);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_direct_charge_that_does_not_require_balance_may_go_negative()
     {
         var store = await CreateStoreAsync();
@@ -115,7 +118,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(ReserveStatus.InsufficientCredit, reserve.Status);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_reservation_holds_credit_without_moving_the_balance()
     {
         var store = await CreateStoreAsync();
@@ -135,7 +138,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(reservation, await store.FindReservationAsync(reservation.Id));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_reservation_larger_than_the_available_balance_is_refused()
     {
         var store = await CreateStoreAsync();
@@ -153,7 +156,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Money.Zero, (await store.GetBalanceAsync(account)).Available);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_same_reservation_key_holds_once()
     {
         var store = await CreateStoreAsync();
@@ -168,7 +171,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Units(3m), (await store.GetBalanceAsync(account)).Reserved);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Settling_charges_the_actual_amount_and_releases_the_rest()
     {
         var store = await CreateStoreAsync();
@@ -190,7 +193,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Units(1.25m), stored.SettledAmount);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Settling_twice_charges_once()
     {
         var store = await CreateStoreAsync();
@@ -206,7 +209,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(2, (await store.GetLedgerAsync(account, 10, null)).Entries.Count);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Settling_for_more_than_was_held_charges_the_actual_amount()
     {
         var store = await CreateStoreAsync();
@@ -218,7 +221,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(new CreditBalance(Units(-0.5m), Money.Zero), await store.GetBalanceAsync(account));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Settling_for_zero_writes_no_entry()
     {
         var store = await CreateStoreAsync();
@@ -233,7 +236,7 @@ public abstract class CreditStoreSpecification
         Assert.Single((await store.GetLedgerAsync(account, 10, null)).Entries);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Releasing_removes_the_hold_once_and_then_nothing_can_be_settled()
     {
         var store = await CreateStoreAsync();
@@ -250,7 +253,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(SettleStatus.NotActive, (await store.SettleAsync(NewId("res"), Units(1m), Now)).Status);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task A_released_reservation_key_can_hold_again_for_the_same_reference_only()
     {
         var store = await CreateStoreAsync();
@@ -270,7 +273,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Units(3m), (await store.GetBalanceAsync(account)).Reserved);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Expiring_releases_only_reservations_that_are_due()
     {
         var store = await CreateStoreAsync();
@@ -289,7 +292,7 @@ public abstract class CreditStoreSpecification
         Assert.False(await store.ReleaseAsync(due.Id, Now));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Expiring_respects_the_batch_size()
     {
         var store = await CreateStoreAsync();
@@ -305,7 +308,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(Money.Zero, (await store.GetBalanceAsync(account)).Reserved);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Settling_an_expired_reservation_still_charges_for_the_call()
     {
         var store = await CreateStoreAsync();
@@ -319,7 +322,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(new CreditBalance(Units(8m), Money.Zero), await store.GetBalanceAsync(account));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task The_ledger_pages_newest_first_without_gaps_or_overlaps()
     {
         var store = await CreateStoreAsync();
@@ -346,7 +349,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(["g5", "g4", "g3", "g2", "g1"], seen.Select(e => e.IdempotencyKey));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_reserves_never_take_the_available_balance_below_zero()
     {
         var store = await CreateStoreAsync();
@@ -368,7 +371,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(balance.Balance, await LedgerSumAsync(store, account));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_grants_with_one_idempotency_key_write_one_entry()
     {
         var store = await CreateStoreAsync();
@@ -382,7 +385,7 @@ public abstract class CreditStoreSpecification
         Assert.Single((await store.GetLedgerAsync(account, 100, null)).Entries);
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Concurrent_settles_of_one_reservation_charge_once()
     {
         var store = await CreateStoreAsync();
@@ -396,7 +399,7 @@ public abstract class CreditStoreSpecification
         Assert.Equal(new CreditBalance(Units(5m), Money.Zero), await store.GetBalanceAsync(account));
     }
 
-    [Fact]
+    [SkippableFact]
     public async Task Under_mixed_concurrent_load_the_ledger_sums_to_the_balance()
     {
         var store = await CreateStoreAsync();
