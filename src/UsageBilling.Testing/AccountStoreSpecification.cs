@@ -37,6 +37,26 @@ public abstract class AccountStoreSpecification
         Assert.Equal(account.Name, (await store.FindAsync(account.Id))!.Name);
     }
 
+    [SkippableFact]
+    public async Task Updating_an_account_replaces_its_name_plan_and_budget()
+    {
+        var store = await CreateStoreAsync();
+        var account = NewAccount();
+        await store.CreateAsync(account);
+        var updated = account with
+        {
+            Name = "Acme GmbH",
+            Plan = "enterprise",
+            Budget = new SpendBudget { Daily = Money.FromUnits(1.5m), Monthly = Money.FromUnits(30m) },
+        };
+
+        Assert.True(await store.UpdateAsync(updated));
+        Assert.Equal(updated, await store.FindAsync(account.Id));
+        Assert.True(await store.UpdateAsync(updated with { Budget = null }));
+        Assert.Null((await store.FindAsync(account.Id))!.Budget);
+        Assert.False(await store.UpdateAsync(NewAccount()));
+    }
+
     private static BillingAccount NewAccount() => new()
     {
         Id = $"acct_{Guid.NewGuid():N}",

@@ -88,6 +88,63 @@ public abstract class ApiKeyStoreSpecification
         await store.TouchAsync(NewId("key"), Now);
     }
 
+    [SkippableFact]
+    public async Task Every_key_can_be_listed_in_id_order_a_page_at_a_time()
+    {
+        var store = await CreateStoreAsync();
+        var mine = new List<string>();
+        for (var i = 0; i < 5; i++)
+        {
+            var key = NewKey(NewId("acct"));
+            await store.CreateAsync(key);
+            mine.Add(key.Id);
+        }
+
+        var seen = new List<string>();
+        string? after = null;
+        for (var page = 0; page < 10_000; page++)
+        {
+            var keys = await store.ListAsync(after, 2);
+            Assert.True(keys.Count <= 2);
+            if (keys.Count == 0)
+            {
+                break;
+            }
+
+            seen.AddRange(keys.Select(k => k.Id));
+            after = keys[^1].Id;
+        }
+
+        Assert.Equal(seen.Order(StringComparer.Ordinal), seen);
+        Assert.Equal(seen.Count, seen.Distinct().Count());
+        Assert.Equal(mine.Order(StringComparer.Ordinal), seen.Where(mine.Contains));
+    }
+
+    [SkippableFact]
+    public async Task Updating_a_key_replaces_name_expiry_limits_and_budget_only()
+    {
+        var store = await CreateStoreAsync();
+        var key = NewKey(NewId("acct")) with { Budget = new SpendBudget { Weekly = Money.FromUnits(5m) } };
+        await store.CreateAsync(key);
+        await store.RevokeAsync(key.Id, Now.AddHours(1));
+        Assert.Equal(key.Budget, (await store.FindByIdAsync(key.Id))!.Budget);
+
+        var changed = key with
+        {
+            Name = "renamed",
+            ExpiresAt = Now.AddDays(7),
+            Limits = new RequestLimits { RequestsPerDay = 10, TokensPerMinute = 1000 },
+            Budget = new SpendBudget { Daily = Money.FromUnits(0.000000001m) },
+            Hash = new string('f', 64),
+            AccountId = NewId("acct"),
+        };
+        Assert.True(await store.UpdateAsync(changed));
+
+        var stored = await store.FindByIdAsync(key.Id);
+        Assert.Equal(key with { Name = "renamed", ExpiresAt = changed.ExpiresAt, Limits = changed.Limits, Budget = changed.Budget, RevokedAt = Now.AddHours(1) }, stored);
+        Assert.False(await store.UpdateAsync(NewKey(NewId("acct"))));
+    }
+
     private static ApiKeyRecord NewKey(string accountId) => new()
     {
         Id = NewId("key"),

@@ -104,6 +104,58 @@ public abstract class UsageStoreSpecification
         Assert.Equal(expected, seen);
     }
 
+    [SkippableFact]
+    public async Task Summaries_match_the_reference_aggregation_for_every_grouping_and_order()
+    {
+        var store = await CreateStoreAsync();
+        // A period of its own, so that records of other tests sharing the store never fall into it.
+        var start = new DateTimeOffset(2100, 1, 1, 0, 0, 0, TimeSpan.Zero).AddDays(Random.Shared.Next(0, 30_000));
+        var accounts = new[] { NewId("acct"), NewId("acct"), NewId("acct") };
+        var keys = new[] { NewId("key"), NewId("key") };
+        var models = new string?[] { "gpt-4o", "claude-sonnet-4-5", null };
+        var records = Enumerable.Range(0, 60).Select(i => NewRecord(accounts[i % 3], start.AddHours(i * 2)) with
+        {
+            KeyId = keys[i % 2],
+            Model = models[i % 3 == 0 ? 0 : i % 5 == 0 ? 2 : 1],
+            StatusCode = i % 7 == 0 ? 429 : 200,
+            DurationMs = 1 + (i * 37 % 61) + 0.25,
+            Cost = Money.FromUnits(0.000000001m * (i * 1_234_567 % 9_999_991)),
+            InputTokens = i % 4 == 0 ? null : i * 100,
+            CachedInputTokens = i % 3 == 0 ? i : 0,
+            OutputTokens = i * 10,
+        }).ToList();
+        await store.AppendAsync(records);
+
+        var period = new UsageSummaryQuery { From = start.AddHours(4), To = start.AddDays(4) };
+        foreach (var grouping in Enum.GetValues<UsageGrouping>())
+        {
+            foreach (var order in Enum.GetValues<UsageOrder>())
+            {
+                var query = period with { GroupBy = grouping, OrderBy = order };
+                AssertSame(UsageAggregation.Summarize(records, query), await store.SummarizeAsync(query), $"{grouping}/{order}");
+            }
+        }
+
+        var top = period with { GroupBy = UsageGrouping.Account, OrderBy = UsageOrder.CostDescending, Limit = 2 };
+        AssertSame(UsageAggregation.Summarize(records, top), await store.SummarizeAsync(top), "top 2 by cost");
+        var oneKey = period with { KeyId = keys[1], AccountId = accounts[0], GroupBy = UsageGrouping.Day };
+        AssertSame(UsageAggregation.Summarize(records, oneKey), await store.SummarizeAsync(oneKey), "one key and account");
+        var empty = new UsageSummaryQuery { From = start.AddYears(-1), To = start.AddYears(-1).AddDays(1) };
+        AssertSame([new UsageSummary()], await store.SummarizeAsync(empty), "empty period");
+        Assert.Empty(await store.SummarizeAsync(empty with { GroupBy = UsageGrouping.Day }));
+    }
+
+    private static void AssertSame(IReadOnlyList<UsageSummary> expected, IReadOnlyList<UsageSummary> actual, string what)
+    {
+        Assert.True(expected.Count == actual.Count, $"{what}: expected {expected.Count} rows, got {actual.Count}");
+        for (var i = 0; i < expected.Count; i++)
+        {
+            var (e, a) = (expected[i], actual[i]);
+            Assert.True(e with { AverageDurationMs = 0 } == a with { AverageDurationMs = 0 }, $"{what} row {i}: expected {e}, got {a}");
+            Assert.True(Math.Abs(e.AverageDurationMs - a.AverageDurationMs) < 1e-6, $"{what} row {i}: average {a.AverageDurationMs} is not {e.AverageDurationMs}");
+        }
+    }
+
     private static UsageRecord NewRecord(string accountId, DateTimeOffset at) => new()
     {
         RequestId = NewId("req"),

@@ -27,3 +27,8 @@ public sealed class InMemoryRateLimitCounterStoreTests : RateLimitCounterStoreSp
     protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync()
         => ValueTask.FromResult<IRateLimitCounterStore>(new InMemoryRateLimitCounterStore(TimeProvider.System));
 }
+
+public sealed class InMemoryModelPriceStoreTests : ModelPriceStoreSpecification
+{
+    protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult<IModelPriceStore>(new InMemoryModelPriceStore());
+}

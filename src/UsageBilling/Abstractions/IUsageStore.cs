@@ -11,4 +11,11 @@ public interface IUsageStore
 
     /// <summary>Reads records matching <paramref name="query"/>, newest first (by timestamp, then request id).</summary>
     ValueTask<UsagePage> QueryAsync(UsageQuery query, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Aggregates records in the database (never by loading them all): totals, errors, tokens, cost, mean and p95
+    /// duration, grouped and ordered as asked. Groups with no records are not returned; for
+    /// <see cref="UsageGrouping.None"/> an empty period gives one row of zeros.
+    /// </summary>
+    ValueTask<IReadOnlyList<UsageSummary>> SummarizeAsync(UsageSummaryQuery query, CancellationToken cancellationToken = default);
 }

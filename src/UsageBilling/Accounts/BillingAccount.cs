@@ -14,4 +14,7 @@ public sealed record BillingAccount
 
     /// <summary>When the account was created.</summary>
     public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Spend caps for the whole account, across all its keys; <see langword="null"/> for none.</summary>
+    public SpendBudget? Budget { get; init; }
 }

@@ -31,6 +31,10 @@ public sealed class UsageBillingBuilder
     public UsageBillingBuilder AddRateLimitCounterStore<TStore>() where TStore : class, IRateLimitCounterStore
         => ReplaceStore<IRateLimitCounterStore, TStore>();
 
+    /// <summary>Replaces the store of prices set at run time.</summary>
+    public UsageBillingBuilder AddModelPriceStore<TStore>() where TStore : class, IModelPriceStore
+        => ReplaceStore<IModelPriceStore, TStore>();
+
     /// <summary>Replaces the pricing catalog.</summary>
     public UsageBillingBuilder AddPricingCatalog<TCatalog>() where TCatalog : class, IPricingCatalog
         => ReplaceStore<IPricingCatalog, TCatalog>();

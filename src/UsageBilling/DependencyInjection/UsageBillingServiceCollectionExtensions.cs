@@ -44,6 +44,8 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<IUsageStore>(static sp => sp.GetRequiredService<InMemoryUsageStore>());
         services.TryAddSingleton<InMemoryRateLimitCounterStore>();
         services.TryAddSingleton<IRateLimitCounterStore>(static sp => sp.GetRequiredService<InMemoryRateLimitCounterStore>());
+        services.TryAddSingleton<InMemoryModelPriceStore>();
+        services.TryAddSingleton<IModelPriceStore>(static sp => sp.GetRequiredService<InMemoryModelPriceStore>());
         services.TryAddSingleton<IPricingCatalog, OptionsPricingCatalog>();
 
         services.TryAddSingleton<UsageBillingMetrics>();

@@ -19,4 +19,18 @@ internal sealed class InMemoryAccountStore : IAccountStore
 
     public ValueTask<BillingAccount?> FindAsync(string accountId, CancellationToken cancellationToken = default)
         => ValueTask.FromResult(_accounts.GetValueOrDefault(accountId));
+
+    public ValueTask<bool> UpdateAsync(BillingAccount account, CancellationToken cancellationToken = default)
+    {
+        while (_accounts.TryGetValue(account.Id, out var current))
+        {
+            var updated = current with { Name = account.Name, Plan = account.Plan, Budget = account.Budget };
+            if (_accounts.TryUpdate(account.Id, updated, current))
+            {
+                return ValueTask.FromResult(true);
+            }
+        }
+
+        return ValueTask.FromResult(false);
+    }
 }

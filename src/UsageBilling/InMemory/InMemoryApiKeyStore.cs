@@ -39,6 +39,33 @@ internal sealed class InMemoryApiKeyStore : IApiKeyStore
         }
     }
 
+    public ValueTask<IReadOnlyList<ApiKeyRecord>> ListAsync(string? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            IReadOnlyList<ApiKeyRecord> keys = _byId.Values
+                .Where(k => afterId is null || string.CompareOrdinal(k.Id, afterId) > 0)
+                .OrderBy(k => k.Id, StringComparer.Ordinal)
+                .Take(limit)
+                .ToList();
+            return ValueTask.FromResult(keys);
+        }
+    }
+
+    public ValueTask<bool> UpdateAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            if (!_byId.TryGetValue(key.Id, out var current))
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            _byId[key.Id] = current with { Name = key.Name, ExpiresAt = key.ExpiresAt, Limits = key.Limits, Budget = key.Budget };
+            return ValueTask.FromResult(true);
+        }
+    }
+
     public ValueTask<IReadOnlyList<ApiKeyRecord>> ListByAccountAsync(string accountId, CancellationToken cancellationToken = default)
     {
         lock (_lock)

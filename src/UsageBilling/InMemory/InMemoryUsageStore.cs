@@ -49,6 +49,14 @@ internal sealed class InMemoryUsageStore : IUsageStore
             return ValueTask.FromResult(new UsagePage(page, next));
         }
     }
+
+    public ValueTask<IReadOnlyList<UsageSummary>> SummarizeAsync(UsageSummaryQuery query, CancellationToken cancellationToken = default)
+    {
+        lock (_lock)
+        {
+            return ValueTask.FromResult(UsageAggregation.Summarize(_records, query));
+        }
+    }
 }
 
 /// <summary>

@@ -32,4 +32,7 @@ public sealed record ApiKeyRecord
 
     /// <summary>Limits that override the plan's defaults for this key; <see langword="null"/> fields keep the plan's value.</summary>
     public RequestLimits? Limits { get; init; }
+
+    /// <summary>Spend caps for this key alone; <see langword="null"/> for none.</summary>
+    public SpendBudget? Budget { get; init; }
 }

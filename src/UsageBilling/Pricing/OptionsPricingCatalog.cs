@@ -5,67 +5,123 @@ using Microsoft.Extensions.Options;
 namespace UsageBilling;
 
 /// <summary>
-/// The default <see cref="IPricingCatalog"/>: flat and token prices from <see cref="PricingOptions"/> plus its JSON
-/// price file. The price index is rebuilt when options reload, so price changes apply without a restart.
+/// The default <see cref="IPricingCatalog"/>: flat and token prices from <see cref="PricingOptions"/>, its JSON price
+/// file, and prices set at run time in <see cref="IModelPriceStore"/>. The index is rebuilt when options reload, when
+/// a price is set through this instance, and at least every <see cref="StoredPriceRefresh"/> for prices set elsewhere,
+/// so price changes apply to later calls without a restart.
 /// </summary>
-internal sealed class OptionsPricingCatalog : IPricingCatalog
+internal sealed class OptionsPricingCatalog : IPricingCatalog, IDisposable
 {
-    private readonly IOptionsMonitor<UsageBillingOptions> _options;
-    private readonly string _contentRoot;
-    private readonly Lock _lock = new();
-    private (PricingOptions Source, PriceIndex Index)? _cache;
+    internal static readonly TimeSpan StoredPriceRefresh = TimeSpan.FromSeconds(5);
 
-    public OptionsPricingCatalog(IOptionsMonitor<UsageBillingOptions> options, IHostEnvironment? environment = null)
+    private readonly IOptionsMonitor<UsageBillingOptions> _options;
+    private readonly IModelPriceStore? _store;
+    private readonly string _contentRoot;
+    private readonly SemaphoreSlim _refresh = new(1, 1);
+    private volatile Snapshot? _cache;
+
+    public OptionsPricingCatalog(IOptionsMonitor<UsageBillingOptions> options, IModelPriceStore? store = null, IHostEnvironment? environment = null)
     {
         _options = options;
+        _store = store;
         _contentRoot = environment?.ContentRootPath ?? AppContext.BaseDirectory;
+    }
+
+    public void Dispose() => _refresh.Dispose();
+
+    /// <summary>Sets a price and makes it visible to this instance's next call at once.</summary>
+    public async ValueTask SetModelPriceAsync(ModelPrice price, CancellationToken cancellationToken)
+    {
+        if (_store is null)
+        {
+            throw new InvalidOperationException("No IModelPriceStore is registered.");
+        }
+
+        await _store.UpsertAsync(price, cancellationToken).ConfigureAwait(false);
+        _cache = null;
     }
 
     public ValueTask<Money?> GetEndpointPriceAsync(string priceName, CancellationToken cancellationToken = default)
         => ValueTask.FromResult<Money?>(_options.CurrentValue.Pricing.Endpoints.TryGetValue(priceName, out var units) ? Money.FromUnits(units) : null);
 
-    public ValueTask<ModelPrice?> GetModelPriceAsync(string model, DateTimeOffset at, CancellationToken cancellationToken = default)
-        => ValueTask.FromResult(Index().Find(model, at));
+    public async ValueTask<ModelPrice?> GetModelPriceAsync(string model, DateTimeOffset at, CancellationToken cancellationToken = default)
+        => (await IndexAsync(cancellationToken).ConfigureAwait(false)).Find(model, at);
 
-    public ValueTask<IReadOnlyList<ModelPrice>> ListModelPricesAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
-        => ValueTask.FromResult(Index().List(at));
+    public async ValueTask<IReadOnlyList<ModelPrice>> ListModelPricesAsync(DateTimeOffset at, CancellationToken cancellationToken = default)
+        => (await IndexAsync(cancellationToken).ConfigureAwait(false)).List(at);
+
+    /// <summary>Every price version, configured and stored, for the pricing admin.</summary>
+    public async ValueTask<IReadOnlyList<ModelPrice>> ListAllVersionsAsync(CancellationToken cancellationToken)
+        => (await IndexAsync(cancellationToken).ConfigureAwait(false)).AllVersions();
 
     public ValueTask<decimal> GetPlanMarkupPercentAsync(string plan, CancellationToken cancellationToken = default)
         => ValueTask.FromResult(_options.CurrentValue.Pricing.PlanMarkupPercent.TryGetValue(plan, out var markup) ? markup : 0m);
 
-    private PriceIndex Index()
+    private ValueTask<PriceIndex> IndexAsync(CancellationToken cancellationToken)
     {
         var pricing = _options.CurrentValue.Pricing;
         var cache = _cache;
-        if (cache is { } hit && ReferenceEquals(hit.Source, pricing))
-        {
-            return hit.Index;
-        }
+        return cache is not null && ReferenceEquals(cache.Source, pricing) && Environment.TickCount64 < cache.RefreshAfter
+            ? ValueTask.FromResult(cache.Index)
+            : RebuildAsync(pricing, cancellationToken);
+    }
 
-        lock (_lock)
+    private async ValueTask<PriceIndex> RebuildAsync(PricingOptions pricing, CancellationToken cancellationToken)
+    {
+        await _refresh.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            if (_cache is { } again && ReferenceEquals(again.Source, pricing))
+            var cache = _cache;
+            if (cache is not null && ReferenceEquals(cache.Source, pricing) && Environment.TickCount64 < cache.RefreshAfter)
             {
-                return again.Index;
+                return cache.Index;
             }
 
-            var entries = new List<ModelPriceOptions>(pricing.Models);
+            var entries = pricing.Models.Select(ToPrice).ToList();
             var aliases = new Dictionary<string, string>(pricing.ModelAliases, StringComparer.OrdinalIgnoreCase);
+            foreach (var model in pricing.Models)
+            {
+                foreach (var alias in model.Aliases)
+                {
+                    aliases.TryAdd(alias, model.Model);
+                }
+            }
+
             if (!string.IsNullOrWhiteSpace(pricing.ModelPriceFile))
             {
                 var file = LoadPriceFile(Path.Combine(_contentRoot, pricing.ModelPriceFile));
-                entries.AddRange(file.Models);
+                entries.AddRange(file.Models.Select(ToPrice));
+                foreach (var model in file.Models)
+                {
+                    foreach (var alias in model.Aliases)
+                    {
+                        aliases.TryAdd(alias, model.Model);
+                    }
+                }
+
                 foreach (var (alias, target) in file.Aliases)
                 {
                     aliases.TryAdd(alias, target);
                 }
             }
 
+            // Stored prices come last so that they win over configured ones with the same effective date.
+            if (_store is not null)
+            {
+                entries.AddRange(await _store.ListAsync(cancellationToken).ConfigureAwait(false));
+            }
+
             var index = new PriceIndex(entries, aliases);
-            _cache = (pricing, index);
+            _cache = new Snapshot(pricing, index, Environment.TickCount64 + (long)StoredPriceRefresh.TotalMilliseconds);
             return index;
         }
+        finally
+        {
+            _refresh.Release();
+        }
     }
+
+    private sealed record Snapshot(PricingOptions Source, PriceIndex Index, long RefreshAfter);
 
     internal static ModelPriceFile LoadPriceFile(string path)
     {
@@ -89,34 +145,22 @@ internal sealed class OptionsPricingCatalog : IPricingCatalog
         private readonly Dictionary<string, List<ModelPrice>> _byModel = new(StringComparer.OrdinalIgnoreCase);
         private readonly Dictionary<string, string> _aliases = new(StringComparer.OrdinalIgnoreCase);
 
-        public PriceIndex(IEnumerable<ModelPriceOptions> entries, IDictionary<string, string> aliases)
+        public PriceIndex(IEnumerable<ModelPrice> entries, IDictionary<string, string> aliases)
         {
-            foreach (var entry in entries)
+            // A stable sort: among prices with the same effective date, the one added last wins.
+            foreach (var group in entries.GroupBy(e => e.Model.Trim().ToLowerInvariant()))
             {
-                var price = ToPrice(entry);
-                var name = entry.Model.Trim().ToLowerInvariant();
-                if (!_byModel.TryGetValue(name, out var list))
-                {
-                    _byModel[name] = list = [];
-                }
-
-                list.Add(price);
-                foreach (var alias in entry.Aliases)
-                {
-                    _aliases[alias.Trim()] = name;
-                }
+                _byModel[group.Key] = group.OrderBy(p => p.EffectiveFrom).ToList();
             }
 
             foreach (var (alias, target) in aliases)
             {
                 _aliases[alias.Trim()] = target.Trim().ToLowerInvariant();
             }
-
-            foreach (var list in _byModel.Values)
-            {
-                list.Sort((a, b) => Nullable.Compare(a.EffectiveFrom, b.EffectiveFrom));
-            }
         }
+
+        public IReadOnlyList<ModelPrice> AllVersions()
+            => _byModel.OrderBy(p => p.Key, StringComparer.Ordinal).SelectMany(p => p.Value).ToList();
 
         public ModelPrice? Find(string model, DateTimeOffset at)
         {
