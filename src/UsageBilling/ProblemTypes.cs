@@ -20,6 +20,9 @@ public static class ProblemTypes
     /// <summary>The account's available credit does not cover the call (402).</summary>
     public const string InsufficientCredits = Prefix + "insufficient-credits";
 
+    /// <summary>A spend budget of the account or key would be exceeded (402); the problem names the budget.</summary>
+    public const string BudgetExceeded = Prefix + "budget-exceeded";
+
     /// <summary>The <c>Idempotency-Key</c> header is not valid (400).</summary>
     public const string InvalidIdempotencyKey = Prefix + "invalid-idempotency-key";
 

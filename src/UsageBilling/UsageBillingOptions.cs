@@ -21,6 +21,9 @@ public sealed class UsageBillingOptions
     /// <summary>LLM token metering.</summary>
     public LlmOptions Llm { get; } = new();
 
+    /// <summary>Budget and balance alerts.</summary>
+    public AlertOptions Alerts { get; } = new();
+
     /// <summary>
     /// Decides from the response status code whether a served request is charged. Default: status codes below 400.
     /// A request that is not charged has its hold released.

@@ -39,6 +39,25 @@ public sealed class UsageBillingBuilder
     public UsageBillingBuilder AddPricingCatalog<TCatalog>() where TCatalog : class, IPricingCatalog
         => ReplaceStore<IPricingCatalog, TCatalog>();
 
+    /// <summary>Adds a notifier that receives billing events (budget thresholds, low balance).</summary>
+    public UsageBillingBuilder AddNotifier<TNotifier>() where TNotifier : class, IBillingNotifier
+    {
+        Services.TryAddEnumerable(ServiceDescriptor.Singleton<IBillingNotifier, TNotifier>());
+        return this;
+    }
+
+    /// <summary>Posts billing events to a webhook, HMAC-signed, with retries and a timeout (see <see cref="WebhookNotifier"/>).</summary>
+    public UsageBillingBuilder AddWebhookNotifier(Action<WebhookOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        Services.AddOptions<WebhookOptions>().Configure(configure).Validate(
+            o => o.Url is { IsAbsoluteUri: true } url && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps) && o.Secret.Length >= 32
+                && o.MaxAttempts >= 1 && o.Timeout > TimeSpan.Zero && o.RetryDelay >= TimeSpan.Zero,
+            "WebhookOptions needs an absolute http(s) Url, a Secret of at least 32 characters, MaxAttempts >= 1 and a positive Timeout.").ValidateOnStart();
+        Services.AddHttpClient(WebhookNotifier.HttpClientName);
+        return AddNotifier<WebhookNotifier>();
+    }
+
     /// <summary>Replaces <typeparamref name="TService"/> with the singleton <typeparamref name="TImplementation"/>; calling it twice is harmless.</summary>
     public UsageBillingBuilder ReplaceStore<TService, TImplementation>()
         where TService : class

@@ -59,6 +59,9 @@ public static class UsageBillingServiceCollectionExtensions
             sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
         services.TryAddSingleton<RequestLimitEnforcer>();
         services.TryAddSingleton<TokenCounter>();
+        services.TryAddSingleton<BudgetEnforcer>();
+        services.TryAddSingleton<BillingAlerts>();
+        services.TryAddSingleton<BillingEventDispatcher>();
         services.TryAddSingleton<LlmMeter>();
         services.TryAddSingleton<UsageLogQueue>();
         services.TryAddSingleton<ReservationSweeper>();
@@ -66,6 +69,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.AddHostedService<UsageBillingStartup>();
         services.AddHostedService<UsageLogWriter>();
         services.AddHostedService(static sp => sp.GetRequiredService<ReservationSweeper>());
+        services.AddHostedService(static sp => sp.GetRequiredService<BillingEventDispatcher>());
 
         services.AddAuthentication()
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyDefaults.AuthenticationScheme, displayName: "API key", configureOptions: null);

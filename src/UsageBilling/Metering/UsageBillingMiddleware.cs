@@ -23,6 +23,8 @@ internal sealed partial class UsageBillingMiddleware
     private readonly CreditManager _credits;
     private readonly IPricingCatalog _pricing;
     private readonly LlmMeter _llm;
+    private readonly BudgetEnforcer _budgets;
+    private readonly BillingAlerts _alerts;
     private readonly UsageLogQueue _usageLog;
     private readonly TimeProvider _timeProvider;
     private readonly UsageBillingMetrics _metrics;
@@ -30,7 +32,7 @@ internal sealed partial class UsageBillingMiddleware
     private readonly ILogger<UsageBillingMiddleware> _logger;
 
     public UsageBillingMiddleware(RequestDelegate next, RequestLimitEnforcer limits, CreditManager credits, IPricingCatalog pricing, LlmMeter llm,
-        UsageLogQueue usageLog, TimeProvider timeProvider, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
+        BudgetEnforcer budgets, BillingAlerts alerts, UsageLogQueue usageLog, TimeProvider timeProvider, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
         ILogger<UsageBillingMiddleware> logger)
     {
         _next = next;
@@ -38,6 +40,8 @@ internal sealed partial class UsageBillingMiddleware
         _credits = credits;
         _pricing = pricing;
         _llm = llm;
+        _budgets = budgets;
+        _alerts = alerts;
         _usageLog = usageLog;
         _timeProvider = timeProvider;
         _metrics = metrics;
@@ -182,13 +186,24 @@ internal sealed partial class UsageBillingMiddleware
             return record with { Outcome = UsageOutcomes.RateLimited };
         }
 
+        var budget = await _budgets.AcquireAsync(caller.Account, caller.Key, price, now, context.RequestAborted).ConfigureAwait(false);
+        if (budget.Exceeded is { } over)
+        {
+            await GiveBackAsync(context, decision, BudgetDecision.None, now).ConfigureAwait(false);
+            _metrics.RequestRejected("budget_exceeded");
+            await Problems.WriteAsync(context, StatusCodes.Status402PaymentRequired, ProblemTypes.BudgetExceeded, "Budget Exceeded",
+                $"The {over.Name} budget of {over.Cap} has {Money.Max(Money.Zero, over.Cap - over.Spent)} left; this call needs {price}. It resets at {over.ResetAt:O}.",
+                new Dictionary<string, object?> { ["budget"] = over.Name, ["cap"] = over.Cap, ["spent"] = over.Spent, ["required"] = price, ["resetAt"] = over.ResetAt }).ConfigureAwait(false);
+            return record with { Outcome = UsageOutcomes.BudgetExceeded };
+        }
+
         var reference = string.Concat(request.Method, " ", request.Path.Value);
         var reservationKey = idempotencyKey.Length > 0 ? "idem:" + idempotencyKey : "req:" + record.RequestId;
         var reserved = await _credits.ReserveAsync(caller.Account.Id, price, reservationKey, reference, context.RequestAborted).ConfigureAwait(false);
         switch (reserved.Status)
         {
             case ReserveStatus.InsufficientCredit:
-                await GiveBackAsync(context, decision, now).ConfigureAwait(false);
+                await GiveBackAsync(context, decision, budget, now).ConfigureAwait(false);
                 _metrics.RequestRejected(UsageOutcomes.InsufficientCredits);
                 await Problems.WriteAsync(context, StatusCodes.Status402PaymentRequired, ProblemTypes.InsufficientCredits, "Insufficient Credits",
                     $"This call needs {price} but the account has {Money.Max(Money.Zero, reserved.Balance?.Available ?? Money.Zero)} available.",
@@ -199,7 +214,7 @@ internal sealed partial class UsageBillingMiddleware
                 var existing = reserved.Reservation!;
                 if (!string.Equals(existing.Reference, reference, StringComparison.Ordinal))
                 {
-                    await GiveBackAsync(context, decision, now).ConfigureAwait(false);
+                    await GiveBackAsync(context, decision, budget, now).ConfigureAwait(false);
                     _metrics.RequestRejected("idempotency_key_reused");
                     await Problems.WriteAsync(context, StatusCodes.Status422UnprocessableEntity, ProblemTypes.IdempotencyKeyReused, "Idempotency-Key Reused",
                         "This Idempotency-Key was already used for a different request.").ConfigureAwait(false);
@@ -208,7 +223,7 @@ internal sealed partial class UsageBillingMiddleware
 
                 if (existing.State == ReservationState.Active)
                 {
-                    await GiveBackAsync(context, decision, now).ConfigureAwait(false);
+                    await GiveBackAsync(context, decision, budget, now).ConfigureAwait(false);
                     _metrics.RequestRejected("idempotency_key_in_progress");
                     await Problems.WriteAsync(context, StatusCodes.Status409Conflict, ProblemTypes.IdempotencyKeyInProgress, "Request In Progress",
                         "A request with this Idempotency-Key is still being processed; retry later.").ConfigureAwait(false);
@@ -216,18 +231,19 @@ internal sealed partial class UsageBillingMiddleware
                 }
 
                 // Settled before: serve the replay without charging again.
+                await _budgets.CorrectAsync(budget.States, Money.Zero, CancellationToken.None).ConfigureAwait(false);
                 context.Response.Headers["Idempotent-Replayed"] = "true";
                 await _next(context).ConfigureAwait(false);
                 return record with { Outcome = UsageOutcomes.Replayed };
         }
 
-        var reservation = reserved.Reservation!;
+        var call = new MeteredCall(caller, reserved.Reservation!, budget);
         return estimate is null
-            ? await RunFlatAsync(context, reservation, price, options, record).ConfigureAwait(false)
-            : await RunLlmAsync(context, reservation, estimate, decision, options, record, now).ConfigureAwait(false);
+            ? await RunFlatAsync(context, call, price, options, record).ConfigureAwait(false)
+            : await RunLlmAsync(context, call, estimate, decision, options, record, now).ConfigureAwait(false);
     }
 
-    private async Task<UsageRecord> RunFlatAsync(HttpContext context, CreditReservation reservation, Money price, UsageBillingOptions options, UsageRecord record)
+    private async Task<UsageRecord> RunFlatAsync(HttpContext context, MeteredCall call, Money price, UsageBillingOptions options, UsageRecord record)
     {
         try
         {
@@ -235,24 +251,24 @@ internal sealed partial class UsageBillingMiddleware
         }
         catch
         {
-            await ReleaseQuietlyAsync(reservation.Id).ConfigureAwait(false);
+            await ReleaseQuietlyAsync(call).ConfigureAwait(false);
             throw;
         }
 
         if (!options.IsBillableStatusCode(context.Response.StatusCode))
         {
-            await ReleaseQuietlyAsync(reservation.Id).ConfigureAwait(false);
+            await ReleaseQuietlyAsync(call).ConfigureAwait(false);
             return record with { Outcome = UsageOutcomes.NotCharged };
         }
 
-        return await SettleAsync(reservation, price, record).ConfigureAwait(false);
+        return await SettleAsync(call, price, record).ConfigureAwait(false);
     }
 
     /// <summary>
     /// Runs an LLM endpoint with its response observed, then settles for the actual usage exactly once — on
     /// completion, on client disconnect and when the endpoint throws (then for what reached the client).
     /// </summary>
-    private async Task<UsageRecord> RunLlmAsync(HttpContext context, CreditReservation reservation, LlmEstimate estimate, LimitDecision decision,
+    private async Task<UsageRecord> RunLlmAsync(HttpContext context, MeteredCall call, LlmEstimate estimate, LimitDecision decision,
         UsageBillingOptions options, UsageRecord record, DateTimeOffset now)
     {
         var usageFeature = new LlmUsageFeature();
@@ -304,13 +320,13 @@ internal sealed partial class UsageBillingMiddleware
 
         if (settlement.Cost.IsZero && settlement.Usage == default)
         {
-            await ReleaseQuietlyAsync(reservation.Id).ConfigureAwait(false);
+            await ReleaseQuietlyAsync(call).ConfigureAwait(false);
             record = record with { Outcome = failure is null ? UsageOutcomes.NotCharged : UsageOutcomes.Failed };
         }
         else
         {
             _metrics.TokensBilled(settlement.Usage);
-            record = await SettleAsync(reservation, settlement.Cost, record).ConfigureAwait(false);
+            record = await SettleAsync(call, settlement.Cost, record).ConfigureAwait(false);
         }
 
         if (failure is not null)
@@ -322,21 +338,46 @@ internal sealed partial class UsageBillingMiddleware
         return record;
     }
 
-    private async Task<UsageRecord> SettleAsync(CreditReservation reservation, Money amount, UsageRecord record)
+    private async Task<UsageRecord> SettleAsync(MeteredCall call, Money amount, UsageRecord record)
     {
         try
         {
-            await _credits.SettleAsync(reservation.Id, amount, CancellationToken.None).ConfigureAwait(false);
+            await _credits.SettleAsync(call.Reservation.Id, amount, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
             // The hold stays until it expires; the caller is never charged twice for it.
-            Log.SettleFailed(_logger, ex, reservation.Id);
+            Log.SettleFailed(_logger, ex, call.Reservation.Id);
             return record with { Outcome = UsageOutcomes.Failed };
         }
 
         _metrics.Charged(amount);
+        await AfterChargeAsync(call, amount).ConfigureAwait(false);
         return record with { Cost = amount, Outcome = UsageOutcomes.Charged };
+    }
+
+    /// <summary>Moves the budgets from the hold to the charge and raises any alert the charge crossed; never fails the request.</summary>
+    private async Task AfterChargeAsync(MeteredCall call, Money charged)
+    {
+        try
+        {
+            var budgets = await _budgets.CorrectAsync(call.Budget.States, charged, CancellationToken.None).ConfigureAwait(false);
+            if (charged.IsZero)
+            {
+                return;
+            }
+
+            await _alerts.CheckBudgetsAsync(call.Caller.Account.Id, call.Caller.Key.Id, budgets, CancellationToken.None).ConfigureAwait(false);
+            if (_options.CurrentValue.Alerts.LowBalance is not null)
+            {
+                var balance = await _credits.GetBalanceAsync(call.Caller.Account.Id, CancellationToken.None).ConfigureAwait(false);
+                await _alerts.CheckBalanceAsync(call.Caller.Account.Id, balance, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            Log.AfterChargeFailed(_logger, ex, call.Reservation.Id);
+        }
     }
 
     private async ValueTask<Money?> ResolvePriceAsync(MeteredAttribute metered, CancellationToken cancellationToken)
@@ -355,24 +396,29 @@ internal sealed partial class UsageBillingMiddleware
         return plan.OverriddenBy(caller.Key.Limits);
     }
 
-    /// <summary>Takes a refused request's counts back out and corrects the headers already set for it.</summary>
-    private async Task GiveBackAsync(HttpContext context, LimitDecision decision, DateTimeOffset now)
+    /// <summary>Takes a refused request's counts (limits and budgets) back out and corrects the headers already set for it.</summary>
+    private async Task GiveBackAsync(HttpContext context, LimitDecision decision, BudgetDecision budget, DateTimeOffset now)
     {
         await _limits.GiveBackAsync(decision.Increments, CancellationToken.None).ConfigureAwait(false);
+        await _budgets.CorrectAsync(budget.States, Money.Zero, CancellationToken.None).ConfigureAwait(false);
         RateLimitHeaders.Apply(context.Response, decision.GivenBack(), now);
     }
 
-    private async Task ReleaseQuietlyAsync(string reservationId)
+    private async Task ReleaseQuietlyAsync(MeteredCall call)
     {
         try
         {
-            await _credits.ReleaseAsync(reservationId, CancellationToken.None).ConfigureAwait(false);
+            await _credits.ReleaseAsync(call.Reservation.Id, CancellationToken.None).ConfigureAwait(false);
         }
         catch (Exception ex)
         {
-            Log.ReleaseFailed(_logger, ex, reservationId);
+            Log.ReleaseFailed(_logger, ex, call.Reservation.Id);
         }
+
+        await AfterChargeAsync(call, Money.Zero).ConfigureAwait(false);
     }
+
+    private sealed record MeteredCall(IApiKeyFeature Caller, CreditReservation Reservation, BudgetDecision Budget);
 
     internal static bool IsValidIdempotencyKey(string key)
     {
@@ -399,6 +445,9 @@ internal sealed partial class UsageBillingMiddleware
 
         [LoggerMessage(2, LogLevel.Error, "Settling reservation {ReservationId} failed; its hold will be released when it expires.", EventName = "SettleFailed")]
         public static partial void SettleFailed(ILogger logger, Exception exception, string reservationId);
+
+        [LoggerMessage(5, LogLevel.Warning, "Updating budgets or alerts after reservation {ReservationId} failed.", EventName = "AfterChargeFailed")]
+        public static partial void AfterChargeFailed(ILogger logger, Exception exception, string reservationId);
 
         [LoggerMessage(4, LogLevel.Warning, "Correcting the token count of request {RequestId} failed.", EventName = "TokenCorrectionFailed")]
         public static partial void TokenCorrectionFailed(ILogger logger, Exception exception, string requestId);

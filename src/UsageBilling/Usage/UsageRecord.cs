@@ -73,6 +73,9 @@ public static class UsageOutcomes
     /// <summary>Refused by a rate limit or quota (429).</summary>
     public const string RateLimited = "rate_limited";
 
+    /// <summary>Refused because a spend budget would be exceeded (402).</summary>
+    public const string BudgetExceeded = "budget_exceeded";
+
     /// <summary>Refused for lack of credit (402).</summary>
     public const string InsufficientCredits = "insufficient_credits";
 

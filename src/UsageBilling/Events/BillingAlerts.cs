@@ -1,0 +1,85 @@
+using System.Globalization;
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling;
+
+/// <summary>
+/// Decides which thresholds a settled call crossed and raises each event once per threshold per period: the first
+/// caller to move the event's counter from 0 to 1 raises it, so concurrent calls and several instances agree.
+/// </summary>
+internal sealed class BillingAlerts
+{
+    private readonly IRateLimitCounterStore _counters;
+    private readonly BillingEventDispatcher _dispatcher;
+    private readonly IOptionsMonitor<UsageBillingOptions> _options;
+    private readonly TimeProvider _timeProvider;
+
+    public BillingAlerts(IRateLimitCounterStore counters, BillingEventDispatcher dispatcher, IOptionsMonitor<UsageBillingOptions> options, TimeProvider timeProvider)
+    {
+        _counters = counters;
+        _dispatcher = dispatcher;
+        _options = options;
+        _timeProvider = timeProvider;
+    }
+
+    public async ValueTask CheckBudgetsAsync(string accountId, string keyId, IReadOnlyList<BudgetState> budgets, CancellationToken cancellationToken)
+    {
+        var thresholds = _options.CurrentValue.Alerts.EffectiveThresholds;
+        foreach (var budget in budgets)
+        {
+            foreach (var threshold in thresholds)
+            {
+                // spent / cap >= threshold %, in integers: spent × 100 >= cap × threshold.
+                if ((Int128)budget.Spent.Nanos * 100 < (Int128)budget.Cap.Nanos * threshold)
+                {
+                    break;
+                }
+
+                var counter = string.Create(CultureInfo.InvariantCulture, $"alert:{budget.Counter.Key}:{threshold}");
+                if (await FirstAsync(counter, budget.ResetAt, cancellationToken).ConfigureAwait(false))
+                {
+                    _dispatcher.Raise(new BillingEvent
+                    {
+                        Id = BillingIds.New("evt", _timeProvider),
+                        Type = BillingEventTypes.BudgetThreshold,
+                        OccurredAt = _timeProvider.GetUtcNow(),
+                        AccountId = accountId,
+                        KeyId = budget.Name.StartsWith("key.", StringComparison.Ordinal) ? keyId : null,
+                        Budget = budget.Name,
+                        ThresholdPercent = threshold,
+                        Cap = budget.Cap,
+                        Spent = budget.Spent,
+                        PeriodEndsAt = budget.ResetAt,
+                    });
+                }
+            }
+        }
+    }
+
+    public async ValueTask CheckBalanceAsync(string accountId, CreditBalance balance, CancellationToken cancellationToken)
+    {
+        if (_options.CurrentValue.Alerts.LowBalance is not { } threshold || balance.Available >= threshold)
+        {
+            return;
+        }
+
+        var now = _timeProvider.GetUtcNow();
+        var monthEnd = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero).AddMonths(1);
+        var counter = string.Create(CultureInfo.InvariantCulture, $"alert:low-balance:{accountId}:{now.Year:D4}{now.Month:D2}");
+        if (await FirstAsync(counter, monthEnd, cancellationToken).ConfigureAwait(false))
+        {
+            _dispatcher.Raise(new BillingEvent
+            {
+                Id = BillingIds.New("evt", _timeProvider),
+                Type = BillingEventTypes.LowBalance,
+                OccurredAt = now,
+                AccountId = accountId,
+                Available = balance.Available,
+                Cap = threshold,
+            });
+        }
+    }
+
+    private async ValueTask<bool> FirstAsync(string counter, DateTimeOffset expiresAt, CancellationToken cancellationToken)
+        => (await _counters.IncrementAsync([new CounterIncrement(counter, 1, expiresAt)], cancellationToken).ConfigureAwait(false))[0] == 1;
+}
