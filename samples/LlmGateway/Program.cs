@@ -18,6 +18,8 @@ if (string.IsNullOrEmpty(gateway.AdminToken) && !builder.Environment.IsDevelopme
         "Set Gateway:AdminToken (for example the environment variable Gateway__AdminToken) to protect the admin endpoints; only Development has a default.");
 }
 
+builder.Services.AddOpenApi();
+
 var app = builder.Build();
 
 app.UseAuthentication();
@@ -69,6 +71,12 @@ app.MapGet("/v1/models", async (IPricingCatalog pricing, TimeProvider time, Canc
         });
     })
     .RequireApiKey();
+
+// The caller's own balance, usage, limits and ledger, authenticated by its API key.
+app.MapUsageBillingSelfService("/v1/billing");
+
+// The OpenAPI description of every endpoint above, admin and self-service included: GET /openapi/v1.json.
+app.MapOpenApi();
 
 app.MapUsageBillingAdmin("/admin/billing")
     .AddEndpointFilter(async (context, next) =>

@@ -18,6 +18,8 @@ if (string.IsNullOrEmpty(adminToken))
 
 var quotePrice = builder.Configuration.GetValue("Sample:QuotePrice", 0.01m);
 
+builder.Services.AddOpenApi();
+
 var app = builder.Build();
 
 app.UseAuthentication();
@@ -43,6 +45,12 @@ app.MapGet("/v1/reports/{id}", (string id) => id.Length > 64
     .WithPrice("report");
 
 // Admin API, protected here by a shared token header; a real app would use its own authorization policy.
+// The caller's own balance, usage, limits and ledger, authenticated by its API key.
+app.MapUsageBillingSelfService("/v1/billing");
+
+// The OpenAPI description of every endpoint above, admin and self-service included: GET /openapi/v1.json.
+app.MapOpenApi();
+
 app.MapUsageBillingAdmin("/admin/billing")
     .AddEndpointFilter(async (context, next) =>
     {

@@ -31,6 +31,20 @@ public sealed class AccountManager
         return account;
     }
 
+    /// <summary>Sets an account's budget (<see langword="null"/> removes it). API-key lookups cached on other instances see it within <see cref="ApiKeyOptions.CacheDuration"/>.</summary>
+    /// <returns>The updated account, or <see langword="null"/> if there is no such account.</returns>
+    public async ValueTask<BillingAccount?> SetBudgetAsync(string accountId, SpendBudget? budget, CancellationToken cancellationToken = default)
+    {
+        var account = await _store.FindAsync(accountId, cancellationToken).ConfigureAwait(false);
+        if (account is null)
+        {
+            return null;
+        }
+
+        var updated = account with { Budget = budget is { IsEmpty: true } ? null : budget };
+        return await _store.UpdateAsync(updated, cancellationToken).ConfigureAwait(false) ? updated : null;
+    }
+
     /// <summary>Finds an account by id.</summary>
     public ValueTask<BillingAccount?> FindAsync(string accountId, CancellationToken cancellationToken = default)
         => _store.FindAsync(accountId, cancellationToken);

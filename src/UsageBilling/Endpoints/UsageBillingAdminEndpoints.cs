@@ -10,7 +10,7 @@ namespace Microsoft.AspNetCore.Builder;
 /// <summary>Maps the admin API: accounts, credits, ledger, keys and the usage log.</summary>
 public static class UsageBillingAdminEndpoints
 {
-    private const int MaxPageSize = 1000;
+    private const int MaxPageSize = EndpointHelpers.MaxPageSize;
 
     /// <summary>
     /// Maps the admin endpoints under <paramref name="prefix"/> and returns their group, which the app must protect
@@ -33,12 +33,16 @@ public static class UsageBillingAdminEndpoints
         group.MapGet("/accounts/{id}/keys", ListKeysAsync);
         group.MapDelete("/keys/{id}", RevokeKeyAsync);
         group.MapGet("/usage", QueryUsageAsync);
+        group.MapPut("/accounts/{id}/budget", SetAccountBudgetAsync);
+        group.MapPatch("/keys/{id}", UpdateKeyAsync);
+        AdminAnalyticsEndpoints.Map(group);
+        AdminPricingEndpoints.Map(group);
         return group;
     }
 
     private static async Task<IResult> CreateAccountAsync(HttpContext context, AccountManager accounts, CreditManager credits)
     {
-        var (body, error) = await ReadBodyAsync<CreateAccountRequest>(context).ConfigureAwait(false);
+        var (body, error) = await EndpointHelpers.ReadBodyAsync<CreateAccountRequest>(context).ConfigureAwait(false);
         if (error is not null)
         {
             return error;
@@ -66,7 +70,7 @@ public static class UsageBillingAdminEndpoints
 
     private static async Task<IResult> PostCreditsAsync(string id, HttpContext context, AccountManager accounts, CreditManager credits)
     {
-        var (body, error) = await ReadBodyAsync<PostCreditsRequest>(context).ConfigureAwait(false);
+        var (body, error) = await EndpointHelpers.ReadBodyAsync<PostCreditsRequest>(context).ConfigureAwait(false);
         if (error is not null)
         {
             return error;
@@ -132,7 +136,7 @@ public static class UsageBillingAdminEndpoints
 
     private static async Task<IResult> CreateKeyAsync(string id, HttpContext context, AccountManager accounts, ApiKeyManager keys, TimeProvider timeProvider)
     {
-        var (body, error) = await ReadBodyAsync<CreateKeyRequest>(context).ConfigureAwait(false);
+        var (body, error) = await EndpointHelpers.ReadBodyAsync<CreateKeyRequest>(context).ConfigureAwait(false);
         if (error is not null)
         {
             return error;
@@ -181,12 +185,12 @@ public static class UsageBillingAdminEndpoints
     private static async Task<IResult> QueryUsageAsync(HttpContext context, IUsageStore usage)
     {
         var query = context.Request.Query;
-        if (!TryParseTime(query["from"], out var from) )
+        if (!EndpointHelpers.TryParseTime(query["from"], out var from) )
         {
             return Problems.Invalid("from", "Use an ISO 8601 date-time such as 2026-11-01T00:00:00Z.");
         }
 
-        if (!TryParseTime(query["to"], out var to))
+        if (!EndpointHelpers.TryParseTime(query["to"], out var to))
         {
             return Problems.Invalid("to", "Use an ISO 8601 date-time such as 2026-12-01T00:00:00Z.");
         }
@@ -226,46 +230,48 @@ public static class UsageBillingAdminEndpoints
         return TypedResults.Ok(new UsagePageResponse(page.Records, page.NextCursor));
     }
 
-    private static bool TryParseTime(string? value, out DateTimeOffset? time)
+    private static async Task<IResult> SetAccountBudgetAsync(string id, HttpContext context, AccountManager accounts, CreditManager credits)
     {
-        time = null;
-        if (string.IsNullOrEmpty(value))
+        var (budget, error) = await EndpointHelpers.ReadBodyAsync<SpendBudget>(context).ConfigureAwait(false);
+        if (error is not null)
         {
-            return true;
+            return error;
         }
 
-        if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed))
+        if (EndpointHelpers.InvalidBudget(budget) is { } invalid)
         {
-            time = parsed;
-            return true;
+            return invalid;
         }
 
-        return false;
+        var account = await accounts.SetBudgetAsync(id, budget, context.RequestAborted).ConfigureAwait(false);
+        return account is null ? Problems.NotFound($"Account '{id}'") : TypedResults.Ok(await ToResponseAsync(account, credits, context.RequestAborted).ConfigureAwait(false));
     }
 
-    private static async Task<AccountResponse> ToResponseAsync(BillingAccount account, CreditManager credits, CancellationToken cancellationToken)
+    private static async Task<IResult> UpdateKeyAsync(string id, HttpContext context, ApiKeyManager keys, IApiKeyStore store)
+    {
+        var (body, error) = await EndpointHelpers.ReadBodyAsync<UpdateKeyRequest>(context).ConfigureAwait(false);
+        if (error is not null)
+        {
+            return error;
+        }
+
+        if (body!.Limits?.All().FirstOrDefault(l => l.Value is < 1) is { Name: not null } bad)
+        {
+            return Problems.Invalid($"limits.{JsonNamingPolicy.CamelCase.ConvertName(bad.Name)}", "Limits must be at least 1 when set.");
+        }
+
+        if (EndpointHelpers.InvalidBudget(body.Budget) is { } invalid)
+        {
+            return invalid;
+        }
+
+        var updated = await keys.UpdateAsync(id, body.Limits, body.Budget is { IsEmpty: true } ? null : body.Budget, context.RequestAborted).ConfigureAwait(false);
+        return updated is null ? Problems.NotFound($"Key '{id}'") : TypedResults.Ok(ApiKeyResponse.From(updated));
+    }
+
+    internal static async Task<AccountResponse> ToResponseAsync(BillingAccount account, CreditManager credits, CancellationToken cancellationToken)
     {
         var balance = await credits.GetBalanceAsync(account.Id, cancellationToken).ConfigureAwait(false);
-        return new AccountResponse(account.Id, account.Name, account.Plan, account.CreatedAt, balance.Balance, balance.Reserved, balance.Available);
-    }
-
-    /// <summary>Reads a JSON body; malformed JSON or a wrong content type is a 400 problem, never a 500.</summary>
-    private static async Task<(T? Body, IResult? Error)> ReadBodyAsync<T>(HttpContext context) where T : class
-    {
-        if (!context.Request.HasJsonContentType())
-        {
-            return (null, Problems.Result(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.ValidationFailed, "Unsupported Media Type", "Send a JSON body with Content-Type: application/json."));
-        }
-
-        try
-        {
-            var body = await context.Request.ReadFromJsonAsync<T>(context.RequestAborted).ConfigureAwait(false);
-            return body is null ? (null, Problems.Invalid("body", "A JSON object is required.")) : (body, null);
-        }
-        catch (JsonException ex)
-        {
-            var path = string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.');
-            return (null, Problems.Invalid(path, "The JSON is malformed or a value has the wrong type."));
-        }
+        return new AccountResponse(account.Id, account.Name, account.Plan, account.CreatedAt, balance.Balance, balance.Reserved, balance.Available, account.Budget);
     }
 }

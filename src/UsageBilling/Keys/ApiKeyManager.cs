@@ -61,6 +61,26 @@ public sealed class ApiKeyManager
         return revoked;
     }
 
+    /// <summary>Changes a key's limits and budget; this instance sees the change at once, others within <see cref="ApiKeyOptions.CacheDuration"/>.</summary>
+    /// <returns>The updated key, or <see langword="null"/> if there is no such key.</returns>
+    public async ValueTask<ApiKeyRecord?> UpdateAsync(string keyId, RequestLimits? limits, SpendBudget? budget, CancellationToken cancellationToken = default)
+    {
+        var key = await _keys.FindByIdAsync(keyId, cancellationToken).ConfigureAwait(false);
+        if (key is null)
+        {
+            return null;
+        }
+
+        var updated = key with { Limits = limits, Budget = budget };
+        if (!await _keys.UpdateAsync(updated, cancellationToken).ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        _cache.Remove(key.Hash);
+        return updated;
+    }
+
     /// <summary>Checks a presented key: format first (no I/O), then the store through a short-lived cache.</summary>
     internal async ValueTask<ApiKeyValidation> ValidateAsync(string presented, CancellationToken cancellationToken)
     {

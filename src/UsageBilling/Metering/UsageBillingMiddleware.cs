@@ -172,7 +172,7 @@ internal sealed partial class UsageBillingMiddleware
         }
 
         var options = _options.CurrentValue;
-        var limits = PlanLimits(options, caller);
+        var limits = PlanLimits.For(options, caller.Account.Plan, caller.Key);
         var decision = await _limits.AcquireAsync(caller.Key.Id, limits, now, context.RequestAborted, estimate?.TokenEstimate ?? 0).ConfigureAwait(false);
         RateLimitHeaders.Apply(context.Response, decision, now);
         if (!decision.Allowed)
@@ -388,12 +388,6 @@ internal sealed partial class UsageBillingMiddleware
         }
 
         return metered.PriceName is { } name ? await _pricing.GetEndpointPriceAsync(name, cancellationToken).ConfigureAwait(false) : null;
-    }
-
-    private static RequestLimits PlanLimits(UsageBillingOptions options, IApiKeyFeature caller)
-    {
-        var plan = options.Plans.Limits.TryGetValue(caller.Account.Plan, out var limits) ? limits : new RequestLimits();
-        return plan.OverriddenBy(caller.Key.Limits);
     }
 
     /// <summary>Takes a refused request's counts (limits and budgets) back out and corrects the headers already set for it.</summary>

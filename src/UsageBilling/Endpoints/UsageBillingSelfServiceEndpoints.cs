@@ -1,0 +1,90 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using UsageBilling;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps the self-service API: what the calling API key's own account can see of itself.</summary>
+public static class UsageBillingSelfServiceEndpoints
+{
+    /// <summary>
+    /// Maps <c>GET {prefix}/balance</c>, <c>/usage</c>, <c>/limits</c> and <c>/ledger</c>, authenticated by the caller's
+    /// API key. Every answer is about the key's own account, which comes from the key, never from the request.
+    /// </summary>
+    public static RouteGroupBuilder MapUsageBillingSelfService(this IEndpointRouteBuilder endpoints, string prefix = "/v1/billing")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<UsageBillingMarker>() is null)
+        {
+            throw new InvalidOperationException("Call 'builder.Services.AddUsageBilling(...)' before mapping the UsageBilling self-service endpoints.");
+        }
+
+        var group = endpoints.MapGroup(prefix).WithTags("UsageBilling self-service").RequireApiKey();
+        group.MapGet("/balance", BalanceAsync).WithSummary("The account's balance, held amount and what is available.");
+        group.MapGet("/usage", UsageAsync).WithSummary("The account's usage for a period (default: this UTC month) by day and by model.");
+        group.MapGet("/limits", LimitsAsync).WithSummary("The calling key's limits, what is left in each window, and the budgets.");
+        group.MapGet("/ledger", LedgerAsync).WithSummary("A page of the account's ledger, newest first.");
+        return group;
+    }
+
+    private static async Task<IResult> BalanceAsync(HttpContext context, CreditManager credits)
+    {
+        var caller = Caller(context);
+        var balance = await credits.GetBalanceAsync(caller.Account.Id, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(new BalanceResponse(caller.Account.Id, balance.Balance, balance.Reserved, balance.Available));
+    }
+
+    private static async Task<IResult> UsageAsync(HttpContext context, IUsageStore usage, TimeProvider time)
+    {
+        var caller = Caller(context);
+        if (!EndpointHelpers.TryParsePeriod(context.Request.Query, time.GetUtcNow(), out var from, out var to, out var error))
+        {
+            return error!;
+        }
+
+        var query = new UsageSummaryQuery { From = from, To = to, AccountId = caller.Account.Id };
+        var totals = await usage.SummarizeAsync(query, context.RequestAborted).ConfigureAwait(false);
+        var daily = await usage.SummarizeAsync(query with { GroupBy = UsageGrouping.Day }, context.RequestAborted).ConfigureAwait(false);
+        var byModel = await usage.SummarizeAsync(query with { GroupBy = UsageGrouping.Model, OrderBy = UsageOrder.CostDescending }, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(new SelfUsageResponse(new PeriodResponse(from, to), totals[0], daily, byModel));
+    }
+
+    private static async Task<IResult> LimitsAsync(HttpContext context, IRateLimitCounterStore counters, IOptionsMonitor<UsageBillingOptions> options, TimeProvider time)
+    {
+        var caller = Caller(context);
+        var now = time.GetUtcNow();
+        var limits = PlanLimits.For(options.CurrentValue, caller.Account.Plan, caller.Key);
+        var windows = RequestLimitEnforcer.Windows(caller.Key.Id, limits, now);
+        var budgets = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
+        BudgetEnforcer.AddPeriods(budgets, "account", caller.Account.Id, caller.Account.Budget, now);
+        BudgetEnforcer.AddPeriods(budgets, "key", caller.Key.Id, caller.Key.Budget, now);
+
+        var values = await counters.GetAsync(windows.Select(w => w.CounterKey).Concat(budgets.Select(b => b.CounterKey)).ToList(), context.RequestAborted).ConfigureAwait(false);
+        var windowStatus = windows.Select((w, i) => new LimitStatusResponse(w.Policy, w.Limit, values[i], Math.Max(0, w.Limit - values[i]), w.ResetAt)).ToList();
+        var budgetStatus = budgets.Select((b, i) =>
+        {
+            var spent = new Money(values[windows.Count + i]);
+            return new BudgetStatusResponse(b.Name, b.Cap, spent, Money.Max(Money.Zero, b.Cap - spent), b.ResetAt);
+        }).ToList();
+        return TypedResults.Ok(new SelfLimitsResponse(caller.Key.Id, caller.Account.Plan, limits, windowStatus, budgetStatus));
+    }
+
+    private static async Task<IResult> LedgerAsync(HttpContext context, CreditManager credits)
+    {
+        var caller = Caller(context);
+        if (!EndpointHelpers.TryParseLimit(context.Request.Query, 50, EndpointHelpers.MaxPageSize, out var limit, out var error))
+        {
+            return error!;
+        }
+
+        string? cursor = context.Request.Query["cursor"];
+        var page = await credits.GetLedgerAsync(caller.Account.Id, limit, string.IsNullOrEmpty(cursor) ? null : cursor, context.RequestAborted).ConfigureAwait(false);
+        return TypedResults.Ok(new LedgerPageResponse(page.Entries.Select(LedgerEntryResponse.From).ToList(), page.NextCursor));
+    }
+
+    private static IApiKeyFeature Caller(HttpContext context)
+        => context.Features.Get<IApiKeyFeature>()
+            ?? throw new InvalidOperationException("The self-service endpoints need the ApiKey scheme to have authenticated the request.");
+}
