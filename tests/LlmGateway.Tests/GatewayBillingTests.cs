@@ -283,6 +283,30 @@ public sealed class GatewayBillingTests : IDisposable
     }
 
     [Fact]
+    public async Task A_price_set_through_the_admin_api_applies_to_the_next_call_without_a_restart()
+    {
+        var (accountId, key) = await _factory.CreateCustomerAsync(credits: 1m);
+        var client = ChatClient("brand-new-model", key);
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => client.CompleteChatAsync([new UserChatMessage("hi")]));
+        Assert.Equal(400, refused.Status);
+
+        using var admin = _factory.CreateAdminClient();
+        var set = await admin.PutAsJsonAsync("/admin/billing/pricing/models/brand-new-model", new { input = 1m, output = 2m });
+        Assert.Equal(HttpStatusCode.OK, set.StatusCode);
+        var later = await admin.PutAsJsonAsync("/admin/billing/pricing/models/brand-new-model", new { input = 100m, output = 200m, effectiveFrom = DateTimeOffset.UtcNow.AddDays(1) });
+        Assert.Equal(HttpStatusCode.OK, later.StatusCode);
+
+        ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 10 });
+        Assert.Equal((1m - Cost(completion.Usage.InputTokenCount, completion.Usage.OutputTokenCount, 1m, 2m), 0m), await _factory.GetBalanceAsync(accountId));
+
+        var prices = await GatewayFactory.ReadJsonAsync(await admin.GetAsync("/admin/billing/pricing/models"));
+        var versions = prices.EnumerateArray().Where(p => p.GetProperty("model").GetString() == "brand-new-model").ToList();
+        Assert.Equal(2, versions.Count);
+        Assert.Equal([true, false], versions.Select(v => v.GetProperty("current").GetBoolean()));
+        await Assert.ThrowsAsync<HttpRequestException>(async () => (await admin.PutAsJsonAsync("/admin/billing/pricing/models/x", new { input = -1m, output = 1m })).EnsureSuccessStatusCode());
+    }
+
+    [Fact]
     public async Task The_model_list_shows_priced_models()
     {
         var (_, key) = await _factory.CreateCustomerAsync(credits: 0m);
