@@ -1,0 +1,30 @@
+namespace UsageBilling.EntityFrameworkCore;
+
+/// <summary>A row of the accounts table.</summary>
+internal sealed class AccountEntity
+{
+    public string Id { get; set; } = null!;
+
+    public string Name { get; set; } = null!;
+
+    public string Plan { get; set; } = null!;
+
+    /// <summary>UTC ticks.</summary>
+    public long CreatedAt { get; set; }
+
+    public static AccountEntity From(BillingAccount account) => new()
+    {
+        Id = account.Id,
+        Name = account.Name,
+        Plan = account.Plan,
+        CreatedAt = StoredTime.ToTicks(account.CreatedAt),
+    };
+
+    public BillingAccount ToAccount() => new()
+    {
+        Id = Id,
+        Name = Name,
+        Plan = Plan,
+        CreatedAt = StoredTime.FromTicks(CreatedAt),
+    };
+}
