@@ -10,7 +10,7 @@ internal sealed class LedgerEntryEntityConfiguration(UsageBillingModelOptions op
         builder.ToTable(options.TablePrefix + "credit_ledger", options.Schema);
         builder.HasKey(e => e.Sequence);
         builder.Property(e => e.Sequence).HasColumnName("sequence").ValueGeneratedOnAdd();
-        builder.Property(e => e.Id).HasColumnName("id");
+        builder.Property(e => e.Id).HasColumnName("id").IsRequired();
         builder.Property(e => e.AccountId).HasColumnName("account_id");
         builder.Property(e => e.Kind).HasColumnName("kind").HasComment("0 grant, 1 charge, 2 refund, 3 adjustment.");
         builder.Property(e => e.Amount).HasColumnName("amount").HasComment(StoredTime.NanosComment);
