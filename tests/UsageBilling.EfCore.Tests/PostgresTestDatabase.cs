@@ -44,8 +44,20 @@ public sealed class PostgresTestDatabase : BillingTestDatabase
     {
         await using var admin = new NpgsqlConnection(Server);
         await admin.OpenAsync();
-        await using var create = new NpgsqlCommand($"CREATE DATABASE \"{DatabaseName}\"", admin);
-        await create.ExecuteNonQueryAsync();
+
+        // A linguistic collation (ICU en-US, as most production databases have) so that the tests notice SQL that
+        // relies on the database's collation for ordinal order; servers without ICU get their default.
+        try
+        {
+            await using var icu = new NpgsqlCommand(
+                $"CREATE DATABASE \"{DatabaseName}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'", admin);
+            await icu.ExecuteNonQueryAsync();
+        }
+        catch (PostgresException)
+        {
+            await using var plain = new NpgsqlCommand($"CREATE DATABASE \"{DatabaseName}\"", admin);
+            await plain.ExecuteNonQueryAsync();
+        }
     }
 
     protected override async Task DropDatabaseAsync()

@@ -31,6 +31,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
         _timeProvider = timeProvider;
         _logger = logger;
         _cleanupInterval = options.Value.ExpiredCounterCleanupInterval;
+        _nextCleanupTicks = (timeProvider.GetUtcNow() + _cleanupInterval).UtcTicks;
     }
 
     public async ValueTask<long[]> IncrementAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken = default)
