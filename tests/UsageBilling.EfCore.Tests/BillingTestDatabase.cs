@@ -14,6 +14,9 @@ public abstract class BillingTestDatabase : IAsyncLifetime
     /// <summary>Why the database is unavailable (the tests are skipped), or null.</summary>
     public virtual string? SkipReason => null;
 
+    /// <summary>Whether to create the ready context's tables (false: an empty database).</summary>
+    public bool CreateTables { get; init; } = true;
+
     public IServiceProvider Services => _services ?? throw new InvalidOperationException("The database was not created.");
 
     public T Get<T>() where T : notnull
@@ -30,6 +33,11 @@ public abstract class BillingTestDatabase : IAsyncLifetime
         }
 
         await CreateDatabaseAsync();
+        if (!CreateTables)
+        {
+            return;
+        }
+
         var services = new ServiceCollection().AddLogging();
         services.AddUsageBilling().UseEntityFrameworkCore(Configure);
         _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
