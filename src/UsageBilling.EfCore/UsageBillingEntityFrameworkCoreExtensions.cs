@@ -60,14 +60,17 @@ public static class UsageBillingEntityFrameworkCoreExtensions
 
         // The initializer starts before every other hosted service, so the tables exist before anything uses them.
         var initializer = ServiceDescriptor.Singleton<IHostedService, UsageBillingDatabaseInitializer<TContext>>();
-        if (!services.Any(d => d.ServiceType == typeof(IHostedService) && d.ImplementationType == initializer.ImplementationType))
+        if (!services.Any(d => IsHostedService(d) && d.ImplementationType == initializer.ImplementationType))
         {
-            var firstHostedService = services.Select((d, i) => (d, i)).FirstOrDefault(x => x.d.ServiceType == typeof(IHostedService));
-            services.Insert(firstHostedService.d is null ? services.Count : firstHostedService.i, initializer);
+            var first = services.Select((d, i) => (d, i)).FirstOrDefault(x => IsHostedService(x.d));
+            services.Insert(first.d is null ? services.Count : first.i, initializer);
         }
 
         return builder;
     }
+
+    // Keyed descriptors are not started by the host (and throw when asked for ImplementationType).
+    private static bool IsHostedService(ServiceDescriptor descriptor) => descriptor.ServiceType == typeof(IHostedService) && !descriptor.IsKeyedService;
 
     private sealed class EntityFrameworkCoreOptionsValidator : IValidateOptions<UsageBillingEntityFrameworkCoreOptions>
     {

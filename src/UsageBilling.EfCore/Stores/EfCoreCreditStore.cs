@@ -1,4 +1,3 @@
-using System.Data.Common;
 using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 
@@ -6,7 +5,7 @@ namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
 /// The Entity Framework Core <see cref="ICreditStore"/>. Every money move is one database transaction of conditional
-/// statements (see <see cref="CreditStoreSql"/>): the database, never this process, decides whether a hold fits the
+/// statements (<see cref="CreditStatements"/>): the database, never this process, decides whether a hold fits the
 /// balance and which of two concurrent settles wins. Idempotency rests on unique indexes: a duplicate insert does
 /// nothing (<c>ON CONFLICT DO NOTHING</c>), the transaction rolls back, and the existing row is returned.
 /// </summary>
@@ -16,13 +15,17 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
     private const int MaxRounds = 16;
 
     private readonly BillingDatabase<TContext> _database;
-    private CreditStoreSql? _sql;
+    private CreditStatements? _statements;
 
     public EfCoreCreditStore(BillingDatabase<TContext> database) => _database = database;
 
     public ValueTask<CreditBalance> GetBalanceAsync(string accountId, CancellationToken cancellationToken = default)
-        => _database.ReadAsync(static (context, _, state) => ReadBalanceAsync(context, state.accountId, state.cancellationToken),
-            (accountId, cancellationToken), cancellationToken);
+        => _database.ReadAsync(static async (context, _, state) =>
+        {
+            var row = await context.Set<CreditBalanceEntity>().AsNoTracking()
+                .FirstOrDefaultAsync(b => b.AccountId == state.accountId, state.cancellationToken).ConfigureAwait(false);
+            return row is null ? default : new CreditBalance(new Money(row.Balance), new Money(row.Reserved));
+        }, (accountId, cancellationToken), cancellationToken);
 
     public async ValueTask<ReserveResult> ReserveAsync(CreditReservationRequest request, CancellationToken cancellationToken = default)
     {
@@ -39,16 +42,15 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
             {
                 result = await _database.WriteAsync((transaction, ct) => HoldNewAsync(transaction, request, ct), cancellationToken).ConfigureAwait(false);
             }
+            else if (existing.State is CreditStatements.Released or CreditStatements.Expired
+                && string.Equals(existing.Reference, request.Reference, StringComparison.Ordinal))
+            {
+                result = await _database.WriteAsync((transaction, ct) => ReviveAsync(transaction, existing, request, ct), cancellationToken).ConfigureAwait(false);
+            }
             else
             {
-                var revivable = existing.State is CreditStoreSql.Released or CreditStoreSql.Expired
-                    && string.Equals(existing.Reference, request.Reference, StringComparison.Ordinal);
-                if (!revivable)
-                {
-                    return new ReserveResult(ReserveStatus.Duplicate, existing.ToReservation(), await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false));
-                }
-
-                result = await _database.WriteAsync((transaction, ct) => ReviveAsync(transaction, existing, request, ct), cancellationToken).ConfigureAwait(false);
+                var balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false);
+                return new ReserveResult(ReserveStatus.Duplicate, existing.ToReservation(), balance);
             }
 
             if (result is not null)
@@ -57,6 +59,8 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
                     ? result with { Balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false) }
                     : result;
             }
+
+            // A concurrent reserve with the same key won, or the reservation changed state: read it again.
         }
 
         throw new InvalidOperationException($"The reservation '{request.IdempotencyKey}' of account '{request.AccountId}' kept changing while it was being reserved.");
@@ -84,7 +88,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
                     return new SettleResult(SettleStatus.AlreadySettled, previous);
             }
 
-            // Revived or expired in between: try again.
+            // Revived in between: try again.
         }
 
         throw new InvalidOperationException($"The reservation '{reservationId}' kept changing while it was being settled.");
@@ -93,25 +97,13 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
     public ValueTask<bool> ReleaseAsync(string reservationId, DateTimeOffset now, CancellationToken cancellationToken = default)
         => _database.WriteAsync(async (transaction, ct) =>
         {
-            var sql = Sql(transaction.Schema);
-            string accountId;
-            long amount;
-            await using (var release = transaction.Command(sql.Release).With("@id", reservationId))
-            await using (var reader = await release.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            var statements = Statements(transaction.Schema);
+            if (await statements.ReleaseAsync(transaction, reservationId, ct).ConfigureAwait(false) is not { } released)
             {
-                if (!await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    return false;
-                }
-
-                (accountId, amount) = (reader.GetString(0), reader.GetInt64(1));
+                return false;
             }
 
-            await using (var hold = transaction.Command(sql.ReleaseHold).With("@account", accountId).With("@amount", amount))
-            {
-                await hold.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-            }
-
+            await statements.ReleaseHoldAsync(transaction, released.AccountId, released.Amount, ct).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken);
@@ -150,7 +142,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
         long? before = null;
         if (cursor is not null)
         {
-            // The cursor is the sequence number of the last entry of the previous page; an unknown one reads as "nothing older".
+            // The cursor is the sequence number of the last entry of the previous page; one that is not ours reads as "nothing older".
             if (!long.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var sequence))
             {
                 return ValueTask.FromResult(new LedgerPage([], null));
@@ -169,8 +161,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
 
             var rows = await query.OrderByDescending(e => e.Sequence).Take(state.limit + 1).ToListAsync(state.cancellationToken).ConfigureAwait(false);
             var next = rows.Count > state.limit ? rows[state.limit - 1].Sequence.ToString(CultureInfo.InvariantCulture) : null;
-            var entries = rows.Take(state.limit).Select(e => e.ToEntry()).ToList();
-            return new LedgerPage(entries, next);
+            return new LedgerPage(rows.Take(state.limit).Select(e => e.ToEntry()).ToList(), next);
         }, (accountId, limit, before, cancellationToken), cancellationToken);
     }
 
@@ -179,55 +170,33 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
         return _database.WriteAsync(async (transaction, ct) =>
         {
-            var sql = Sql(transaction.Schema);
-            var holds = new Dictionary<string, long>(StringComparer.Ordinal);
-            var count = 0;
-            await using (var expire = transaction.Command(sql.ExpireDue).With("@now", StoredTime.ToTicks(now)).With("@max", maxCount))
-            await using (var reader = await expire.ExecuteReaderAsync(ct).ConfigureAwait(false))
-            {
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    var account = reader.GetString(0);
-                    holds[account] = holds.GetValueOrDefault(account) + reader.GetInt64(1);
-                    count++;
-                }
-            }
+            var statements = Statements(transaction.Schema);
+            var expired = await statements.ExpireDueAsync(transaction, StoredTime.ToTicks(now), maxCount, ct).ConfigureAwait(false);
 
-            // Balance rows in a fixed order, so two sweepers on two instances cannot deadlock.
-            foreach (var (account, amount) in holds.OrderBy(h => h.Key, StringComparer.Ordinal))
+            // Balance rows in a fixed order, so that two sweepers on two instances cannot deadlock.
+            foreach (var account in expired.GroupBy(e => e.AccountId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
             {
-                await using var hold = transaction.Command(sql.ReleaseHold).With("@account", account).With("@amount", amount);
-                await hold.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+                await statements.ReleaseHoldAsync(transaction, account.Key, account.Sum(e => e.Amount), ct).ConfigureAwait(false);
             }
 
             await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return count;
+            return expired.Count;
         }, cancellationToken);
     }
 
     internal static string SettleKey(string reservationId) => "settle:" + reservationId;
 
-    /// <summary>Inserts the reservation, then holds its amount. Null when a concurrent reserve with the same key won.</summary>
+    /// <summary>Inserts the reservation, then holds its amount. Null when a reservation with the same key exists.</summary>
     private async Task<ReserveResult?> HoldNewAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
     {
-        var sql = Sql(transaction.Schema);
-        await using (var insert = transaction.Command(sql.InsertReservation)
-            .With("@id", request.ReservationId)
-            .With("@account", request.AccountId)
-            .With("@amount", request.Amount.Nanos)
-            .With("@key", request.IdempotencyKey)
-            .With("@reference", request.Reference)
-            .With("@created", StoredTime.ToTicks(request.CreatedAt))
-            .With("@expires", StoredTime.ToTicks(request.ExpiresAt)))
+        var statements = Statements(transaction.Schema);
+        if (!await statements.InsertReservationAsync(transaction, request, cancellationToken).ConfigureAwait(false))
         {
-            if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
-            {
-                return null;
-            }
+            return null;
         }
 
-        await EnsureBalanceAsync(transaction, sql, request.AccountId, cancellationToken).ConfigureAwait(false);
-        if (await HoldAsync(transaction, sql, request.AccountId, request.Amount.Nanos, cancellationToken).ConfigureAwait(false) is not { } balance)
+        await statements.EnsureBalanceAsync(transaction, request.AccountId, cancellationToken).ConfigureAwait(false);
+        if (await statements.HoldIfAvailableAsync(transaction, request.AccountId, request.Amount.Nanos, cancellationToken).ConfigureAwait(false) is not { } balance)
         {
             return new ReserveResult(ReserveStatus.InsufficientCredit, null);
         }
@@ -250,20 +219,13 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
     /// <summary>Makes a released or expired reservation active again with the new amount. Null when it changed state meanwhile.</summary>
     private async Task<ReserveResult?> ReviveAsync(BillingTransaction transaction, CreditReservationEntity existing, CreditReservationRequest request, CancellationToken cancellationToken)
     {
-        var sql = Sql(transaction.Schema);
-        await using (var revive = transaction.Command(sql.Revive)
-            .With("@id", existing.Id)
-            .With("@amount", request.Amount.Nanos)
-            .With("@created", StoredTime.ToTicks(request.CreatedAt))
-            .With("@expires", StoredTime.ToTicks(request.ExpiresAt)))
+        var statements = Statements(transaction.Schema);
+        if (!await statements.ReviveAsync(transaction, existing.Id, request, cancellationToken).ConfigureAwait(false))
         {
-            if (await revive.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 0)
-            {
-                return null;
-            }
+            return null;
         }
 
-        if (await HoldAsync(transaction, sql, existing.AccountId, request.Amount.Nanos, cancellationToken).ConfigureAwait(false) is not { } balance)
+        if (await statements.HoldIfAvailableAsync(transaction, existing.AccountId, request.Amount.Nanos, cancellationToken).ConfigureAwait(false) is not { } balance)
         {
             return new ReserveResult(ReserveStatus.InsufficientCredit, null);
         }
@@ -283,26 +245,20 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
     /// <summary>Settles an active, else an expired, reservation. Null when it is neither.</summary>
     private async Task<SettleResult?> SettleOnceAsync(BillingTransaction transaction, string reservationId, Money actualAmount, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var sql = Sql(transaction.Schema);
+        var statements = Statements(transaction.Schema);
+        var charge = actualAmount.Nanos;
 
         // An expired hold was already taken off Reserved by the sweeper; the call still happened, so it is charged.
-        var won = await TransitionToSettledAsync(transaction, sql, reservationId, CreditStoreSql.Active, actualAmount, cancellationToken).ConfigureAwait(false);
+        var won = await statements.SettleFromAsync(transaction, reservationId, CreditStatements.Active, charge, cancellationToken).ConfigureAwait(false);
         var held = won?.Amount ?? 0;
-        won ??= await TransitionToSettledAsync(transaction, sql, reservationId, CreditStoreSql.Expired, actualAmount, cancellationToken).ConfigureAwait(false);
+        won ??= await statements.SettleFromAsync(transaction, reservationId, CreditStatements.Expired, charge, cancellationToken).ConfigureAwait(false);
         if (won is not { } reservation)
         {
             return null;
         }
 
-        long balanceAfter;
-        await using (var charge = transaction.Command(sql.ChargeAndReleaseHold)
-            .With("@account", reservation.AccountId)
-            .With("@held", held)
-            .With("@charge", actualAmount.Nanos))
-        {
-            balanceAfter = await ReadSingleInt64Async(charge, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"Account '{reservation.AccountId}' of reservation '{reservationId}' has no balance row.");
-        }
+        var balanceAfter = await statements.ChargeAndReleaseHoldAsync(transaction, reservation.AccountId, held, charge, cancellationToken).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"Account '{reservation.AccountId}' of reservation '{reservationId}' has no balance row.");
 
         LedgerEntry? entry = null;
         if (!actualAmount.IsZero)
@@ -319,9 +275,11 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
                 Reference = reservation.Reference,
                 CreatedAt = now,
             };
-            if (!await InsertLedgerEntryAsync(transaction, sql, entry, cancellationToken).ConfigureAwait(false))
+
+            // The state transition above lets one settle through; a charge already there means the data was changed by hand.
+            if (!await statements.InsertLedgerEntryAsync(transaction, entry, cancellationToken).ConfigureAwait(false))
             {
-                throw new InvalidOperationException($"Reservation '{reservationId}' was settled once but already has a charge.");
+                throw new InvalidOperationException($"Reservation '{reservationId}' was active but already has a charge in the ledger.");
             }
         }
 
@@ -329,23 +287,15 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
         return new SettleResult(SettleStatus.Settled, entry);
     }
 
-    /// <summary>Moves the balance and writes the entry. Null when the move is refused or a concurrent post with the same key won.</summary>
+    /// <summary>Moves the balance, then writes the entry with the balance that move returned. Null when refused or when a concurrent post with the same key won.</summary>
     private async Task<PostResult?> PostOnceAsync(BillingTransaction transaction, LedgerPostRequest request, CancellationToken cancellationToken)
     {
-        var sql = Sql(transaction.Schema);
-        await EnsureBalanceAsync(transaction, sql, request.AccountId, cancellationToken).ConfigureAwait(false);
-        var guarded = request.RequireAvailableBalance && request.Amount.IsNegative;
-        long balanceAfter;
-        await using (var post = transaction.Command(guarded ? sql.PostIfAvailable : sql.Post)
-            .With("@account", request.AccountId)
-            .With("@amount", request.Amount.Nanos))
+        var statements = Statements(transaction.Schema);
+        await statements.EnsureBalanceAsync(transaction, request.AccountId, cancellationToken).ConfigureAwait(false);
+        var requireAvailable = request.RequireAvailableBalance && request.Amount.IsNegative;
+        if (await statements.PostAsync(transaction, request.AccountId, request.Amount.Nanos, requireAvailable, cancellationToken).ConfigureAwait(false) is not { } balanceAfter)
         {
-            if (await ReadSingleInt64Async(post, cancellationToken).ConfigureAwait(false) is not { } after)
-            {
-                return null;
-            }
-
-            balanceAfter = after;
+            return null;
         }
 
         var entry = new LedgerEntry
@@ -360,7 +310,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
             Reason = request.Reason,
             CreatedAt = request.CreatedAt,
         };
-        if (!await InsertLedgerEntryAsync(transaction, sql, entry, cancellationToken).ConfigureAwait(false))
+        if (!await statements.InsertLedgerEntryAsync(transaction, entry, cancellationToken).ConfigureAwait(false))
         {
             return null;
         }
@@ -369,68 +319,11 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
         return new PostResult(PostStatus.Posted, entry);
     }
 
-    private static async Task<(string AccountId, long Amount, string? Reference)?> TransitionToSettledAsync(
-        BillingTransaction transaction, CreditStoreSql sql, string reservationId, int from, Money actualAmount, CancellationToken cancellationToken)
-    {
-        await using var settle = transaction.Command(sql.SettleFrom).With("@id", reservationId).With("@from", from).With("@charge", actualAmount.Nanos);
-        await using var reader = await settle.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        if (!await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-        {
-            return null;
-        }
-
-        return (reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2));
-    }
-
-    private static async Task EnsureBalanceAsync(BillingTransaction transaction, CreditStoreSql sql, string accountId, CancellationToken cancellationToken)
-    {
-        await using var ensure = transaction.Command(sql.EnsureBalance).With("@account", accountId);
-        await ensure.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async Task<CreditBalance?> HoldAsync(BillingTransaction transaction, CreditStoreSql sql, string accountId, long amount, CancellationToken cancellationToken)
-    {
-        await using var hold = transaction.Command(sql.HoldIfAvailable).With("@account", accountId).With("@amount", amount);
-        await using var reader = await hold.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
-            ? new CreditBalance(new Money(reader.GetInt64(0)), new Money(reader.GetInt64(1)))
-            : null;
-    }
-
-    private static async Task<bool> InsertLedgerEntryAsync(BillingTransaction transaction, CreditStoreSql sql, LedgerEntry entry, CancellationToken cancellationToken)
-    {
-        await using var insert = transaction.Command(sql.InsertLedgerEntry)
-            .With("@id", entry.Id)
-            .With("@account", entry.AccountId)
-            .With("@kind", (int)entry.Kind)
-            .With("@amount", entry.Amount.Nanos)
-            .With("@balanceAfter", entry.BalanceAfter.Nanos)
-            .With("@key", entry.IdempotencyKey)
-            .With("@reservation", entry.ReservationId)
-            .With("@reference", entry.Reference)
-            .With("@reason", entry.Reason)
-            .With("@created", StoredTime.ToTicks(entry.CreatedAt));
-        return await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-    }
-
-    private static async Task<long?> ReadSingleInt64Async(DbCommand command, CancellationToken cancellationToken)
-    {
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? reader.GetInt64(0) : null;
-    }
-
-    private static async Task<CreditBalance> ReadBalanceAsync(TContext context, string accountId, CancellationToken cancellationToken)
-    {
-        var row = await context.Set<CreditBalanceEntity>().AsNoTracking()
-            .FirstOrDefaultAsync(b => b.AccountId == accountId, cancellationToken).ConfigureAwait(false);
-        return row is null ? default : new CreditBalance(new Money(row.Balance), new Money(row.Reserved));
-    }
-
     private ValueTask<LedgerEntry?> FindLedgerEntryAsync(string accountId, string idempotencyKey, CancellationToken cancellationToken)
         => _database.ReadAsync(static async (context, _, state) =>
             (await context.Set<LedgerEntryEntity>().AsNoTracking()
                 .FirstOrDefaultAsync(e => e.AccountId == state.accountId && e.IdempotencyKey == state.idempotencyKey, state.cancellationToken).ConfigureAwait(false))?.ToEntry(),
             (accountId, idempotencyKey, cancellationToken), cancellationToken);
 
-    private CreditStoreSql Sql(BillingSchema schema) => _sql ??= new CreditStoreSql(schema);
+    private CreditStatements Statements(BillingSchema schema) => _statements ??= new CreditStatements(schema);
 }
