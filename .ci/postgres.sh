@@ -16,6 +16,10 @@ usagebilling_postgres_start() {
             DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "postgresql-$version" >/dev/null || return 1
     fi
 
+    if [ ! -d "/etc/postgresql/$version/main" ]; then
+        pg_createcluster "$version" main >/dev/null || return 1
+    fi
+
     if ! pg_ctlcluster "$version" main status >/dev/null 2>&1; then
         pg_ctlcluster "$version" main start || return 1
     fi

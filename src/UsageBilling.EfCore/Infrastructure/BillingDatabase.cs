@@ -121,13 +121,17 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
             command.CommandText = "PRAGMA journal_mode=WAL;";
             var mode = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
             Log.JournalMode(_logger, mode ?? "unknown");
+            gate.MarkPrepared();
+        }
+        catch (Exception ex) when (TransientDatabaseErrors.IsRetryable(ex, BillingProvider.Sqlite))
+        {
+            // Another process holds a lock: the write goes ahead in the current mode and the next write tries again.
         }
         catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
         {
             Log.JournalModeFailed(_logger, ex);
+            gate.MarkPrepared();
         }
-
-        gate.MarkPrepared();
     }
 
     /// <summary>Disposes the context, and its scope if it came from one.</summary>
