@@ -32,25 +32,27 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
         ArgumentNullException.ThrowIfNull(request);
         for (var round = 0; round < MaxRounds; round++)
         {
-            var existing = await _database.ReadAsync(
-                static (context, _, state) => context.Set<CreditReservationEntity>().AsNoTracking()
-                    .FirstOrDefaultAsync(r => r.AccountId == state.AccountId && r.IdempotencyKey == state.IdempotencyKey, state.cancellationToken),
-                (request.AccountId, request.IdempotencyKey, cancellationToken), cancellationToken).ConfigureAwait(false);
+            // The common case first: a new key. The insert finds an existing reservation through the unique index.
+            var result = await _database.WriteAsync((transaction, ct) => HoldNewAsync(transaction, request, ct), cancellationToken).ConfigureAwait(false);
+            if (result is null)
+            {
+                var existing = await _database.ReadAsync(
+                    static (context, _, state) => context.Set<CreditReservationEntity>().AsNoTracking()
+                        .FirstOrDefaultAsync(r => r.AccountId == state.AccountId && r.IdempotencyKey == state.IdempotencyKey, state.cancellationToken),
+                    (request.AccountId, request.IdempotencyKey, cancellationToken), cancellationToken).ConfigureAwait(false);
+                if (existing is null)
+                {
+                    continue;
+                }
 
-            ReserveResult? result;
-            if (existing is null)
-            {
-                result = await _database.WriteAsync((transaction, ct) => HoldNewAsync(transaction, request, ct), cancellationToken).ConfigureAwait(false);
-            }
-            else if (existing.State is CreditStatements.Released or CreditStatements.Expired
-                && string.Equals(existing.Reference, request.Reference, StringComparison.Ordinal))
-            {
+                if (existing.State is not (CreditStatements.Released or CreditStatements.Expired)
+                    || !string.Equals(existing.Reference, request.Reference, StringComparison.Ordinal))
+                {
+                    var balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false);
+                    return new ReserveResult(ReserveStatus.Duplicate, existing.ToReservation(), balance);
+                }
+
                 result = await _database.WriteAsync((transaction, ct) => ReviveAsync(transaction, existing, request, ct), cancellationToken).ConfigureAwait(false);
-            }
-            else
-            {
-                var balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false);
-                return new ReserveResult(ReserveStatus.Duplicate, existing.ToReservation(), balance);
             }
 
             if (result is not null)
@@ -60,7 +62,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
                     : result;
             }
 
-            // A concurrent reserve with the same key won, or the reservation changed state: read it again.
+            // The reservation changed state between our read and our write: read it again.
         }
 
         throw new InvalidOperationException($"The reservation '{request.IdempotencyKey}' of account '{request.AccountId}' kept changing while it was being reserved.");
@@ -159,7 +161,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
                 query = query.Where(e => e.Sequence < sequence);
             }
 
-            var rows = await query.OrderByDescending(e => e.Sequence).Take(state.limit + 1).ToListAsync(state.cancellationToken).ConfigureAwait(false);
+            var rows = await query.OrderByDescending(e => e.Sequence).Take(Math.Min(state.limit, int.MaxValue - 1) + 1).ToListAsync(state.cancellationToken).ConfigureAwait(false);
             var next = rows.Count > state.limit ? rows[state.limit - 1].Sequence.ToString(CultureInfo.InvariantCulture) : null;
             return new LedgerPage(rows.Take(state.limit).Select(e => e.ToEntry()).ToList(), next);
         }, (accountId, limit, before, cancellationToken), cancellationToken);

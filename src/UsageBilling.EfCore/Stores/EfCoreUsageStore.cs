@@ -122,7 +122,7 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             var ordered = ordinal
                 ? rows.OrderByDescending(r => r.Timestamp).ThenByDescending(r => EF.Functions.Collate(r.RequestId, "C"))
                 : rows.OrderByDescending(r => r.Timestamp).ThenByDescending(r => r.RequestId);
-            var page = await ordered.Take(query.Limit + 1).ToListAsync(cancellationToken).ConfigureAwait(false);
+            var page = await ordered.Take(Math.Min(query.Limit, int.MaxValue - 1) + 1).ToListAsync(cancellationToken).ConfigureAwait(false);
             var records = page.Take(query.Limit).Select(r => r.ToRecord()).ToList();
             var next = page.Count > query.Limit ? UsageCursor.Encode(records[^1]) : null;
             return new UsagePage(records, next);
