@@ -35,6 +35,24 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     }
 
     [SkippableFact]
+    public async Task Duplicate_accounts_and_keys_are_refused_with_InvalidOperationException_as_the_interfaces_promise()
+    {
+        var accounts = database.Get<IAccountStore>();
+        var account = new BillingAccount { Id = NewId("acct"), Name = "Acme", Plan = "pro", CreatedAt = Now };
+        await accounts.CreateAsync(account);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await accounts.CreateAsync(account with { Name = "Other" }));
+
+        var keys = database.Get<IApiKeyStore>();
+        var key = new ApiKeyRecord
+        {
+            Id = NewId("key"), AccountId = account.Id, Name = "k", DisplayPrefix = "sk-abcd", Hash = Guid.NewGuid().ToString("N"), CreatedAt = Now,
+        };
+        await keys.CreateAsync(key);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await keys.CreateAsync(key with { Id = NewId("key") }));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await keys.CreateAsync(key with { Hash = Guid.NewGuid().ToString("N") }));
+    }
+
+    [SkippableFact]
     public async Task Usage_timestamps_are_kept_to_the_millisecond()
     {
         var usage = database.Get<IUsageStore>();
