@@ -10,7 +10,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// instance on the database shares the counters. Expired counters are deleted in the background, in batches, at
 /// most once per <see cref="UsageBillingEntityFrameworkCoreOptions.ExpiredCounterCleanupInterval"/>.
 /// </summary>
-internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimitCounterStore where TContext : DbContext
+internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimitCounterStore, IDisposable where TContext : DbContext
 {
     internal const int CleanupBatchSize = 1000;
     private const int MaxCleanupBatches = 50;
@@ -19,8 +19,10 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
     private readonly TimeProvider _timeProvider;
     private readonly ILogger _logger;
     private readonly TimeSpan _cleanupInterval;
+    private readonly CancellationTokenSource _disposed = new();
     private long _nextCleanupTicks;
     private int _cleaning;
+    private int _disposing;
     private string? _upsertSql;
     private string? _deleteExpiredSql;
 
@@ -86,6 +88,19 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
         }, (keys, distinct, cancellationToken), cancellationToken);
     }
 
+    /// <summary>
+    /// Stops a background cleanup that is under way. The container disposes the store at shutdown, once for each
+    /// registration that hands it out, so this runs more than once.
+    /// </summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposing, 1) == 0)
+        {
+            _disposed.Cancel();
+            _disposed.Dispose();
+        }
+    }
+
     /// <summary>Deletes counters that expired at or before <paramref name="now"/>, a batch at a time. Returns how many.</summary>
     internal async Task<int> DeleteExpiredAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
@@ -119,15 +134,28 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
         }
 
         Interlocked.Exchange(ref _nextCleanupTicks, (now + _cleanupInterval).UtcTicks);
+        CancellationToken stopping;
+        try
+        {
+            stopping = _disposed.Token;
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
         _ = Task.Run(async () =>
         {
             try
             {
-                var deleted = await DeleteExpiredAsync(now, CancellationToken.None).ConfigureAwait(false);
+                var deleted = await DeleteExpiredAsync(now, stopping).ConfigureAwait(false);
                 if (deleted > 0)
                 {
                     Log.Deleted(_logger, deleted);
                 }
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {

@@ -109,17 +109,17 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             }
 
             // Request ids break ties in ordinal order: PostgreSQL compares them with the "C" collation, SQLite's default is binary.
-            var ordinal = schema.Provider == BillingProvider.PostgreSql;
+            var collateC = schema.Provider == BillingProvider.PostgreSql;
             if (after is { } cursor)
             {
                 var cursorMs = cursor.Timestamp.ToUnixTimeMilliseconds();
                 var cursorId = cursor.RequestId;
-                rows = ordinal
+                rows = collateC
                     ? rows.Where(r => r.Timestamp < cursorMs || (r.Timestamp == cursorMs && EF.Functions.Collate(r.RequestId, "C").CompareTo(cursorId) < 0))
                     : rows.Where(r => r.Timestamp < cursorMs || (r.Timestamp == cursorMs && r.RequestId.CompareTo(cursorId) < 0));
             }
 
-            var ordered = ordinal
+            var ordered = collateC
                 ? rows.OrderByDescending(r => r.Timestamp).ThenByDescending(r => EF.Functions.Collate(r.RequestId, "C"))
                 : rows.OrderByDescending(r => r.Timestamp).ThenByDescending(r => r.RequestId);
             var page = await ordered.Take(Math.Min(query.Limit, int.MaxValue - 1) + 1).ToListAsync(cancellationToken).ConfigureAwait(false);
