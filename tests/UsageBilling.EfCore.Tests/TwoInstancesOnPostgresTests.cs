@@ -1,11 +1,7 @@
 using System.Net;
-using System.Net.Http.Headers;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.TestHost;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
 namespace UsageBilling.EntityFrameworkCore.Tests;
@@ -27,7 +23,7 @@ public sealed class TwoInstancesOnPostgresTests(PostgresTestDatabase database) :
         await using var first = await StartInstanceAsync();
         await using var second = await StartInstanceAsync();
 
-        var account = await first.Services.GetRequiredService<AccountManager>().CreateAsync("Acme", "metered");
+        var account = await first.Services.GetRequiredService<AccountManager>().CreateAsync("Acme", MeteredTestHost.LimitedPlan);
         await first.Services.GetRequiredService<CreditManager>().PostAsync(account.Id, LedgerEntryKind.Grant, Money.FromUnits(10m), "payment-1");
         var key = await second.Services.GetRequiredService<ApiKeyManager>().CreateAsync(account.Id, "production");
 
@@ -79,32 +75,8 @@ public sealed class TwoInstancesOnPostgresTests(PostgresTestDatabase database) :
         Assert.Equal([Money.Zero, Money.FromUnits(1m), Money.FromUnits(2m)], ledger.Entries.Select(e => e.BalanceAfter));
     }
 
-    private async Task<WebApplication> StartInstanceAsync()
-    {
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseTestServer();
-        builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<TimeProvider>(_clock);
-        builder.Services
-            .AddUsageBilling(o => o.Plans.Limits["metered"] = new RequestLimits { RequestsPerMinute = 4 })
-            .UseEntityFrameworkCore(ef => ef.UseNpgsql(database.ConnectionString));
+    private Task<WebApplication> StartInstanceAsync()
+        => MeteredTestHost.StartAsync(_clock, billing => billing.UseEntityFrameworkCore(ef => ef.UseNpgsql(database.ConnectionString)));
 
-        var app = builder.Build();
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.UseUsageBilling();
-        app.MapGet("/x", () => "ok").RequireApiKey().WithCost(1m);
-        await app.StartAsync();
-        return app;
-    }
-
-    private static async Task<(HttpStatusCode Status, string? Remaining)> CallAsync(WebApplication instance, string key)
-    {
-        using var client = instance.GetTestClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/x");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        using var response = await client.SendAsync(request);
-        var remaining = response.Headers.TryGetValues("X-RateLimit-Remaining", out var values) ? values.Single() : null;
-        return (response.StatusCode, remaining);
-    }
+    private static Task<(HttpStatusCode Status, string? Remaining)> CallAsync(WebApplication instance, string key) => MeteredTestHost.CallAsync(instance, key);
 }
