@@ -40,3 +40,9 @@ public sealed class PostgresRateLimitCounterStoreTests(PostgresTestDatabase data
 {
     protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IRateLimitCounterStore>());
 }
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresModelPriceStoreTests(PostgresTestDatabase database) : ModelPriceStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IModelPriceStore>());
+}

@@ -26,6 +26,7 @@ public sealed class RegistrationTests : IDisposable
         Assert.IsType<EfCoreApiKeyStore<UsageBillingDbContext>>(provider.GetRequiredService<IApiKeyStore>());
         Assert.IsType<EfCoreUsageStore<UsageBillingDbContext>>(provider.GetRequiredService<IUsageStore>());
         Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(provider.GetRequiredService<IRateLimitCounterStore>());
+        Assert.IsType<EfCoreModelPriceStore<UsageBillingDbContext>>(provider.GetRequiredService<IModelPriceStore>());
         Assert.Single(services, d => d.ServiceType == typeof(ICreditStore));
         Assert.Same(provider.GetRequiredService<ICreditStore>(), provider.GetRequiredService<ICreditStore>());
 
@@ -51,14 +52,15 @@ public sealed class RegistrationTests : IDisposable
     }
 
     [Fact]
-    public async Task Without_CreateDatabaseOnStartup_no_table_is_created()
+    public async Task Without_CreateDatabaseOnStartup_a_missing_schema_stops_start_up_and_nothing_is_created()
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Services.AddUsageBilling().UseEntityFrameworkCore(ef => ef.UseSqlite(Sqlite));
         using var host = builder.Build();
-        await host.StartAsync();
-        await host.StopAsync();
 
+        // Start-up reads the run-time model prices, so a database without the tables fails there, not on a request.
+        var error = await Assert.ThrowsAsync<SqliteException>(() => host.StartAsync());
+        Assert.Contains("no such table", error.Message, StringComparison.Ordinal);
         Assert.Empty(await TablesAsync());
     }
 
@@ -149,7 +151,7 @@ public sealed class RegistrationTests : IDisposable
             await using var connection = new NpgsqlConnection(database.ConnectionString);
             await connection.OpenAsync();
             await using var count = new NpgsqlCommand("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'billing' AND table_name LIKE 'billing\\_%'", connection);
-            Assert.Equal(7L, await count.ExecuteScalarAsync());
+            Assert.Equal(8L, await count.ExecuteScalarAsync());
         }
         finally
         {

@@ -31,7 +31,7 @@ public sealed class SchemaScriptTests
         foreach (var provider in new[] { "sqlite", "postgresql" })
         {
             var script = Script(provider);
-            foreach (var table in new[] { "accounts", "api_keys", "credit_balances", "credit_reservations", "credit_ledger", "usage_records", "rate_limit_counters" })
+            foreach (var table in new[] { "accounts", "api_keys", "credit_balances", "credit_reservations", "credit_ledger", "usage_records", "rate_limit_counters", "model_prices" })
             {
                 Assert.Matches($"CREATE TABLE \"?billing_{table}\"? \\(", script);
             }

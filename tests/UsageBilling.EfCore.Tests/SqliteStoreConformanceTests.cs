@@ -28,3 +28,8 @@ public sealed class SqliteRateLimitCounterStoreTests(SqliteTestDatabase database
 {
     protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IRateLimitCounterStore>());
 }
+
+public sealed class SqliteModelPriceStoreTests(SqliteTestDatabase database) : ModelPriceStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IModelPriceStore>());
+}

@@ -13,5 +13,6 @@ internal sealed class AccountEntityConfiguration(UsageBillingModelOptions option
         builder.Property(a => a.Name).HasColumnName("name");
         builder.Property(a => a.Plan).HasColumnName("plan");
         builder.Property(a => a.CreatedAt).HasColumnName("created_at").HasComment(StoredTime.TicksComment);
+        builder.Property(a => a.Budget).HasColumnName("budget").HasComment("The account's spend caps as JSON, or NULL.");
     }
 }

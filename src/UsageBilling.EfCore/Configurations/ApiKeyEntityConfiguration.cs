@@ -19,6 +19,7 @@ internal sealed class ApiKeyEntityConfiguration(UsageBillingModelOptions options
         builder.Property(k => k.RevokedAt).HasColumnName("revoked_at").HasComment(StoredTime.TicksComment);
         builder.Property(k => k.LastUsedAt).HasColumnName("last_used_at").HasComment(StoredTime.TicksComment);
         builder.Property(k => k.Limits).HasColumnName("limits").HasComment("The key's limit overrides as JSON, or NULL.");
+        builder.Property(k => k.Budget).HasColumnName("budget").HasComment("The key's spend caps as JSON, or NULL.");
         builder.HasIndex(k => k.Hash).IsUnique();
         builder.HasIndex(k => k.AccountId);
     }

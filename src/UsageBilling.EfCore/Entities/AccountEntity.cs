@@ -12,12 +12,16 @@ internal sealed class AccountEntity
     /// <summary>UTC ticks.</summary>
     public long CreatedAt { get; set; }
 
+    /// <summary>The account's <see cref="SpendBudget"/> as JSON (see <see cref="StoredJson"/>).</summary>
+    public string? Budget { get; set; }
+
     public static AccountEntity From(BillingAccount account) => new()
     {
         Id = account.Id,
         Name = account.Name,
         Plan = account.Plan,
         CreatedAt = StoredTime.ToTicks(account.CreatedAt),
+        Budget = StoredJson.Write(account.Budget),
     };
 
     public BillingAccount ToAccount() => new()
@@ -26,5 +30,6 @@ internal sealed class AccountEntity
         Name = Name,
         Plan = Plan,
         CreatedAt = StoredTime.FromTicks(CreatedAt),
+        Budget = StoredJson.Read<SpendBudget>(Budget),
     };
 }

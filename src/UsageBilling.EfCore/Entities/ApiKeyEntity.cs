@@ -1,15 +1,8 @@
-using System.Text.Json;
-
 namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>A row of the API keys table.</summary>
 internal sealed class ApiKeyEntity
 {
-    private static readonly JsonSerializerOptions LimitsJson = new(JsonSerializerDefaults.Web)
-    {
-        DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull,
-    };
-
     public string Id { get; set; } = null!;
 
     public string AccountId { get; set; } = null!;
@@ -29,8 +22,11 @@ internal sealed class ApiKeyEntity
 
     public long? LastUsedAt { get; set; }
 
-    /// <summary>The key's <see cref="RequestLimits"/> overrides as JSON, so that new kinds of limit need no schema change.</summary>
+    /// <summary>The key's <see cref="RequestLimits"/> overrides as JSON (see <see cref="StoredJson"/>).</summary>
     public string? Limits { get; set; }
+
+    /// <summary>The key's <see cref="SpendBudget"/> as JSON (see <see cref="StoredJson"/>).</summary>
+    public string? Budget { get; set; }
 
     public static ApiKeyEntity From(ApiKeyRecord key) => new()
     {
@@ -43,7 +39,8 @@ internal sealed class ApiKeyEntity
         ExpiresAt = StoredTime.ToTicks(key.ExpiresAt),
         RevokedAt = StoredTime.ToTicks(key.RevokedAt),
         LastUsedAt = StoredTime.ToTicks(key.LastUsedAt),
-        Limits = key.Limits is null ? null : JsonSerializer.Serialize(key.Limits, LimitsJson),
+        Limits = StoredJson.Write(key.Limits),
+        Budget = StoredJson.Write(key.Budget),
     };
 
     public ApiKeyRecord ToRecord() => new()
@@ -57,6 +54,7 @@ internal sealed class ApiKeyEntity
         ExpiresAt = StoredTime.FromTicks(ExpiresAt),
         RevokedAt = StoredTime.FromTicks(RevokedAt),
         LastUsedAt = StoredTime.FromTicks(LastUsedAt),
-        Limits = Limits is null ? null : JsonSerializer.Deserialize<RequestLimits>(Limits, LimitsJson),
+        Limits = StoredJson.Read<RequestLimits>(Limits),
+        Budget = StoredJson.Read<SpendBudget>(Budget),
     };
 }

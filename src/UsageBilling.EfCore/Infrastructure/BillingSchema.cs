@@ -21,6 +21,7 @@ internal sealed class BillingSchema
         Ledger = BillingTable.Of<LedgerEntryEntity>(context, sql);
         Usage = BillingTable.Of<UsageRecordEntity>(context, sql);
         Counters = BillingTable.Of<RateLimitCounterEntity>(context, sql);
+        ModelPrices = BillingTable.Of<ModelPriceEntity>(context, sql);
     }
 
     public BillingProvider Provider { get; }
@@ -38,6 +39,8 @@ internal sealed class BillingSchema
     public BillingTable Usage { get; }
 
     public BillingTable Counters { get; }
+
+    public BillingTable ModelPrices { get; }
 
     public static BillingSchema Read(DbContext context)
     {

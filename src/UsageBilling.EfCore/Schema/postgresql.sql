@@ -7,9 +7,11 @@ CREATE TABLE billing_accounts (
     name text NOT NULL,
     plan text NOT NULL,
     created_at bigint NOT NULL,
+    budget text,
     CONSTRAINT "PK_billing_accounts" PRIMARY KEY (id)
 );
 COMMENT ON COLUMN billing_accounts.created_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
+COMMENT ON COLUMN billing_accounts.budget IS 'The account''s spend caps as JSON, or NULL.';
 
 
 CREATE TABLE billing_api_keys (
@@ -23,6 +25,7 @@ CREATE TABLE billing_api_keys (
     revoked_at bigint,
     last_used_at bigint,
     limits text,
+    budget text,
     CONSTRAINT "PK_billing_api_keys" PRIMARY KEY (id)
 );
 COMMENT ON COLUMN billing_api_keys.created_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
@@ -30,6 +33,7 @@ COMMENT ON COLUMN billing_api_keys.expires_at IS 'UTC ticks: 100-nanosecond inte
 COMMENT ON COLUMN billing_api_keys.revoked_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
 COMMENT ON COLUMN billing_api_keys.last_used_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
 COMMENT ON COLUMN billing_api_keys.limits IS 'The key''s limit overrides as JSON, or NULL.';
+COMMENT ON COLUMN billing_api_keys.budget IS 'The key''s spend caps as JSON, or NULL.';
 
 
 CREATE TABLE billing_credit_balances (
@@ -79,6 +83,26 @@ COMMENT ON COLUMN billing_credit_reservations.state IS '0 active, 1 settled, 2 r
 COMMENT ON COLUMN billing_credit_reservations.created_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
 COMMENT ON COLUMN billing_credit_reservations.expires_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
 COMMENT ON COLUMN billing_credit_reservations.settled_amount IS 'Nano-units (1e-9) of the account''s currency unit.';
+
+
+CREATE TABLE billing_model_prices (
+    model_key text NOT NULL,
+    effective_from_key bigint NOT NULL,
+    model text NOT NULL,
+    effective_from bigint,
+    input_per_million bigint NOT NULL,
+    output_per_million bigint NOT NULL,
+    cached_input_per_million bigint NOT NULL,
+    request_fee bigint NOT NULL,
+    CONSTRAINT "PK_billing_model_prices" PRIMARY KEY (model_key, effective_from_key)
+);
+COMMENT ON COLUMN billing_model_prices.model_key IS 'The model name in upper case.';
+COMMENT ON COLUMN billing_model_prices.effective_from_key IS 'effective_from, or -1 when the price always applies.';
+COMMENT ON COLUMN billing_model_prices.effective_from IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
+COMMENT ON COLUMN billing_model_prices.input_per_million IS 'Nano-units (1e-9) of the account''s currency unit.';
+COMMENT ON COLUMN billing_model_prices.output_per_million IS 'Nano-units (1e-9) of the account''s currency unit.';
+COMMENT ON COLUMN billing_model_prices.cached_input_per_million IS 'Nano-units (1e-9) of the account''s currency unit.';
+COMMENT ON COLUMN billing_model_prices.request_fee IS 'Nano-units (1e-9) of the account''s currency unit.';
 
 
 CREATE TABLE billing_rate_limit_counters (

@@ -10,7 +10,10 @@ CREATE TABLE "billing_accounts" (
     "plan" TEXT NOT NULL,
 
     -- UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.
-    "created_at" INTEGER NOT NULL
+    "created_at" INTEGER NOT NULL,
+
+    -- The account's spend caps as JSON, or NULL.
+    "budget" TEXT NULL
 );
 
 
@@ -38,7 +41,10 @@ CREATE TABLE "billing_api_keys" (
     "last_used_at" INTEGER NULL,
 
     -- The key's limit overrides as JSON, or NULL.
-    "limits" TEXT NULL
+    "limits" TEXT NULL,
+
+    -- The key's spend caps as JSON, or NULL.
+    "budget" TEXT NULL
 );
 
 
@@ -105,6 +111,33 @@ CREATE TABLE "billing_credit_reservations" (
 
     -- Nano-units (1e-9) of the account's currency unit.
     "settled_amount" INTEGER NULL
+);
+
+
+CREATE TABLE "billing_model_prices" (
+    -- The model name in upper case.
+    "model_key" TEXT NOT NULL,
+
+    -- effective_from, or -1 when the price always applies.
+    "effective_from_key" INTEGER NOT NULL,
+
+    "model" TEXT NOT NULL,
+
+    -- UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.
+    "effective_from" INTEGER NULL,
+
+    -- Nano-units (1e-9) of the account's currency unit.
+    "input_per_million" INTEGER NOT NULL,
+
+    -- Nano-units (1e-9) of the account's currency unit.
+    "output_per_million" INTEGER NOT NULL,
+
+    -- Nano-units (1e-9) of the account's currency unit.
+    "cached_input_per_million" INTEGER NOT NULL,
+
+    -- Nano-units (1e-9) of the account's currency unit.
+    "request_fee" INTEGER NOT NULL,
+    CONSTRAINT "PK_billing_model_prices" PRIMARY KEY ("model_key", "effective_from_key")
 );
 
 

@@ -34,4 +34,22 @@ internal sealed class EfCoreAccountStore<TContext> : IAccountStore where TContex
             (await context.Set<AccountEntity>().AsNoTracking()
                 .FirstOrDefaultAsync(a => a.Id == state.accountId, state.cancellationToken).ConfigureAwait(false))?.ToAccount(),
             (accountId, cancellationToken), cancellationToken);
+
+    public ValueTask<bool> UpdateAsync(BillingAccount account, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        var budget = StoredJson.Write(account.Budget);
+        return _database.WriteAsync(async (transaction, ct) =>
+        {
+            // One statement: name, plan and budget change together, the creation time never.
+            var updated = await transaction.Context.Set<AccountEntity>()
+                .Where(a => a.Id == account.Id)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(a => a.Name, account.Name)
+                    .SetProperty(a => a.Plan, account.Plan)
+                    .SetProperty(a => a.Budget, budget), ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return updated > 0;
+        }, cancellationToken);
+    }
 }

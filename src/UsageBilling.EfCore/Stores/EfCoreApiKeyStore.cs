@@ -41,6 +41,60 @@ internal sealed class EfCoreApiKeyStore<TContext> : IApiKeyStore where TContext 
                 .FirstOrDefaultAsync(k => k.Id == state.keyId, state.cancellationToken).ConfigureAwait(false))?.ToRecord(),
             (keyId, cancellationToken), cancellationToken);
 
+    public ValueTask<IReadOnlyList<ApiKeyRecord>> ListAsync(string? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 0);
+        return _database.ReadAsync(static async (context, schema, state) =>
+        {
+            // Ordinal id order: PostgreSQL compares with the "C" collation, SQLite's default is binary.
+            var keys = context.Set<ApiKeyEntity>().AsNoTracking();
+            IQueryable<ApiKeyEntity> page;
+            if (schema.Provider == BillingProvider.PostgreSql)
+            {
+                if (state.afterId is { } after)
+                {
+                    keys = keys.Where(k => EF.Functions.Collate(k.Id, "C").CompareTo(after) > 0);
+                }
+
+                page = keys.OrderBy(k => EF.Functions.Collate(k.Id, "C"));
+            }
+            else
+            {
+                if (state.afterId is { } after)
+                {
+                    keys = keys.Where(k => k.Id.CompareTo(after) > 0);
+                }
+
+                page = keys.OrderBy(k => k.Id);
+            }
+
+            var rows = await page.Take(state.limit).ToListAsync(state.cancellationToken).ConfigureAwait(false);
+            IReadOnlyList<ApiKeyRecord> records = rows.Select(k => k.ToRecord()).ToList();
+            return records;
+        }, (afterId, limit, cancellationToken), cancellationToken);
+    }
+
+    public ValueTask<bool> UpdateAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var expiresAt = StoredTime.ToTicks(key.ExpiresAt);
+        var limits = StoredJson.Write(key.Limits);
+        var budget = StoredJson.Write(key.Budget);
+        return _database.WriteAsync(async (transaction, ct) =>
+        {
+            // Hash, account, creation, revocation and last use stay as stored.
+            var updated = await transaction.Context.Set<ApiKeyEntity>()
+                .Where(k => k.Id == key.Id)
+                .ExecuteUpdateAsync(s => s
+                    .SetProperty(k => k.Name, key.Name)
+                    .SetProperty(k => k.ExpiresAt, expiresAt)
+                    .SetProperty(k => k.Limits, limits)
+                    .SetProperty(k => k.Budget, budget), ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return updated > 0;
+        }, cancellationToken);
+    }
+
     public ValueTask<IReadOnlyList<ApiKeyRecord>> ListByAccountAsync(string accountId, CancellationToken cancellationToken = default)
         => _database.ReadAsync(static async (context, _, state) =>
         {

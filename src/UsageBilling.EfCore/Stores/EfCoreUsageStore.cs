@@ -129,6 +129,64 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         }, (query, after, cancellationToken), cancellationToken);
     }
 
+    public ValueTask<IReadOnlyList<UsageSummary>> SummarizeAsync(UsageSummaryQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return _database.ReadAsync(static async (context, schema, state) =>
+        {
+            var (query, cancellationToken) = state;
+            await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = context.Database.GetDbConnection().CreateCommand();
+            command.CommandText = UsageSummarySql.Build(schema, query);
+            if (context.Database.GetCommandTimeout() is { } timeout)
+            {
+                command.CommandTimeout = timeout;
+            }
+
+            // Stored times are whole milliseconds: "at or after From" and "before To" both compare with them rounded up.
+            command.With("@from", StoredTime.CeilingUnixMilliseconds(query.From))
+                .With("@to", StoredTime.CeilingUnixMilliseconds(query.To));
+            if (query.AccountId is not null)
+            {
+                command.With("@account", query.AccountId);
+            }
+
+            if (query.KeyId is not null)
+            {
+                command.With("@key", query.KeyId);
+            }
+
+            var rows = new List<UsageSummary>();
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(new UsageSummary
+                    {
+                        Group = reader.IsDBNull(0) ? null : reader.GetString(0),
+                        Requests = reader.GetInt64(1),
+                        Errors = reader.GetInt64(2),
+                        InputTokens = reader.GetInt64(3),
+                        CachedInputTokens = reader.GetInt64(4),
+                        OutputTokens = reader.GetInt64(5),
+                        Cost = new Money(reader.GetInt64(6)),
+                        AverageDurationMs = reader.GetDouble(7),
+                        P95DurationMs = reader.GetDouble(8),
+                    });
+                }
+            }
+
+            // One row of zeros for an empty period when nothing is grouped, as the reference aggregation gives.
+            if (query.GroupBy == UsageGrouping.None && rows.Count == 0 && query.Limit is not <= 0)
+            {
+                rows.Add(new UsageSummary());
+            }
+
+            IReadOnlyList<UsageSummary> summaries = rows;
+            return summaries;
+        }, (query, cancellationToken), cancellationToken);
+    }
+
     private static string InsertSql(BillingTable table, int rows)
     {
         var sql = new StringBuilder();
