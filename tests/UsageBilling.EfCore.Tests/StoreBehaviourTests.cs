@@ -87,6 +87,26 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     }
 
     [SkippableFact]
+    public async Task Keys_are_listed_in_ordinal_id_order_whatever_the_collation()
+    {
+        var keys = database.Get<IApiKeyStore>();
+        var prefix = NewId("key") + "_";
+        foreach (var suffix in new[] { "a", "B", "b", "A" })
+        {
+            await keys.CreateAsync(new ApiKeyRecord
+            {
+                Id = prefix + suffix, AccountId = NewId("acct"), Name = suffix, DisplayPrefix = "sk-abcd",
+                Hash = Guid.NewGuid().ToString("N") + suffix, CreatedAt = Now,
+            });
+        }
+
+        // Every id with the prefix sorts after the prefix itself and before any id that does not start with it.
+        var listed = await keys.ListAsync(prefix, 4);
+        Assert.Equal(["A", "B", "a", "b"], listed.Select(k => k.Id[prefix.Length..]));
+        Assert.Equal(["a", "b"], (await keys.ListAsync(prefix + "B", 2)).Select(k => k.Id[prefix.Length..]));
+    }
+
+    [SkippableFact]
     public async Task A_large_batch_is_appended_once_even_when_retried()
     {
         var usage = database.Get<IUsageStore>();
