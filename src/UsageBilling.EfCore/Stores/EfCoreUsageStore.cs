@@ -10,7 +10,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// </summary>
 internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : DbContext
 {
-    /// <summary>Rows per statement: 19 parameters each stays far below SQLite's and PostgreSQL's parameter limits.</summary>
+    /// <summary>Rows per statement: 18 parameters each stays far below SQLite's and PostgreSQL's parameter limits.</summary>
     internal const int RowsPerStatement = 200;
 
     private static readonly string[] Columns =
