@@ -1,0 +1,166 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace UsageBilling.EntityFrameworkCore;
+
+/// <summary>
+/// How the stores reach the database of <typeparamref name="TContext"/>: a short-lived context per operation (from
+/// <see cref="IDbContextFactory{TContext}"/> when registered, otherwise from a new scope), reads as they are, and writes
+/// in one transaction each, taking turns per SQLite file and run again on a busy database, a serialization failure or
+/// a deadlock. The context's execution strategy (for example <c>EnableRetryOnFailure()</c>) wraps every attempt.
+/// </summary>
+internal sealed partial class BillingDatabase<TContext> where TContext : DbContext
+{
+    private const int MaxAttempts = 8;
+
+    private readonly IServiceProvider _services;
+    private readonly ILogger _logger;
+    private BillingSchema? _schema;
+
+    public BillingDatabase(IServiceProvider services, ILogger<BillingDatabase<TContext>> logger)
+    {
+        _services = services;
+        _logger = logger;
+    }
+
+    /// <summary>Runs a read on a new context; <paramref name="state"/> carries the read's arguments.</summary>
+    public async ValueTask<T> ReadAsync<TState, T>(Func<TContext, BillingSchema, TState, Task<T>> read, TState state, CancellationToken cancellationToken)
+    {
+        await using var lease = await LeaseAsync(cancellationToken).ConfigureAwait(false);
+        var context = lease.Context;
+        var schema = _schema ??= BillingSchema.Read(context);
+        var strategy = context.Database.CreateExecutionStrategy();
+        return await strategy.ExecuteAsync(
+            (read, schema, state),
+            static (context, s, _) => s.read((TContext)context, s.schema, s.state),
+            null,
+            cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="write"/> in a transaction on a new context. The write commits through
+    /// <see cref="BillingTransaction.CommitAsync"/>; the whole write may run more than once, so it must not keep
+    /// state between attempts.
+    /// </summary>
+    public async ValueTask<T> WriteAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            BillingProvider? provider = null;
+            try
+            {
+                await using var lease = await LeaseAsync(cancellationToken).ConfigureAwait(false);
+                var context = lease.Context;
+                var schema = _schema ??= BillingSchema.Read(context);
+                provider = schema.Provider;
+                SqliteWriteGate.Turn turn = default;
+                if (schema.Provider == BillingProvider.Sqlite)
+                {
+                    var gate = SqliteWriteGate.For(context.Database.GetDbConnection());
+                    turn = await gate.EnterAsync(cancellationToken).ConfigureAwait(false);
+                    if (!gate.Prepared)
+                    {
+                        await UseWriteAheadLogAsync(context, gate, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+
+                using (turn)
+                {
+                    var strategy = context.Database.CreateExecutionStrategy();
+                    return await strategy.ExecuteAsync(
+                        (write, schema),
+                        static async (context, state, cancellationToken) =>
+                        {
+                            await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                            return await state.write(new BillingTransaction(context, transaction, state.schema), cancellationToken).ConfigureAwait(false);
+                        },
+                        null,
+                        cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (attempt < MaxAttempts && provider is { } p && TransientDatabaseErrors.IsRetryable(ex, p))
+            {
+                Log.WriteRetried(_logger, attempt, ex);
+                var delay = TimeSpan.FromMilliseconds(Math.Min(1000, 5 * (1 << attempt)) * (0.5 + Random.Shared.NextDouble()));
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>A new context, and the scope it came from when there is no context factory.</summary>
+    public async ValueTask<ContextLease> LeaseAsync(CancellationToken cancellationToken)
+    {
+        if (_services.GetService<IDbContextFactory<TContext>>() is { } factory)
+        {
+            return new ContextLease(await factory.CreateDbContextAsync(cancellationToken).ConfigureAwait(false), null);
+        }
+
+        var scope = _services.CreateAsyncScope();
+        try
+        {
+            var context = scope.ServiceProvider.GetService<TContext>()
+                ?? throw new InvalidOperationException(
+                    $"UsageBilling needs '{typeof(TContext).Name}' from services.AddDbContextFactory<{typeof(TContext).Name}>() (preferred) or services.AddDbContext<{typeof(TContext).Name}>().");
+            return new ContextLease(context, scope);
+        }
+        catch
+        {
+            await scope.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    // Readers and the writer do not block each other in write-ahead-log mode; the setting is kept in the database file.
+    private async Task UseWriteAheadLogAsync(DbContext context, SqliteWriteGate gate, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = context.Database.GetDbConnection().CreateCommand();
+            command.CommandText = "PRAGMA journal_mode=WAL;";
+            var mode = await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as string;
+            Log.JournalMode(_logger, mode ?? "unknown");
+            gate.MarkPrepared();
+        }
+        catch (Exception ex) when (TransientDatabaseErrors.IsRetryable(ex, BillingProvider.Sqlite))
+        {
+            // Another process holds a lock: the write goes ahead in the current mode and the next write tries again.
+        }
+        catch (Exception ex) when (ex is System.Data.Common.DbException or InvalidOperationException)
+        {
+            Log.JournalModeFailed(_logger, ex);
+            gate.MarkPrepared();
+        }
+    }
+
+    /// <summary>Disposes the context, and its scope if it came from one.</summary>
+    internal readonly struct ContextLease(TContext context, AsyncServiceScope? scope) : IAsyncDisposable
+    {
+        public TContext Context { get; } = context;
+
+        public async ValueTask DisposeAsync()
+        {
+            if (scope is { } owned)
+            {
+                await owned.DisposeAsync().ConfigureAwait(false);
+            }
+            else
+            {
+                await Context.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Debug, "A UsageBilling write met a transient database error and runs again (attempt {Attempt}).", EventName = "WriteRetried")]
+        public static partial void WriteRetried(ILogger logger, int attempt, Exception exception);
+
+        [LoggerMessage(2, LogLevel.Debug, "UsageBilling's SQLite database uses journal mode {Mode}.", EventName = "SqliteJournalMode")]
+        public static partial void JournalMode(ILogger logger, string mode);
+
+        [LoggerMessage(3, LogLevel.Warning, "UsageBilling could not switch its SQLite database to write-ahead logging; reads may wait for writes.", EventName = "SqliteJournalModeFailed")]
+        public static partial void JournalModeFailed(ILogger logger, Exception exception);
+    }
+}

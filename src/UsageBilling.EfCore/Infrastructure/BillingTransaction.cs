@@ -1,0 +1,71 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Storage;
+
+namespace UsageBilling.EntityFrameworkCore;
+
+/// <summary>
+/// One database transaction of a store operation. Nothing is kept unless the operation calls <see cref="CommitAsync"/>;
+/// returning without it rolls everything back.
+/// </summary>
+internal sealed class BillingTransaction
+{
+    private readonly IDbContextTransaction _transaction;
+
+    public BillingTransaction(DbContext context, IDbContextTransaction transaction, BillingSchema schema)
+    {
+        Context = context;
+        _transaction = transaction;
+        Schema = schema;
+    }
+
+    public DbContext Context { get; }
+
+    public BillingSchema Schema { get; }
+
+    public BillingProvider Provider => Schema.Provider;
+
+    /// <summary>A command on the transaction's connection, enlisted in it.</summary>
+    public DbCommand Command(string sql)
+    {
+        var transaction = _transaction.GetDbTransaction();
+        var command = transaction.Connection!.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        if (Context.Database.GetCommandTimeout() is { } timeout)
+        {
+            command.CommandTimeout = timeout;
+        }
+
+        return command;
+    }
+
+    public Task CommitAsync(CancellationToken cancellationToken) => _transaction.CommitAsync(cancellationToken);
+}
+
+/// <summary>Adds typed parameters to commands (the same <c>@name</c> syntax works on SQLite and PostgreSQL).</summary>
+internal static class DbCommandParameters
+{
+    public static DbCommand With(this DbCommand command, string name, string? value) => Add(command, name, DbType.String, value);
+
+    public static DbCommand With(this DbCommand command, string name, long value) => Add(command, name, DbType.Int64, value);
+
+    public static DbCommand With(this DbCommand command, string name, long? value) => Add(command, name, DbType.Int64, value);
+
+    public static DbCommand With(this DbCommand command, string name, int value) => Add(command, name, DbType.Int32, value);
+
+    public static DbCommand With(this DbCommand command, string name, bool value) => Add(command, name, DbType.Boolean, value);
+
+    public static DbCommand With(this DbCommand command, string name, double value) => Add(command, name, DbType.Double, value);
+
+    private static DbCommand Add(DbCommand command, string name, DbType type, object? value)
+    {
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.DbType = type;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
+        return command;
+    }
+}

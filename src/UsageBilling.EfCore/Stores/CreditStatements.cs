@@ -1,0 +1,218 @@
+using System.Data.Common;
+
+namespace UsageBilling.EntityFrameworkCore;
+
+/// <summary>
+/// The credit store's statements, built once from the model's table and column names. Every money move is a
+/// conditional statement whose WHERE clause holds the rule, so the database decides atomically: in PostgreSQL the
+/// row lock of an UPDATE makes concurrent moves on one account queue and re-check the condition on the latest row;
+/// SQLite has one writer. <see cref="EfCoreCreditStore{TContext}"/> runs them in the order reservation, balance,
+/// ledger within every transaction, so concurrent transactions cannot deadlock on each other.
+/// </summary>
+internal sealed class CreditStatements
+{
+    public const int Active = (int)ReservationState.Active;
+    public const int Settled = (int)ReservationState.Settled;
+    public const int Released = (int)ReservationState.Released;
+    public const int Expired = (int)ReservationState.Expired;
+
+    private readonly string _ensureBalance;
+    private readonly string _holdIfAvailable;
+    private readonly string _releaseHold;
+    private readonly string _chargeAndReleaseHold;
+    private readonly string _post;
+    private readonly string _postIfAvailable;
+    private readonly string _insertReservation;
+    private readonly string _revive;
+    private readonly string _settleFrom;
+    private readonly string _release;
+    private readonly string _expireDue;
+    private readonly string _insertLedgerEntry;
+
+    public CreditStatements(BillingSchema schema)
+    {
+        var b = schema.Balances;
+        var r = schema.Reservations;
+        var l = schema.Ledger;
+
+        _ensureBalance = $"""
+            INSERT INTO {b.Name} ({b["AccountId"]}, {b["Balance"]}, {b["Reserved"]}) VALUES (@account, 0, 0)
+            ON CONFLICT ({b["AccountId"]}) DO NOTHING
+            """;
+        _holdIfAvailable = $"""
+            UPDATE {b.Name} SET {b["Reserved"]} = {b["Reserved"]} + @amount
+            WHERE {b["AccountId"]} = @account AND {b["Balance"]} - {b["Reserved"]} >= @amount
+            RETURNING {b["Balance"]}, {b["Reserved"]}
+            """;
+        _releaseHold = $"""
+            UPDATE {b.Name} SET {b["Reserved"]} = {b["Reserved"]} - @amount
+            WHERE {b["AccountId"]} = @account
+            """;
+        _chargeAndReleaseHold = $"""
+            UPDATE {b.Name} SET {b["Reserved"]} = {b["Reserved"]} - @held, {b["Balance"]} = {b["Balance"]} - @charge
+            WHERE {b["AccountId"]} = @account
+            RETURNING {b["Balance"]}
+            """;
+        _post = $"""
+            UPDATE {b.Name} SET {b["Balance"]} = {b["Balance"]} + @amount
+            WHERE {b["AccountId"]} = @account
+            RETURNING {b["Balance"]}
+            """;
+        _postIfAvailable = $"""
+            UPDATE {b.Name} SET {b["Balance"]} = {b["Balance"]} + @amount
+            WHERE {b["AccountId"]} = @account AND {b["Balance"]} - {b["Reserved"]} + @amount >= 0
+            RETURNING {b["Balance"]}
+            """;
+        _insertReservation = $"""
+            INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]}, {r["SettledAmount"]})
+            VALUES (@id, @account, @amount, @key, @reference, {Active}, @created, @expires, NULL)
+            ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING
+            """;
+        _revive = $"""
+            UPDATE {r.Name} SET {r["State"]} = {Active}, {r["Amount"]} = @amount, {r["CreatedAt"]} = @created, {r["ExpiresAt"]} = @expires, {r["SettledAmount"]} = NULL
+            WHERE {r["Id"]} = @id AND {r["State"]} IN ({Released}, {Expired})
+            """;
+        _settleFrom = $"""
+            UPDATE {r.Name} SET {r["State"]} = {Settled}, {r["SettledAmount"]} = @charge
+            WHERE {r["Id"]} = @id AND {r["State"]} = @from
+            RETURNING {r["AccountId"]}, {r["Amount"]}, {r["Reference"]}
+            """;
+        _release = $"""
+            UPDATE {r.Name} SET {r["State"]} = {Released}
+            WHERE {r["Id"]} = @id AND {r["State"]} = {Active}
+            RETURNING {r["AccountId"]}, {r["Amount"]}
+            """;
+
+        // PostgreSQL: skip rows another transaction is settling or expiring right now instead of waiting for them.
+        var skipLocked = schema.Provider == BillingProvider.PostgreSql ? " FOR UPDATE SKIP LOCKED" : "";
+        _expireDue = $"""
+            UPDATE {r.Name} SET {r["State"]} = {Expired}
+            WHERE {r["State"]} = {Active} AND {r["Id"]} IN (
+                SELECT {r["Id"]} FROM {r.Name}
+                WHERE {r["State"]} = {Active} AND {r["ExpiresAt"]} <= @now
+                ORDER BY {r["ExpiresAt"]}
+                LIMIT @max{skipLocked})
+            RETURNING {r["AccountId"]}, {r["Amount"]}
+            """;
+        _insertLedgerEntry = $"""
+            INSERT INTO {l.Name} ({l["Id"]}, {l["AccountId"]}, {l["Kind"]}, {l["Amount"]}, {l["BalanceAfter"]}, {l["IdempotencyKey"]}, {l["ReservationId"]}, {l["Reference"]}, {l["Reason"]}, {l["CreatedAt"]})
+            VALUES (@id, @account, @kind, @amount, @balanceAfter, @key, @reservation, @reference, @reason, @created)
+            ON CONFLICT ({l["AccountId"]}, {l["IdempotencyKey"]}) DO NOTHING
+            """;
+    }
+
+    /// <summary>Creates the account's balance row at zero if it has none.</summary>
+    public async Task EnsureBalanceAsync(BillingTransaction transaction, string accountId, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_ensureBalance).With("@account", accountId);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Holds <paramref name="amount"/> if the available balance covers it; the balance after, or null if it does not.</summary>
+    public async Task<CreditBalance?> HoldIfAvailableAsync(BillingTransaction transaction, string accountId, long amount, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_holdIfAvailable).With("@account", accountId).With("@amount", amount);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? new CreditBalance(new Money(reader.GetInt64(0)), new Money(reader.GetInt64(1)))
+            : null;
+    }
+
+    public async Task ReleaseHoldAsync(BillingTransaction transaction, string accountId, long amount, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_releaseHold).With("@account", accountId).With("@amount", amount);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Removes a hold and charges in one statement; the balance after, or null if the account has no balance row.</summary>
+    public Task<long?> ChargeAndReleaseHoldAsync(BillingTransaction transaction, string accountId, long held, long charge, CancellationToken cancellationToken)
+        => ReadInt64Async(transaction.Command(_chargeAndReleaseHold).With("@account", accountId).With("@held", held).With("@charge", charge), cancellationToken);
+
+    /// <summary>Adds <paramref name="amount"/> (signed) to the balance; with <paramref name="requireAvailable"/> only if the available balance stays at or above zero. The balance after, or null if refused.</summary>
+    public Task<long?> PostAsync(BillingTransaction transaction, string accountId, long amount, bool requireAvailable, CancellationToken cancellationToken)
+        => ReadInt64Async(transaction.Command(requireAvailable ? _postIfAvailable : _post).With("@account", accountId).With("@amount", amount), cancellationToken);
+
+    /// <summary>Inserts an active reservation; false if one with the same account and idempotency key exists.</summary>
+    public async Task<bool> InsertReservationAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_insertReservation)
+            .With("@id", request.ReservationId)
+            .With("@account", request.AccountId)
+            .With("@amount", request.Amount.Nanos)
+            .With("@key", request.IdempotencyKey)
+            .With("@reference", request.Reference)
+            .With("@created", StoredTime.ToTicks(request.CreatedAt))
+            .With("@expires", StoredTime.ToTicks(request.ExpiresAt));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <summary>Makes a released or expired reservation active with a new amount; false if it is in another state.</summary>
+    public async Task<bool> ReviveAsync(BillingTransaction transaction, string reservationId, CreditReservationRequest request, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_revive)
+            .With("@id", reservationId)
+            .With("@amount", request.Amount.Nanos)
+            .With("@created", StoredTime.ToTicks(request.CreatedAt))
+            .With("@expires", StoredTime.ToTicks(request.ExpiresAt));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    /// <summary>Moves the reservation from <paramref name="from"/> to settled; its account, amount and reference, or null if it was not in that state.</summary>
+    public async Task<(string AccountId, long Amount, string? Reference)?> SettleFromAsync(
+        BillingTransaction transaction, string reservationId, int from, long charge, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_settleFrom).With("@id", reservationId).With("@from", from).With("@charge", charge);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false)
+            ? (reader.GetString(0), reader.GetInt64(1), reader.IsDBNull(2) ? null : reader.GetString(2))
+            : null;
+    }
+
+    /// <summary>Moves an active reservation to released; its account and amount, or null if it was not active.</summary>
+    public async Task<(string AccountId, long Amount)?> ReleaseAsync(BillingTransaction transaction, string reservationId, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_release).With("@id", reservationId);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetString(0), reader.GetInt64(1)) : null;
+    }
+
+    /// <summary>Moves up to <paramref name="max"/> due active reservations to expired; the account and amount of each.</summary>
+    public async Task<List<(string AccountId, long Amount)>> ExpireDueAsync(BillingTransaction transaction, long nowTicks, int max, CancellationToken cancellationToken)
+    {
+        var expired = new List<(string, long)>();
+        await using var command = transaction.Command(_expireDue).With("@now", nowTicks).With("@max", max);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            expired.Add((reader.GetString(0), reader.GetInt64(1)));
+        }
+
+        return expired;
+    }
+
+    /// <summary>Inserts a ledger entry; false if the account already has one with the same idempotency key.</summary>
+    public async Task<bool> InsertLedgerEntryAsync(BillingTransaction transaction, LedgerEntry entry, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_insertLedgerEntry)
+            .With("@id", entry.Id)
+            .With("@account", entry.AccountId)
+            .With("@kind", (int)entry.Kind)
+            .With("@amount", entry.Amount.Nanos)
+            .With("@balanceAfter", entry.BalanceAfter.Nanos)
+            .With("@key", entry.IdempotencyKey)
+            .With("@reservation", entry.ReservationId)
+            .With("@reference", entry.Reference)
+            .With("@reason", entry.Reason)
+            .With("@created", StoredTime.ToTicks(entry.CreatedAt));
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+    }
+
+    private static async Task<long?> ReadInt64Async(DbCommand command, CancellationToken cancellationToken)
+    {
+        await using (command)
+        {
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? reader.GetInt64(0) : null;
+        }
+    }
+}

@@ -1,0 +1,208 @@
+using System.Text;
+using Microsoft.EntityFrameworkCore;
+
+namespace UsageBilling.EntityFrameworkCore;
+
+/// <summary>
+/// The Entity Framework Core <see cref="IUsageStore"/>. A batch is written with multi-row
+/// <c>INSERT ... ON CONFLICT (request_id) DO NOTHING</c> statements in one transaction, so a retried batch never
+/// duplicates a record. Reads page newest first by (timestamp in milliseconds, request id), as <see cref="UsageCursor"/> does.
+/// </summary>
+internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : DbContext
+{
+    /// <summary>Rows per statement: 18 parameters each stays far below SQLite's and PostgreSQL's parameter limits.</summary>
+    internal const int RowsPerStatement = 200;
+
+    private static readonly string[] Columns =
+    [
+        nameof(UsageRecordEntity.RequestId), nameof(UsageRecordEntity.Timestamp), nameof(UsageRecordEntity.KeyId),
+        nameof(UsageRecordEntity.AccountId), nameof(UsageRecordEntity.Method), nameof(UsageRecordEntity.Route),
+        nameof(UsageRecordEntity.StatusCode), nameof(UsageRecordEntity.DurationMs), nameof(UsageRecordEntity.Cost),
+        nameof(UsageRecordEntity.Outcome), nameof(UsageRecordEntity.IdempotencyKey), nameof(UsageRecordEntity.Model),
+        nameof(UsageRecordEntity.InputTokens), nameof(UsageRecordEntity.OutputTokens), nameof(UsageRecordEntity.CachedInputTokens),
+        nameof(UsageRecordEntity.TokensEstimated), nameof(UsageRecordEntity.Streamed), nameof(UsageRecordEntity.ClientAborted),
+    ];
+
+    private readonly BillingDatabase<TContext> _database;
+
+    public EfCoreUsageStore(BillingDatabase<TContext> database) => _database = database;
+
+    public async ValueTask AppendAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+
+        // The first record with an id wins, as it would had the duplicates come in separate batches.
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var unique = records.Where(r => seen.Add(r.RequestId)).ToList();
+        if (unique.Count == 0)
+        {
+            return;
+        }
+
+        await _database.WriteAsync(async (transaction, ct) =>
+        {
+            foreach (var chunk in unique.Chunk(RowsPerStatement))
+            {
+                await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, chunk.Length));
+                for (var i = 0; i < chunk.Length; i++)
+                {
+                    var r = chunk[i];
+                    var p = "@r" + i.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
+                    insert.With(p + "0", r.RequestId)
+                        .With(p + "1", r.Timestamp.ToUnixTimeMilliseconds())
+                        .With(p + "2", r.KeyId)
+                        .With(p + "3", r.AccountId)
+                        .With(p + "4", r.Method)
+                        .With(p + "5", r.Route)
+                        .With(p + "6", r.StatusCode)
+                        .With(p + "7", r.DurationMs)
+                        .With(p + "8", r.Cost.Nanos)
+                        .With(p + "9", r.Outcome)
+                        .With(p + "10", r.IdempotencyKey)
+                        .With(p + "11", r.Model)
+                        .With(p + "12", r.InputTokens)
+                        .With(p + "13", r.OutputTokens)
+                        .With(p + "14", r.CachedInputTokens)
+                        .With(p + "15", r.TokensEstimated)
+                        .With(p + "16", r.Streamed)
+                        .With(p + "17", r.ClientAborted);
+                }
+
+                await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+            }
+
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return true;
+        }, cancellationToken).ConfigureAwait(false);
+    }
+
+    public ValueTask<UsagePage> QueryAsync(UsageQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
+        var after = UsageCursor.Decode(query.Cursor);
+        return _database.ReadAsync(static async (context, schema, state) =>
+        {
+            var (query, after, cancellationToken) = state;
+            var rows = context.Set<UsageRecordEntity>().AsNoTracking();
+            if (query.AccountId is { } accountId)
+            {
+                rows = rows.Where(r => r.AccountId == accountId);
+            }
+
+            if (query.KeyId is { } keyId)
+            {
+                rows = rows.Where(r => r.KeyId == keyId);
+            }
+
+            // Stored times are whole milliseconds: "at or after From" and "before To" both compare with From and To rounded up.
+            if (query.From is { } from)
+            {
+                var fromMs = StoredTime.CeilingUnixMilliseconds(from);
+                rows = rows.Where(r => r.Timestamp >= fromMs);
+            }
+
+            if (query.To is { } to)
+            {
+                var toMs = StoredTime.CeilingUnixMilliseconds(to);
+                rows = rows.Where(r => r.Timestamp < toMs);
+            }
+
+            // Request ids break ties in ordinal order: PostgreSQL compares them with the "C" collation, SQLite's default is binary.
+            var collateC = schema.Provider == BillingProvider.PostgreSql;
+            if (after is { } cursor)
+            {
+                var cursorMs = cursor.Timestamp.ToUnixTimeMilliseconds();
+                var cursorId = cursor.RequestId;
+                rows = collateC
+                    ? rows.Where(r => r.Timestamp < cursorMs || (r.Timestamp == cursorMs && EF.Functions.Collate(r.RequestId, "C").CompareTo(cursorId) < 0))
+                    : rows.Where(r => r.Timestamp < cursorMs || (r.Timestamp == cursorMs && r.RequestId.CompareTo(cursorId) < 0));
+            }
+
+            var ordered = collateC
+                ? rows.OrderByDescending(r => r.Timestamp).ThenByDescending(r => EF.Functions.Collate(r.RequestId, "C"))
+                : rows.OrderByDescending(r => r.Timestamp).ThenByDescending(r => r.RequestId);
+            var page = await ordered.Take(Math.Min(query.Limit, int.MaxValue - 1) + 1).ToListAsync(cancellationToken).ConfigureAwait(false);
+            var records = page.Take(query.Limit).Select(r => r.ToRecord()).ToList();
+            var next = page.Count > query.Limit ? UsageCursor.Encode(records[^1]) : null;
+            return new UsagePage(records, next);
+        }, (query, after, cancellationToken), cancellationToken);
+    }
+
+    public ValueTask<IReadOnlyList<UsageSummary>> SummarizeAsync(UsageSummaryQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        return _database.ReadAsync(static async (context, schema, state) =>
+        {
+            var (query, cancellationToken) = state;
+            await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            await using var command = context.Database.GetDbConnection().CreateCommand();
+            command.CommandText = UsageSummarySql.Build(schema, query);
+            if (context.Database.GetCommandTimeout() is { } timeout)
+            {
+                command.CommandTimeout = timeout;
+            }
+
+            // Stored times are whole milliseconds: "at or after From" and "before To" both compare with them rounded up.
+            command.With("@from", StoredTime.CeilingUnixMilliseconds(query.From))
+                .With("@to", StoredTime.CeilingUnixMilliseconds(query.To));
+            if (query.AccountId is not null)
+            {
+                command.With("@account", query.AccountId);
+            }
+
+            if (query.KeyId is not null)
+            {
+                command.With("@key", query.KeyId);
+            }
+
+            var rows = new List<UsageSummary>();
+            await using (var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    rows.Add(new UsageSummary
+                    {
+                        Group = reader.IsDBNull(0) ? null : reader.GetString(0),
+                        Requests = reader.GetInt64(1),
+                        Errors = reader.GetInt64(2),
+                        InputTokens = reader.GetInt64(3),
+                        CachedInputTokens = reader.GetInt64(4),
+                        OutputTokens = reader.GetInt64(5),
+                        Cost = new Money(reader.GetInt64(6)),
+                        AverageDurationMs = reader.GetDouble(7),
+                        P95DurationMs = reader.GetDouble(8),
+                    });
+                }
+            }
+
+            // One row of zeros for an empty period when nothing is grouped, as the reference aggregation gives.
+            if (query.GroupBy == UsageGrouping.None && rows.Count == 0 && query.Limit is not <= 0)
+            {
+                rows.Add(new UsageSummary());
+            }
+
+            IReadOnlyList<UsageSummary> summaries = rows;
+            return summaries;
+        }, (query, cancellationToken), cancellationToken);
+    }
+
+    private static string InsertSql(BillingTable table, int rows)
+    {
+        var sql = new StringBuilder();
+        sql.Append("INSERT INTO ").Append(table.Name).Append(" (").AppendJoin(", ", Columns.Select(c => table[c])).Append(") VALUES ");
+        for (var i = 0; i < rows; i++)
+        {
+            sql.Append(i == 0 ? "(" : ", (");
+            for (var c = 0; c < Columns.Length; c++)
+            {
+                sql.Append(c == 0 ? "" : ", ").Append("@r").Append(i).Append('_').Append(c);
+            }
+
+            sql.Append(')');
+        }
+
+        sql.Append(" ON CONFLICT (").Append(table[nameof(UsageRecordEntity.RequestId)]).Append(") DO NOTHING");
+        return sql.ToString();
+    }
+}

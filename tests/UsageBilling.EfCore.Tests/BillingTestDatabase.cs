@@ -1,0 +1,67 @@
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace UsageBilling.EntityFrameworkCore.Tests;
+
+/// <summary>
+/// One database for one test class, reached through the real registration:
+/// <c>AddUsageBilling().UseEntityFrameworkCore(...)</c>, stores resolved from the container.
+/// </summary>
+public abstract class BillingTestDatabase : IAsyncLifetime
+{
+    private ServiceProvider? _services;
+
+    /// <summary>Why the database is unavailable (the tests are skipped), or null.</summary>
+    public virtual string? SkipReason => null;
+
+    /// <summary>Whether to create the ready context's tables (false: an empty database).</summary>
+    public bool CreateTables { get; init; } = true;
+
+    public IServiceProvider Services => _services ?? throw new InvalidOperationException("The database was not created.");
+
+    public T Get<T>() where T : notnull
+    {
+        Skip.If(SkipReason is not null, SkipReason);
+        return Services.GetRequiredService<T>();
+    }
+
+    public async Task InitializeAsync()
+    {
+        if (SkipReason is not null)
+        {
+            return;
+        }
+
+        await CreateDatabaseAsync();
+        if (!CreateTables)
+        {
+            return;
+        }
+
+        var services = new ServiceCollection().AddLogging();
+        services.AddUsageBilling().UseEntityFrameworkCore(Configure);
+        _services = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+        await using var context = await _services.GetRequiredService<IDbContextFactory<UsageBillingDbContext>>().CreateDbContextAsync();
+        await context.Database.EnsureCreatedAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (_services is not null)
+        {
+            await _services.DisposeAsync();
+        }
+
+        if (SkipReason is null)
+        {
+            await DropDatabaseAsync();
+        }
+    }
+
+    /// <summary>Points a context at this database.</summary>
+    public abstract void Configure(DbContextOptionsBuilder options);
+
+    protected abstract Task CreateDatabaseAsync();
+
+    protected abstract Task DropDatabaseAsync();
+}

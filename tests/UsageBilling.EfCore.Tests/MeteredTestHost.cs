@@ -1,0 +1,46 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace UsageBilling.EntityFrameworkCore.Tests;
+
+/// <summary>A minimal app with one metered endpoint (<c>GET /x</c>, API key, cost 1), on TestServer.</summary>
+internal static class MeteredTestHost
+{
+    /// <summary>The plan whose keys may make 4 requests per minute.</summary>
+    public const string LimitedPlan = "metered";
+
+    public const int RequestsPerMinute = 4;
+
+    public static async Task<WebApplication> StartAsync(TimeProvider clock, Action<UsageBillingBuilder> backend)
+    {
+        var builder = WebApplication.CreateBuilder();
+        builder.WebHost.UseTestServer();
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(clock);
+        backend(builder.Services.AddUsageBilling(o => o.Plans.Limits[LimitedPlan] = new RequestLimits { RequestsPerMinute = RequestsPerMinute }));
+
+        var app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseUsageBilling();
+        app.MapGet("/x", () => "ok").RequireApiKey().WithCost(1m);
+        await app.StartAsync();
+        return app;
+    }
+
+    /// <summary>Calls <c>GET /x</c> with the key; the status and <c>X-RateLimit-Remaining</c>.</summary>
+    public static async Task<(HttpStatusCode Status, string? Remaining)> CallAsync(WebApplication app, string key)
+    {
+        using var client = app.GetTestClient();
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/x");
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        using var response = await client.SendAsync(request);
+        var remaining = response.Headers.TryGetValues("X-RateLimit-Remaining", out var values) ? values.Single() : null;
+        return (response.StatusCode, remaining);
+    }
+}

@@ -1,0 +1,48 @@
+using UsageBilling.Testing;
+
+namespace UsageBilling.EntityFrameworkCore.Tests;
+
+// Every store behaviour of the conformance suite, on a fresh PostgreSQL database per class. The classes share one
+// collection so that they run one after another and their connection pools never exceed the server's limit together.
+
+[CollectionDefinition(Name)]
+public sealed class PostgresTestGroup
+{
+    public const string Name = "PostgreSQL";
+}
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresCreditStoreTests(PostgresTestDatabase database) : CreditStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<ICreditStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<ICreditStore>());
+}
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresApiKeyStoreTests(PostgresTestDatabase database) : ApiKeyStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<IApiKeyStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IApiKeyStore>());
+}
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresAccountStoreTests(PostgresTestDatabase database) : AccountStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<IAccountStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IAccountStore>());
+}
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresUsageStoreTests(PostgresTestDatabase database) : UsageStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<IUsageStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IUsageStore>());
+}
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresRateLimitCounterStoreTests(PostgresTestDatabase database) : RateLimitCounterStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IRateLimitCounterStore>());
+}
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresModelPriceStoreTests(PostgresTestDatabase database) : ModelPriceStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IModelPriceStore>());
+}

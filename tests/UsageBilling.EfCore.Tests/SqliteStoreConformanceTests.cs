@@ -1,0 +1,35 @@
+using UsageBilling.Testing;
+
+namespace UsageBilling.EntityFrameworkCore.Tests;
+
+// Every store behaviour of the conformance suite, on a SQLite file per class.
+
+public sealed class SqliteCreditStoreTests(SqliteTestDatabase database) : CreditStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<ICreditStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<ICreditStore>());
+}
+
+public sealed class SqliteApiKeyStoreTests(SqliteTestDatabase database) : ApiKeyStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<IApiKeyStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IApiKeyStore>());
+}
+
+public sealed class SqliteAccountStoreTests(SqliteTestDatabase database) : AccountStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<IAccountStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IAccountStore>());
+}
+
+public sealed class SqliteUsageStoreTests(SqliteTestDatabase database) : UsageStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<IUsageStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IUsageStore>());
+}
+
+public sealed class SqliteRateLimitCounterStoreTests(SqliteTestDatabase database) : RateLimitCounterStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IRateLimitCounterStore>());
+}
+
+public sealed class SqliteModelPriceStoreTests(SqliteTestDatabase database) : ModelPriceStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IModelPriceStore>());
+}

@@ -1,0 +1,218 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace UsageBilling.EntityFrameworkCore.Tests;
+
+/// <summary>What the Entity Framework Core stores promise beyond the conformance suite, on each database.</summary>
+public abstract class StoreBehaviourTests(BillingTestDatabase database)
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+
+    [SkippableFact]
+    public async Task Timestamps_of_keys_reservations_and_ledger_entries_round_trip_to_the_tick()
+    {
+        var at = new DateTimeOffset(2026, 11, 1, 12, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_567);
+        var keys = database.Get<IApiKeyStore>();
+        var key = new ApiKeyRecord
+        {
+            Id = NewId("key"), AccountId = NewId("acct"), Name = "precise", DisplayPrefix = "sk-abcd",
+            Hash = Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N"), CreatedAt = at, ExpiresAt = at.AddDays(1),
+        };
+        await keys.CreateAsync(key);
+        Assert.Equal(key, await keys.FindByIdAsync(key.Id));
+
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+        var grant = await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(5m), IdempotencyKey = "g", CreatedAt = at,
+        });
+        Assert.Equal(grant.Entry, Assert.Single((await credits.GetLedgerAsync(account, 10, null)).Entries));
+        var held = await credits.ReserveAsync(new CreditReservationRequest
+        {
+            ReservationId = NewId("res"), AccountId = account, Amount = Money.FromUnits(1m), IdempotencyKey = "r", CreatedAt = at, ExpiresAt = at.AddMinutes(10),
+        });
+        Assert.Equal(held.Reservation, await credits.FindReservationAsync(held.Reservation!.Id));
+    }
+
+    [SkippableFact]
+    public async Task Duplicate_accounts_and_keys_are_refused_with_InvalidOperationException_as_the_interfaces_promise()
+    {
+        var accounts = database.Get<IAccountStore>();
+        var account = new BillingAccount { Id = NewId("acct"), Name = "Acme", Plan = "pro", CreatedAt = Now };
+        await accounts.CreateAsync(account);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await accounts.CreateAsync(account with { Name = "Other" }));
+
+        var keys = database.Get<IApiKeyStore>();
+        var key = new ApiKeyRecord
+        {
+            Id = NewId("key"), AccountId = account.Id, Name = "k", DisplayPrefix = "sk-abcd", Hash = Guid.NewGuid().ToString("N"), CreatedAt = Now,
+        };
+        await keys.CreateAsync(key);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await keys.CreateAsync(key with { Id = NewId("key") }));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await keys.CreateAsync(key with { Hash = Guid.NewGuid().ToString("N") }));
+    }
+
+    [SkippableFact]
+    public async Task Usage_timestamps_are_kept_to_the_millisecond()
+    {
+        var usage = database.Get<IUsageStore>();
+        var account = NewId("acct");
+        var record = Record(account, Now.AddTicks(1_234_567), NewId("req"));
+        await usage.AppendAsync([record]);
+
+        var read = Assert.Single((await usage.QueryAsync(new UsageQuery { AccountId = account })).Records);
+        Assert.Equal(record with { Timestamp = Now.AddMilliseconds(123) }, read);
+    }
+
+    [SkippableFact]
+    public async Task Usage_ties_on_the_timestamp_are_broken_by_ordinal_request_id_whatever_the_collation()
+    {
+        // Ordinal: "req_B" < "req_a" < "req_b"; most linguistic collations put "req_a" first.
+        var usage = database.Get<IUsageStore>();
+        var account = NewId("acct");
+        var prefix = NewId("req") + "_";
+        await usage.AppendAsync([Record(account, Now, prefix + "a"), Record(account, Now, prefix + "B"), Record(account, Now, prefix + "b")]);
+
+        var seen = new List<string>();
+        string? cursor = null;
+        do
+        {
+            var page = await usage.QueryAsync(new UsageQuery { AccountId = account, Limit = 1, Cursor = cursor });
+            seen.AddRange(page.Records.Select(r => r.RequestId[prefix.Length..]));
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null && seen.Count < 10);
+
+        Assert.Equal(["b", "a", "B"], seen);
+    }
+
+    [SkippableFact]
+    public async Task Keys_are_listed_in_ordinal_id_order_whatever_the_collation()
+    {
+        var keys = database.Get<IApiKeyStore>();
+        var prefix = NewId("key") + "_";
+        foreach (var suffix in new[] { "a", "B", "b", "A" })
+        {
+            await keys.CreateAsync(new ApiKeyRecord
+            {
+                Id = prefix + suffix, AccountId = NewId("acct"), Name = suffix, DisplayPrefix = "sk-abcd",
+                Hash = Guid.NewGuid().ToString("N") + suffix, CreatedAt = Now,
+            });
+        }
+
+        // Every id with the prefix sorts after the prefix itself and before any id that does not start with it.
+        var listed = await keys.ListAsync(prefix, 4);
+        Assert.Equal(["A", "B", "a", "b"], listed.Select(k => k.Id[prefix.Length..]));
+        Assert.Equal(["a", "b"], (await keys.ListAsync(prefix + "B", 2)).Select(k => k.Id[prefix.Length..]));
+    }
+
+    [SkippableFact]
+    public async Task A_large_batch_is_appended_once_even_when_retried()
+    {
+        var usage = database.Get<IUsageStore>();
+        var account = NewId("acct");
+        var records = Enumerable.Range(0, EfCoreUsageStore<UsageBillingDbContext>.RowsPerStatement * 2 + 17)
+            .Select(i => Record(account, Now.AddMilliseconds(i), NewId("req")))
+            .ToList();
+        await usage.AppendAsync(records);
+        await usage.AppendAsync(records);
+
+        var total = 0;
+        string? cursor = null;
+        do
+        {
+            var page = await usage.QueryAsync(new UsageQuery { AccountId = account, Limit = 100, Cursor = cursor });
+            total += page.Records.Count;
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+        Assert.Equal(records.Count, total);
+    }
+
+    [SkippableFact]
+    public async Task Expired_counters_are_deleted_and_live_ones_kept()
+    {
+        // The store's own background cleanup first runs one interval (a minute) after it was created; this calls it directly.
+        var counters = database.Get<IRateLimitCounterStore>();
+        var (expired, live) = (NewId("key") + ":m:1", NewId("key") + ":m:2");
+        var now = DateTimeOffset.UtcNow;
+        await counters.IncrementAsync([new(expired, 3, now.AddMinutes(-1)), new(live, 4, now.AddHours(1))]);
+        Assert.Equal(new long[] { 3, 4 }, await counters.GetAsync([expired, live]));
+
+        var store = Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(counters);
+        Assert.True(await store.DeleteExpiredAsync(now, CancellationToken.None) >= 1);
+        Assert.Equal(new long[] { 0, 4 }, await counters.GetAsync([expired, live]));
+    }
+
+    [SkippableFact]
+    public async Task A_ledger_cursor_that_is_not_one_of_ours_reads_as_the_end()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+        await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(1m), IdempotencyKey = "g", CreatedAt = Now,
+        });
+        var page = await credits.GetLedgerAsync(account, 10, "not-a-cursor");
+        Assert.Empty(page.Entries);
+        Assert.Null(page.NextCursor);
+    }
+
+    [SkippableFact]
+    public async Task Settle_release_and_expiry_racing_on_the_same_reservations_leave_one_outcome_each()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+        await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(1000m), IdempotencyKey = "seed", CreatedAt = Now,
+        });
+        var reservations = new List<CreditReservation>();
+        for (var i = 0; i < 100; i++)
+        {
+            var held = await credits.ReserveAsync(new CreditReservationRequest
+            {
+                ReservationId = NewId("res"), AccountId = account, Amount = Money.FromUnits(2m), IdempotencyKey = $"r{i}",
+                CreatedAt = Now, ExpiresAt = Now.AddSeconds(-1),
+            });
+            reservations.Add(held.Reservation!);
+        }
+
+        var settles = reservations.Select(r => Task.Run(async () => await credits.SettleAsync(r.Id, Money.FromUnits(0.5m), Now)));
+        var releases = reservations.Select(r => Task.Run(async () => await credits.ReleaseAsync(r.Id, Now)));
+        var expiries = Enumerable.Range(0, 10).Select(_ => Task.Run(async () => await credits.ExpireReservationsAsync(Now, 7)));
+        var settled = await Task.WhenAll(settles);
+        await Task.WhenAll(releases);
+        await Task.WhenAll(expiries);
+
+        var charged = settled.Count(s => s.Status == SettleStatus.Settled);
+        var states = await Task.WhenAll(reservations.Select(async r => (await credits.FindReservationAsync(r.Id))!.State));
+        Assert.Equal(charged, states.Count(s => s == ReservationState.Settled));
+        Assert.DoesNotContain(ReservationState.Active, states);
+        var balance = await credits.GetBalanceAsync(account);
+        Assert.Equal(new CreditBalance(Money.FromUnits(1000m) - Money.FromUnits(0.5m) * charged, Money.Zero), balance);
+        var ledger = await credits.GetLedgerAsync(account, 1000, null);
+        Assert.Equal(charged + 1, ledger.Entries.Count);
+        Assert.Equal(balance.Balance, ledger.Entries.Aggregate(Money.Zero, (sum, e) => sum + e.Amount));
+        Assert.Equal(balance.Balance, ledger.Entries[0].BalanceAfter);
+    }
+
+    private static UsageRecord Record(string account, DateTimeOffset at, string requestId) => new()
+    {
+        RequestId = requestId,
+        Timestamp = at,
+        AccountId = account,
+        Method = "GET",
+        Route = "/x",
+        StatusCode = 200,
+        DurationMs = 2.5,
+        Cost = Money.FromUnits(0.001m),
+    };
+
+    private static string NewId(string prefix) => $"{prefix}_{Guid.NewGuid():N}";
+}
+
+public sealed class SqliteStoreBehaviourTests(SqliteTestDatabase database) : StoreBehaviourTests(database), IClassFixture<SqliteTestDatabase>;
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresStoreBehaviourTests(PostgresTestDatabase database) : StoreBehaviourTests(database), IClassFixture<PostgresTestDatabase>;
