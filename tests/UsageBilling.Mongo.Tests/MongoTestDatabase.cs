@@ -24,7 +24,15 @@ public sealed class MongoTestDatabase : IAsyncLifetime
             return;
         }
 
-        _client = new MongoClient(Uri);
+        // The suite starts up to 1000 operations at once. The driver lets only 500 operations wait for a pooled
+        // connection (a fixed default, whatever the pool size) and refuses the rest with MongoWaitQueueFullException
+        // before they reach the server. The setting is marked obsolete because the limit is to go away; until then,
+        // lift it here rather than lowering the suite's concurrency.
+        var settings = MongoClientSettings.FromConnectionString(Uri);
+#pragma warning disable CS0618
+        settings.WaitQueueSize = 10_000;
+#pragma warning restore CS0618
+        _client = new MongoClient(settings);
         _database = new MongoBillingDatabase(_client.GetDatabase(DatabaseName), new UsageBillingMongoOptions());
         await new UsageBillingMongoIndexes(_database).EnsureIndexesAsync();
     }
