@@ -1,4 +1,3 @@
-using MongoDB.Bson;
 using MongoDB.Driver;
 
 namespace UsageBilling.Mongo;
@@ -100,9 +99,4 @@ public sealed class UsageBillingMongoIndexes
         new(Builders<CounterDocument>.IndexKeys.Ascending(d => d.ExpiresAt),
             new CreateIndexOptions { Name = "expires_ttl", ExpireAfter = TimeSpan.Zero }),
     ];
-
-    internal static BsonDocument RenderKeys<TDocument>(CreateIndexModel<TDocument> model)
-        => model.Keys.Render(new RenderArgs<TDocument>(
-            MongoDB.Bson.Serialization.BsonSerializer.LookupSerializer<TDocument>(),
-            MongoDB.Bson.Serialization.BsonSerializer.SerializerRegistry));
 }
