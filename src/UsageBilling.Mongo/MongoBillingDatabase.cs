@@ -21,6 +21,7 @@ internal sealed class MongoBillingDatabase : IDisposable
         Ledger = database.GetCollection<LedgerEntryDocument>(options.LedgerCollectionName);
         Usage = database.GetCollection<UsageRecordDocument>(options.UsageCollectionName);
         Counters = database.GetCollection<CounterDocument>(options.CountersCollectionName);
+        ModelPrices = database.GetCollection<ModelPriceDocument>(options.ModelPricesCollectionName);
     }
 
     public UsageBillingMongoOptions Options { get; }
@@ -40,6 +41,8 @@ internal sealed class MongoBillingDatabase : IDisposable
     public IMongoCollection<UsageRecordDocument> Usage { get; }
 
     public IMongoCollection<CounterDocument> Counters { get; }
+
+    public IMongoCollection<ModelPriceDocument> ModelPrices { get; }
 
     /// <summary>Resolves the database the options name: <see cref="UsageBillingMongoOptions.Database"/>, the factory, or a new client.</summary>
     public static MongoBillingDatabase Create(UsageBillingMongoOptions options, IServiceProvider services)

@@ -9,7 +9,8 @@ namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Chooses MongoDB (the official driver) as the UsageBilling backend.</summary>
 /// <remarks>
-/// Every store (accounts, API keys, credits, usage log, rate-limit counters) replaces its in-memory default. Calling
+/// Every store (accounts, API keys, credits, usage log, rate-limit counters, run-time model prices) replaces its
+/// in-memory default. Calling
 /// <c>UseMongo</c> twice is harmless. A sample can switch backend by configuration, for example:
 /// <code>
 /// var billing = builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"));
@@ -85,6 +86,7 @@ public static class UsageBillingMongoExtensions
             .ReplaceStore<IApiKeyStore, MongoApiKeyStore>()
             .ReplaceStore<ICreditStore, MongoCreditStore>()
             .ReplaceStore<IUsageStore, MongoUsageStore>()
-            .ReplaceStore<IRateLimitCounterStore, MongoRateLimitCounterStore>();
+            .ReplaceStore<IRateLimitCounterStore, MongoRateLimitCounterStore>()
+            .ReplaceStore<IModelPriceStore, MongoModelPriceStore>();
     }
 }

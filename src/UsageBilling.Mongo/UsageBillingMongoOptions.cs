@@ -46,6 +46,9 @@ public sealed class UsageBillingMongoOptions
     /// <summary>The rate-limit and quota counters collection. Default <c>billing_counters</c>.</summary>
     public string CountersCollectionName { get; set; } = "billing_counters";
 
+    /// <summary>The collection of model prices set at run time. Default <c>billing_prices</c>.</summary>
+    public string ModelPricesCollectionName { get; set; } = "billing_prices";
+
     /// <summary>
     /// Whether a hosted service runs <see cref="UsageBillingMongoIndexes.EnsureIndexesAsync"/> at start-up. Default
     /// <see langword="false"/>: create the indexes in a deployment step instead, or turn this on. The stores rely on the

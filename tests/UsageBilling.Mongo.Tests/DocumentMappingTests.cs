@@ -31,11 +31,14 @@ public sealed class DocumentMappingTests
             ExpiresAt = Odd.AddDays(30),
             RevokedAt = Odd.AddDays(1),
             LastUsedAt = Odd.AddHours(1),
-            Limits = new RequestLimits { RequestsPerSecond = 1, RequestsPerMinute = 60, RequestsPerHour = 600, RequestsPerDay = 6000, MonthlyRequests = 10_000 },
+            Limits = new RequestLimits { RequestsPerSecond = 1, RequestsPerMinute = 60, RequestsPerHour = 600, RequestsPerDay = 6000, MonthlyRequests = 10_000, TokensPerMinute = 90_000 },
+            Budget = new SpendBudget { Daily = new Money(1), Weekly = new Money(long.MaxValue), Monthly = Money.FromUnits(30m) },
         };
         Assert.Equal(key, RoundTrip(ApiKeyDocument.From(key)).ToRecord());
 
-        var bare = key with { ExpiresAt = null, RevokedAt = null, LastUsedAt = null, Limits = null };
+        Assert.Equal(BsonType.Int64, ApiKeyDocument.From(key).ToBsonDocument()["budget"]["d"].BsonType);
+
+        var bare = key with { ExpiresAt = null, RevokedAt = null, LastUsedAt = null, Limits = null, Budget = null };
         var document = ApiKeyDocument.From(bare).ToBsonDocument();
         Assert.Equal(["_id", "acct", "name", "pfx", "hash", "ca"], document.Names);
         Assert.Equal(bare, RoundTrip(ApiKeyDocument.From(bare)).ToRecord());
@@ -46,6 +49,28 @@ public sealed class DocumentMappingTests
     {
         var account = new BillingAccount { Id = "acct_1", Name = "Acme", Plan = "pro", CreatedAt = Odd };
         Assert.Equal(account, RoundTrip(AccountDocument.From(account)).ToAccount());
+        var budgeted = account with { Budget = new SpendBudget { Monthly = Money.FromUnits(0.000000001m) } };
+        Assert.Equal(budgeted, RoundTrip(AccountDocument.From(budgeted)).ToAccount());
+    }
+
+    [Fact]
+    public void A_model_price_round_trips_and_is_keyed_by_model_ignoring_case_and_by_instant()
+    {
+        var price = new ModelPrice
+        {
+            Model = "GPT-4o",
+            InputPerMillion = Money.FromUnits(2.5m),
+            OutputPerMillion = Money.FromUnits(10m),
+            CachedInputPerMillion = Money.FromUnits(1.25m),
+            RequestFee = new Money(1),
+            EffectiveFrom = Odd,
+        };
+        Assert.Equal(price, RoundTrip(ModelPriceDocument.From(price)).ToPrice());
+        Assert.Equal(price with { EffectiveFrom = null }, RoundTrip(ModelPriceDocument.From(price with { EffectiveFrom = null })).ToPrice());
+
+        Assert.Equal(ModelPriceDocument.IdOf("gpt-4o", Odd.ToUniversalTime()), ModelPriceDocument.From(price).Id);
+        Assert.NotEqual(ModelPriceDocument.IdOf("gpt-4o", null), ModelPriceDocument.From(price).Id);
+        Assert.NotEqual(ModelPriceDocument.IdOf("gpt-4o", Odd.AddTicks(1)), ModelPriceDocument.From(price).Id);
     }
 
     [Fact]

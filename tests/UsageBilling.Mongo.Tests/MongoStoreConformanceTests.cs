@@ -26,6 +26,11 @@ public sealed class MongoUsageStoreTests(MongoTestDatabase mongo) : UsageStoreSp
     protected override ValueTask<IUsageStore> CreateStoreAsync() => ValueTask.FromResult<IUsageStore>(new MongoUsageStore(mongo.Require()));
 }
 
+public sealed class MongoModelPriceStoreTests(MongoTestDatabase mongo) : ModelPriceStoreSpecification, IClassFixture<MongoTestDatabase>
+{
+    protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult<IModelPriceStore>(new MongoModelPriceStore(mongo.Require()));
+}
+
 public sealed class MongoRateLimitCounterStoreTests(MongoTestDatabase mongo) : RateLimitCounterStoreSpecification, IClassFixture<MongoTestDatabase>
 {
     protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync()

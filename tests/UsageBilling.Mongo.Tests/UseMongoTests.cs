@@ -18,6 +18,7 @@ public sealed class UseMongoTests
         Assert.IsType<MongoCreditStore>(provider.GetRequiredService<ICreditStore>());
         Assert.IsType<MongoUsageStore>(provider.GetRequiredService<IUsageStore>());
         Assert.IsType<MongoRateLimitCounterStore>(provider.GetRequiredService<IRateLimitCounterStore>());
+        Assert.IsType<MongoModelPriceStore>(provider.GetRequiredService<IModelPriceStore>());
         Assert.Equal("usagebilling", provider.GetRequiredService<MongoBillingDatabase>().Database.DatabaseNamespace.DatabaseName);
     }
 

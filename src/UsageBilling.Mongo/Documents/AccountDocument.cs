@@ -18,12 +18,17 @@ internal sealed class AccountDocument
     [BsonElement("ca")]
     public TimestampDocument CreatedAt { get; set; } = new();
 
+    [BsonElement("budget")]
+    [BsonIgnoreIfNull]
+    public SpendBudgetDocument? Budget { get; set; }
+
     public static AccountDocument From(BillingAccount account) => new()
     {
         Id = account.Id,
         Name = account.Name,
         Plan = account.Plan,
         CreatedAt = TimestampDocument.From(account.CreatedAt),
+        Budget = SpendBudgetDocument.From(account.Budget),
     };
 
     public BillingAccount ToAccount() => new()
@@ -32,5 +37,6 @@ internal sealed class AccountDocument
         Name = Name,
         Plan = Plan,
         CreatedAt = CreatedAt.ToDateTimeOffset(),
+        Budget = Budget?.ToBudget(),
     };
 }

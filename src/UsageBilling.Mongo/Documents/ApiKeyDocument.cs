@@ -40,6 +40,10 @@ internal sealed class ApiKeyDocument
     [BsonIgnoreIfNull]
     public RequestLimitsDocument? Limits { get; set; }
 
+    [BsonElement("budget")]
+    [BsonIgnoreIfNull]
+    public SpendBudgetDocument? Budget { get; set; }
+
     public static ApiKeyDocument From(ApiKeyRecord key) => new()
     {
         Id = key.Id,
@@ -52,6 +56,7 @@ internal sealed class ApiKeyDocument
         RevokedAt = TimestampDocument.From(key.RevokedAt),
         LastUsedAt = TimestampDocument.From(key.LastUsedAt),
         Limits = RequestLimitsDocument.From(key.Limits),
+        Budget = SpendBudgetDocument.From(key.Budget),
     };
 
     public ApiKeyRecord ToRecord() => new()
@@ -66,5 +71,6 @@ internal sealed class ApiKeyDocument
         RevokedAt = RevokedAt?.ToDateTimeOffset(),
         LastUsedAt = LastUsedAt?.ToDateTimeOffset(),
         Limits = Limits?.ToLimits(),
+        Budget = Budget?.ToBudget(),
     };
 }

@@ -26,6 +26,10 @@ internal sealed class RequestLimitsDocument
     [BsonIgnoreIfNull]
     public long? MonthlyRequests { get; set; }
 
+    [BsonElement("tpm")]
+    [BsonIgnoreIfNull]
+    public long? TokensPerMinute { get; set; }
+
     public static RequestLimitsDocument? From(RequestLimits? limits) => limits is null ? null : new()
     {
         RequestsPerSecond = limits.RequestsPerSecond,
@@ -33,6 +37,7 @@ internal sealed class RequestLimitsDocument
         RequestsPerHour = limits.RequestsPerHour,
         RequestsPerDay = limits.RequestsPerDay,
         MonthlyRequests = limits.MonthlyRequests,
+        TokensPerMinute = limits.TokensPerMinute,
     };
 
     public RequestLimits ToLimits() => new()
@@ -42,5 +47,6 @@ internal sealed class RequestLimitsDocument
         RequestsPerHour = RequestsPerHour,
         RequestsPerDay = RequestsPerDay,
         MonthlyRequests = MonthlyRequests,
+        TokensPerMinute = TokensPerMinute,
     };
 }

@@ -14,6 +14,21 @@ internal static class ApiKeyDefinitions
 
     public static FilterDefinition<ApiKeyDocument> ByAccount(string accountId) => Filter.Eq(d => d.AccountId, accountId);
 
+    /// <summary>Keys after <paramref name="afterId"/> (all when <see langword="null"/>), for paging in id order.</summary>
+    public static FilterDefinition<ApiKeyDocument> After(string? afterId) => afterId is null ? Filter.Empty : Filter.Gt(d => d.Id, afterId);
+
+    public static SortDefinition<ApiKeyDocument> IdOrder { get; } = Builders<ApiKeyDocument>.Sort.Ascending(d => d.Id);
+
+    /// <summary>Replaces name, expiry, limits and budget only: hash, account, creation, revocation and last use stay as stored.</summary>
+    public static UpdateDefinition<ApiKeyDocument> Update(ApiKeyRecord key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var update = Builders<ApiKeyDocument>.Update.Set(d => d.Name, key.Name);
+        update = key.ExpiresAt is null ? update.Unset(d => d.ExpiresAt) : update.Set(d => d.ExpiresAt, TimestampDocument.From(key.ExpiresAt.Value));
+        update = key.Limits is null ? update.Unset(d => d.Limits) : update.Set(d => d.Limits, RequestLimitsDocument.From(key.Limits));
+        return key.Budget is null ? update.Unset(d => d.Budget) : update.Set(d => d.Budget, SpendBudgetDocument.From(key.Budget));
+    }
+
     public static SortDefinition<ApiKeyDocument> OldestFirst { get; } =
         Builders<ApiKeyDocument>.Sort.Ascending(d => d.CreatedAt.UtcTicks).Ascending(d => d.Id);
 

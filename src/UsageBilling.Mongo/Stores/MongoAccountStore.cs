@@ -20,8 +20,16 @@ internal sealed class MongoAccountStore(MongoBillingDatabase database) : IAccoun
 
     public async ValueTask<BillingAccount?> FindAsync(string accountId, CancellationToken cancellationToken = default)
     {
-        var document = await database.Accounts.Find(Builders<AccountDocument>.Filter.Eq(d => d.Id, accountId))
+        var document = await database.Accounts.Find(AccountDefinitions.ById(accountId))
             .FirstOrDefaultAsync(cancellationToken).ConfigureAwait(false);
         return document?.ToAccount();
+    }
+
+    public async ValueTask<bool> UpdateAsync(BillingAccount account, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(account);
+        var result = await database.Accounts.UpdateOneAsync(AccountDefinitions.ById(account.Id), AccountDefinitions.Update(account), options: null, cancellationToken)
+            .ConfigureAwait(false);
+        return result.MatchedCount > 0;
     }
 }

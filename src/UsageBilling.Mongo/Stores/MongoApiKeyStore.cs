@@ -30,6 +30,24 @@ internal sealed class MongoApiKeyStore(MongoBillingDatabase database) : IApiKeyS
         return document?.ToRecord();
     }
 
+    public async ValueTask<IReadOnlyList<ApiKeyRecord>> ListAsync(string? afterId, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        var documents = await database.ApiKeys.Find(ApiKeyDefinitions.After(afterId))
+            .Sort(ApiKeyDefinitions.IdOrder)
+            .Limit(limit)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        return documents.Select(d => d.ToRecord()).ToList();
+    }
+
+    public async ValueTask<bool> UpdateAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var result = await database.ApiKeys.UpdateOneAsync(ApiKeyDefinitions.ById(key.Id), ApiKeyDefinitions.Update(key), options: null, cancellationToken)
+            .ConfigureAwait(false);
+        return result.MatchedCount > 0;
+    }
+
     public async ValueTask<IReadOnlyList<ApiKeyRecord>> ListByAccountAsync(string accountId, CancellationToken cancellationToken = default)
     {
         var documents = await database.ApiKeys.Find(ApiKeyDefinitions.ByAccount(accountId))

@@ -1,3 +1,4 @@
+using MongoDB.Bson;
 using MongoDB.Driver;
 
 namespace UsageBilling.Mongo;
@@ -39,5 +40,25 @@ internal sealed class MongoUsageStore(MongoBillingDatabase database) : IUsageSto
         var records = documents.Take(query.Limit).Select(d => d.ToRecord()).ToList();
         var next = documents.Count > query.Limit ? UsageCursor.Encode(records[^1]) : null;
         return new UsagePage(records, next);
+    }
+
+    public async ValueTask<IReadOnlyList<UsageSummary>> SummarizeAsync(UsageSummaryQuery query, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(query);
+        if (query.Limit is <= 0)
+        {
+            return [];
+        }
+
+        var pipeline = PipelineDefinition<UsageRecordDocument, BsonDocument>.Create(UsageDefinitions.Summary(query));
+        var rows = await database.Usage.Aggregate(pipeline, UsageDefinitions.SummaryOptions, cancellationToken)
+            .ToListAsync(cancellationToken).ConfigureAwait(false);
+        var summaries = rows.Select(UsageDefinitions.ToSummary).ToList();
+        if (summaries.Count == 0 && query.GroupBy == UsageGrouping.None)
+        {
+            summaries.Add(new UsageSummary());
+        }
+
+        return summaries;
     }
 }
