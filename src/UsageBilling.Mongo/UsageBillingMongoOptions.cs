@@ -8,8 +8,10 @@ namespace UsageBilling.Mongo;
 /// </summary>
 /// <remarks>
 /// The database is taken from <see cref="Database"/>, else <see cref="DatabaseFactory"/>, else
-/// <see cref="ConnectionString"/> with <see cref="DatabaseName"/>. The stores need MongoDB 4.2 or later (they use
-/// update pipelines) and no replica set: every money move is a single-document atomic update.
+/// <see cref="ConnectionString"/> with <see cref="DatabaseName"/>. The stores need MongoDB 5.0 or later (money moves
+/// use update pipelines, 4.2+; usage summaries use <c>$setWindowFields</c>, 5.0+) and no replica set: every money
+/// move is a single-document atomic update. A write concern of <c>majority</c> (in the connection string) keeps
+/// acknowledged money moves through a failover.
 /// </remarks>
 public sealed class UsageBillingMongoOptions
 {
