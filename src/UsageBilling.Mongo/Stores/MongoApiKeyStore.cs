@@ -32,7 +32,11 @@ internal sealed class MongoApiKeyStore(MongoBillingDatabase database) : IApiKeyS
 
     public async ValueTask<IReadOnlyList<ApiKeyRecord>> ListAsync(string? afterId, int limit, CancellationToken cancellationToken = default)
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        if (limit < 1)
+        {
+            return []; // As the in-memory store; the driver would read a limit of 0 as "no limit".
+        }
+
         var documents = await database.ApiKeys.Find(ApiKeyDefinitions.After(afterId))
             .Sort(ApiKeyDefinitions.IdOrder)
             .Limit(limit)
