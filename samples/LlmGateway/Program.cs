@@ -3,11 +3,14 @@ using System.Text;
 using System.Text.Json;
 using LlmGateway;
 using Microsoft.Extensions.Options;
+using Samples.Shared;
 using UsageBilling;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"));
+// Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
+builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
+    .UseConfiguredStore(builder.Configuration, builder.Environment);
 builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
 builder.Services.AddHttpClient<UpstreamForwarder>(client => client.Timeout = TimeSpan.FromMinutes(10));
 

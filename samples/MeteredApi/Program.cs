@@ -1,10 +1,13 @@
 using System.Security.Cryptography;
 using System.Text;
+using Samples.Shared;
 using UsageBilling;
 
 var builder = WebApplication.CreateBuilder(args);
 
-builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"));
+// Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
+builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
+    .UseConfiguredStore(builder.Configuration, builder.Environment);
 
 var adminToken = builder.Configuration["Sample:AdminToken"];
 if (string.IsNullOrEmpty(adminToken))

@@ -32,6 +32,7 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Development");
+        builder.UseSetting("Billing:Store", "InMemory");
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(Settings));
     }
 

@@ -17,9 +17,21 @@ public sealed class MeteredApiFactory : WebApplicationFactory<Program>
 
     public Action<IServiceCollection>? ConfigureTestServices { get; init; }
 
+    /// <summary>The sample's <c>Billing:Store</c>; the tests use the in-memory stores unless they ask for another.</summary>
+    public string Store { get; init; } = "InMemory";
+
+    /// <summary>The sample's <c>ConnectionStrings:Billing</c>, if any.</summary>
+    public string? ConnectionString { get; init; }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseEnvironment("Development");
+        builder.UseSetting("Billing:Store", Store);
+        if (ConnectionString is not null)
+        {
+            builder.UseSetting("ConnectionStrings:Billing", ConnectionString);
+        }
+
         builder.ConfigureServices(services =>
         {
             services.AddSingleton<TimeProvider>(Time);
