@@ -37,8 +37,14 @@ public sealed class FreshAppTests : IDisposable
             await RunAsync("dotnet", $"pack \"{Path.Combine(repository, project)}\" -c Release -o \"{feed}\" -p:Version={_version}", repository);
         }
 
-        Assert.Contains(Directory.GetFiles(feed, "*.nupkg"), f => Path.GetFileName(f) == $"UsageBilling.{_version}.nupkg");
-        Assert.Contains(Directory.GetFiles(feed, "*.snupkg"), f => Path.GetFileName(f) == $"UsageBilling.{_version}.snupkg");
+        foreach (var id in new[] { "UsageBilling", "UsageBilling.EfCore", "UsageBilling.Mongo", "UsageBilling.Testing" })
+        {
+            Assert.True(File.Exists(Path.Combine(feed, $"{id}.{_version}.nupkg")), $"{id} was not packed");
+            Assert.True(File.Exists(Path.Combine(feed, $"{id}.{_version}.snupkg")), $"{id} has no symbol package");
+        }
+
+        PackageContents.AssertWellFormed(Path.Combine(feed, $"UsageBilling.{_version}.nupkg"), "UsageBilling", _version);
+        PackageContents.AssertWellFormed(Path.Combine(feed, $"UsageBilling.EfCore.{_version}.nupkg"), "UsageBilling.EfCore", _version);
 
         Directory.CreateDirectory(app);
         await RunAsync("dotnet", "new web --framework net10.0 --name FreshApp --output .", app);
@@ -95,15 +101,29 @@ public sealed class FreshAppTests : IDisposable
         Assert.Equal("application/problem+json", refused.Content.Headers.ContentType?.MediaType);
     }
 
-    private static readonly string[] PackedProjects = ["src/UsageBilling/UsageBilling.csproj"];
+    private static readonly string[] PackedProjects =
+    [
+        "src/UsageBilling/UsageBilling.csproj",
+        "src/UsageBilling.EfCore/UsageBilling.EfCore.csproj",
+        "src/UsageBilling.Mongo/UsageBilling.Mongo.csproj",
+        "src/UsageBilling.Testing/UsageBilling.Testing.csproj",
+    ];
 
-    private static IEnumerable<(string Package, string Version)> Dependencies(string version) => [("UsageBilling", version)];
+    // What a user adds: our two packages and the EF Core provider of their choice (SQLite here).
+    private static IEnumerable<(string Package, string Version)> Dependencies(string version) =>
+    [
+        ("UsageBilling", version),
+        ("UsageBilling.EfCore", version),
+        ("Microsoft.EntityFrameworkCore.Sqlite", "10.0.15"),
+    ];
 
     private const string ProgramSource = """
+        using Microsoft.EntityFrameworkCore;
         using UsageBilling;
 
         var builder = WebApplication.CreateBuilder(args);
-        builder.Services.AddUsageBilling(o => o.Keys.Prefix = "sk-fresh-");
+        builder.Services.AddUsageBilling(o => o.Keys.Prefix = "sk-fresh-")
+            .UseEntityFrameworkCore(ef => ef.UseSqlite("Data Source=billing.db"), o => o.CreateDatabaseOnStartup = true);
 
         var app = builder.Build();
         app.UseAuthentication();
