@@ -84,7 +84,8 @@ public abstract class UsageStoreSpecification
         var store = await CreateStoreAsync();
         var account = NewId("acct");
         // Several records share a timestamp so that the cursor must break ties by request id.
-        var records = Enumerable.Range(0, 7).Select(i => NewRecord(account, Start.AddSeconds(i / 3))).ToList();
+        // Sub-millisecond differences must not reorder or skip records either: the cursor keeps milliseconds.
+        var records = Enumerable.Range(0, 7).Select(i => NewRecord(account, Start.AddSeconds(i / 3).AddTicks(7 - i))).ToList();
         await store.AppendAsync(records);
 
         var seen = new List<string>();
@@ -100,7 +101,7 @@ public abstract class UsageStoreSpecification
         while (cursor is not null && pages < 10);
 
         Assert.Equal(3, pages);
-        var expected = records.OrderByDescending(r => r.Timestamp).ThenByDescending(r => r.RequestId, StringComparer.Ordinal).Select(r => r.RequestId);
+        var expected = records.OrderByDescending(r => r.Timestamp.ToUnixTimeMilliseconds()).ThenByDescending(r => r.RequestId, StringComparer.Ordinal).Select(r => r.RequestId);
         Assert.Equal(expected, seen);
     }
 

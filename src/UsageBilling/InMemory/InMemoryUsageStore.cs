@@ -36,7 +36,8 @@ internal sealed class InMemoryUsageStore : IUsageStore
                     && (query.From is null || r.Timestamp >= query.From)
                     && (query.To is null || r.Timestamp < query.To)
                     && (after is null || UsageCursor.IsAfter(r, after.Value)))
-                .OrderByDescending(r => r.Timestamp)
+                // The cursor keeps milliseconds, so order by exactly what it compares.
+                .OrderByDescending(r => r.Timestamp.ToUnixTimeMilliseconds())
                 .ThenByDescending(r => r.RequestId, StringComparer.Ordinal)
                 .Take(query.Limit + 1)
                 .ToList();
