@@ -1,8 +1,8 @@
-using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using UsageBilling.Tests.Shared;
 
 namespace LlmGateway.Tests;
 
@@ -43,78 +43,23 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         return client;
     }
 
+    internal AdminApi Admin => new(CreateAdminClient);
+
     public async Task<(string AccountId, string Key)> CreateCustomerAsync(decimal credits, string? plan = null, object? limits = null)
     {
-        using var admin = CreateAdminClient();
-        var account = await ReadJsonAsync(await admin.PostAsJsonAsync("/admin/billing/accounts", new { name = "Acme", plan }));
-        var accountId = account.GetProperty("id").GetString()!;
-        if (credits > 0)
-        {
-            (await admin.PostAsJsonAsync($"/admin/billing/accounts/{accountId}/credits", new { amount = credits })).EnsureSuccessStatusCode();
-        }
-
-        var key = await ReadJsonAsync(await admin.PostAsJsonAsync($"/admin/billing/accounts/{accountId}/keys", new { name = "sdk", limits }));
-        return (accountId, key.GetProperty("key").GetString()!);
+        var (accountId, key, _) = await Admin.CreateCustomerAsync(credits, limits, plan);
+        return (accountId, key);
     }
 
-    public async Task GrantAsync(string accountId, decimal amount)
-    {
-        using var admin = CreateAdminClient();
-        (await admin.PostAsJsonAsync($"/admin/billing/accounts/{accountId}/credits", new { amount })).EnsureSuccessStatusCode();
-    }
+    public Task GrantAsync(string accountId, decimal amount) => Admin.GrantAsync(accountId, amount);
 
-    public async Task<(decimal Balance, decimal Reserved)> GetBalanceAsync(string accountId)
-    {
-        using var admin = CreateAdminClient();
-        var account = await ReadJsonAsync(await admin.GetAsync($"/admin/billing/accounts/{accountId}"));
-        return (account.GetProperty("balance").GetDecimal(), account.GetProperty("reserved").GetDecimal());
-    }
+    public Task<(decimal Balance, decimal Reserved)> GetBalanceAsync(string accountId) => Admin.GetBalanceAsync(accountId);
 
-    public async Task<decimal> GetLedgerSumAsync(string accountId)
-    {
-        using var admin = CreateAdminClient();
-        var page = await ReadJsonAsync(await admin.GetAsync($"/admin/billing/accounts/{accountId}/ledger?limit=1000"));
-        Assert.Equal(JsonValueKind.Null, page.GetProperty("nextCursor").ValueKind);
-        return page.GetProperty("entries").EnumerateArray().Sum(e => e.GetProperty("amount").GetDecimal());
-    }
+    public Task<decimal> GetLedgerSumAsync(string accountId) => Admin.GetLedgerSumAsync(accountId);
 
-    public async Task<JsonElement[]> WaitForUsageAsync(string accountId, int count)
-    {
-        using var admin = CreateAdminClient();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var page = await ReadJsonAsync(await admin.GetAsync($"/admin/billing/usage?accountId={accountId}&limit=1000"));
-            var records = page.GetProperty("records").EnumerateArray().ToArray();
-            if (records.Length >= count || DateTime.UtcNow > deadline)
-            {
-                return records;
-            }
+    public Task<JsonElement[]> WaitForUsageAsync(string accountId, int count) => Admin.WaitForUsageAsync(accountId, count);
 
-            await Task.Delay(50);
-        }
-    }
+    public Task<(decimal Balance, decimal Reserved)> WaitForSettledAsync(string accountId) => Admin.WaitForSettledAsync(accountId);
 
-    /// <summary>Waits until no credit is held on the account any more (a call settles after its client went away).</summary>
-    public async Task<(decimal Balance, decimal Reserved)> WaitForSettledAsync(string accountId)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var balance = await GetBalanceAsync(accountId);
-            if (balance.Reserved == 0 || DateTime.UtcNow > deadline)
-            {
-                return balance;
-            }
-
-            await Task.Delay(20);
-        }
-    }
-
-    public static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {body}");
-        return JsonDocument.Parse(body).RootElement.Clone();
-    }
+    public static Task<JsonElement> ReadJsonAsync(HttpResponseMessage response) => AdminApi.ReadJsonAsync(response);
 }

@@ -1,10 +1,10 @@
 using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Integration;
 
@@ -53,76 +53,20 @@ public sealed class MeteredApiFactory : WebApplicationFactory<Program>
         return client;
     }
 
-    /// <summary>Creates an account with <paramref name="credits"/> and a key; returns (account id, key plaintext, key id).</summary>
-    public async Task<(string AccountId, string Key, string KeyId)> CreateCustomerAsync(decimal credits, object? limits = null, string? plan = null, DateTimeOffset? expiresAt = null)
-    {
-        using var admin = CreateAdminClient();
-        var account = await ReadJsonAsync(await admin.PostAsJsonAsync("/admin/billing/accounts", new { name = "Acme", plan }));
-        var accountId = account.GetProperty("id").GetString()!;
-        if (credits != 0)
-        {
-            var grant = await admin.PostAsJsonAsync($"/admin/billing/accounts/{accountId}/credits", new { amount = credits, reason = "test" });
-            grant.EnsureSuccessStatusCode();
-        }
+    /// <summary>The sample's admin API.</summary>
+    internal AdminApi Admin => new(CreateAdminClient);
 
-        var key = await ReadJsonAsync(await admin.PostAsJsonAsync($"/admin/billing/accounts/{accountId}/keys", new { name = "test", limits, expiresAt }));
-        return (accountId, key.GetProperty("key").GetString()!, key.GetProperty("id").GetString()!);
-    }
+    /// <inheritdoc cref="AdminApi.CreateCustomerAsync"/>
+    public Task<(string AccountId, string Key, string KeyId)> CreateCustomerAsync(decimal credits, object? limits = null, string? plan = null, DateTimeOffset? expiresAt = null)
+        => Admin.CreateCustomerAsync(credits, limits, plan, expiresAt);
 
-    public async Task<(decimal Balance, decimal Reserved)> GetBalanceAsync(string accountId)
-    {
-        using var admin = CreateAdminClient();
-        var account = await ReadJsonAsync(await admin.GetAsync($"/admin/billing/accounts/{accountId}"));
-        return (account.GetProperty("balance").GetDecimal(), account.GetProperty("reserved").GetDecimal());
-    }
+    public Task<(decimal Balance, decimal Reserved)> GetBalanceAsync(string accountId) => Admin.GetBalanceAsync(accountId);
 
-    public async Task<decimal> GetLedgerSumAsync(string accountId)
-    {
-        using var admin = CreateAdminClient();
-        var sum = 0m;
-        string? cursor = null;
-        do
-        {
-            var page = await ReadJsonAsync(await admin.GetAsync($"/admin/billing/accounts/{accountId}/ledger?limit=500&cursor={cursor}"));
-            sum += page.GetProperty("entries").EnumerateArray().Sum(e => e.GetProperty("amount").GetDecimal());
-            cursor = page.GetProperty("nextCursor").GetString();
-        }
-        while (cursor is not null);
-        return sum;
-    }
+    public Task<decimal> GetLedgerSumAsync(string accountId) => Admin.GetLedgerSumAsync(accountId);
 
-    /// <summary>Waits until the usage log holds <paramref name="count"/> records for the account (the log is written asynchronously).</summary>
-    public async Task<JsonElement[]> WaitForUsageAsync(string accountId, int count)
-    {
-        using var admin = CreateAdminClient();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            var page = await ReadJsonAsync(await admin.GetAsync($"/admin/billing/usage?accountId={accountId}&limit=1000"));
-            var records = page.GetProperty("records").EnumerateArray().ToArray();
-            if (records.Length >= count || DateTime.UtcNow > deadline)
-            {
-                return records;
-            }
+    public Task<JsonElement[]> WaitForUsageAsync(string accountId, int count) => Admin.WaitForUsageAsync(accountId, count);
 
-            await Task.Delay(50);
-        }
-    }
+    public static Task<JsonElement> ReadJsonAsync(HttpResponseMessage response) => AdminApi.ReadJsonAsync(response);
 
-    public static async Task<JsonElement> ReadJsonAsync(HttpResponseMessage response)
-    {
-        var body = await response.Content.ReadAsStringAsync();
-        Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode} {response.RequestMessage?.RequestUri}: {body}");
-        return JsonDocument.Parse(body).RootElement.Clone();
-    }
-
-    public static async Task<JsonElement> ReadProblemAsync(HttpResponseMessage response, int status, string type)
-    {
-        Assert.Equal(status, (int)response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
-        var problem = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.Clone();
-        Assert.Equal(type, problem.GetProperty("type").GetString());
-        Assert.Equal(status, problem.GetProperty("status").GetInt32());
-        return problem;
-    }
+    public static Task<JsonElement> ReadProblemAsync(HttpResponseMessage response, int status, string type) => AdminApi.ReadProblemAsync(response, status, type);
 }
