@@ -63,10 +63,12 @@ app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions>
     .RequireApiKey()
     .MeterLlmUsage(LlmApiFormat.AnthropicMessages);
 
-// The models a caller can use: every model with a price.
-app.MapGet("/v1/models", async (IPricingCatalog pricing, TimeProvider time, CancellationToken cancellationToken) =>
+// The models the caller's plan may use (every priced model unless UsageBilling:Plans:Models lists the plan's).
+app.MapGet("/v1/models", async (HttpContext context, IPricingCatalog pricing, IOptionsMonitor<UsageBillingOptions> billing, TimeProvider time) =>
     {
-        var models = await pricing.ListModelPricesAsync(time.GetUtcNow(), cancellationToken);
+        var plan = context.Features.Get<IApiKeyFeature>()!.Account.Plan;
+        var models = (await pricing.ListModelPricesAsync(time.GetUtcNow(), context.RequestAborted))
+            .Where(m => billing.CurrentValue.Plans.Allows(plan, m.Model));
         return Results.Ok(new
         {
             @object = "list",

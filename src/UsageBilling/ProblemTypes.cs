@@ -35,6 +35,12 @@ public static class ProblemTypes
     /// <summary>The LLM request names a model that has no price (400, under <see cref="UnknownModelPolicy.Reject"/>).</summary>
     public const string UnknownModel = Prefix + "unknown-model";
 
+    /// <summary>The caller's plan does not include the requested model (403).</summary>
+    public const string ModelNotInPlan = Prefix + "model-not-in-plan";
+
+    /// <summary>The price multiplier header names no configured level (400).</summary>
+    public const string UnknownMultiplier = Prefix + "unknown-multiplier";
+
     /// <summary>The LLM request body is malformed or misses its model (400).</summary>
     public const string InvalidLlmRequest = Prefix + "invalid-llm-request";
 

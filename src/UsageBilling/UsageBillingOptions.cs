@@ -74,6 +74,17 @@ public sealed class PlanOptions
 
     /// <summary>Limits by plan name (case-insensitive). An account whose plan is not listed has no default limits.</summary>
     public IDictionary<string, RequestLimits> Limits { get; } = new Dictionary<string, RequestLimits>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// The LLM models each plan may use, by plan name (case-insensitive), as listed in the price catalog (aliases,
+    /// provider prefixes and dated snapshots resolve first). A plan not listed here may use every priced model; a call
+    /// for a model outside its plan's list is refused with 403.
+    /// </summary>
+    public IDictionary<string, IList<string>> Models { get; } = new Dictionary<string, IList<string>>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Whether <paramref name="plan"/> may use <paramref name="model"/> (a canonical catalog name).</summary>
+    public bool Allows(string plan, string model)
+        => !Models.TryGetValue(plan, out var models) || models.Any(m => string.Equals(m.Trim(), model, StringComparison.OrdinalIgnoreCase));
 }
 
 /// <summary>Pricing options.</summary>
@@ -96,6 +107,17 @@ public sealed class PricingOptions
 
     /// <summary>Markup on token prices by plan, in percent (for example <c>pro: 40</c> charges 140 % of the listed price). Plans not listed: 0.</summary>
     public IDictionary<string, decimal> PlanMarkupPercent { get; } = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>
+    /// Per-request price multipliers ("power levels") a caller picks with the <see cref="MultiplierHeader"/> header,
+    /// by name (case-insensitive), for example <c>eco: 0.1</c>, <c>balanced: 0.25</c>, <c>precision: 1</c>. They apply on
+    /// top of the price (after the plan markup) of flat-priced and LLM calls. A request without the header pays 1×;
+    /// an unknown level is refused with 400.
+    /// </summary>
+    public IDictionary<string, decimal> Multipliers { get; } = new Dictionary<string, decimal>(StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>The request header that picks a <see cref="Multipliers"/> level. Default <c>X-Power-Level</c>.</summary>
+    public string MultiplierHeader { get; set; } = "X-Power-Level";
 
     /// <summary>What to do with a model that has no price. Default <see cref="UnknownModelPolicy.Reject"/>.</summary>
     public UnknownModelPolicy UnknownModel { get; set; } = UnknownModelPolicy.Reject;

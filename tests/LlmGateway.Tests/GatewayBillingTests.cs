@@ -318,6 +318,41 @@ public sealed class GatewayBillingTests : IDisposable
         Assert.Contains("sim-1", ids);
     }
 
+    [Fact]
+    public async Task A_plan_sees_and_may_call_only_its_models()
+    {
+        var (accountId, key) = await _factory.CreateCustomerAsync(credits: 1m, plan: "starter");
+        using var http = KeyClient(key);
+        var models = await GatewayFactory.ReadJsonAsync(await http.GetAsync("/v1/models"));
+        Assert.Equal(["claude-3-5-haiku", "gpt-4o-mini", "sim-1"], models.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()));
+
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => ChatClient("openai/gpt-4o-2024-08-06", key).CompleteChatAsync([new UserChatMessage("hi")]));
+        Assert.Equal(403, refused.Status);
+        Assert.Contains("model-not-in-plan", refused.GetRawResponse()!.Content.ToString(), StringComparison.Ordinal);
+        Assert.Equal((1m, 0m), await _factory.GetBalanceAsync(accountId));
+        ChatCompletion allowed = await ChatClient("gpt-4o-mini", key).CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions { MaxOutputTokenCount = 5 });
+        Assert.True(allowed.Usage.OutputTokenCount > 0);
+    }
+
+    [Fact]
+    public async Task A_power_level_multiplies_the_price_exactly()
+    {
+        var (accountId, key) = await _factory.CreateCustomerAsync(credits: 1m, plan: "pro");
+        using var http = KeyClient(key);
+        http.DefaultRequestHeaders.Add("X-Power-Level", "eco");
+
+        var response = await http.PostAsJsonAsync("/v1/chat/completions", new { model = "gpt-4o-mini", max_tokens = 10, messages = new[] { new { role = "user", content = "cheap please" } } });
+        var usage = (await GatewayFactory.ReadJsonAsync(response)).GetProperty("usage");
+        var nanos = (usage.GetProperty("prompt_tokens").GetInt64() * MiniInput + usage.GetProperty("completion_tokens").GetInt64() * MiniOutput) * 1000m * 1.4m * 0.1m;
+        Assert.Equal((1m - Math.Ceiling(nanos) / 1_000_000_000m, 0m), await _factory.GetBalanceAsync(accountId));
+
+        http.DefaultRequestHeaders.Remove("X-Power-Level");
+        http.DefaultRequestHeaders.Add("X-Power-Level", "turbo");
+        var unknown = await http.PostAsJsonAsync("/v1/chat/completions", new { model = "gpt-4o-mini", messages = new[] { new { role = "user", content = "x" } } });
+        Assert.Equal(HttpStatusCode.BadRequest, unknown.StatusCode);
+        Assert.Contains("unknown-multiplier", await unknown.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
     private ChatClient ChatClient(string model, string key)
         => new(model, new ApiKeyCredential(key), new OpenAIClientOptions
         {

@@ -108,6 +108,19 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             }
         }
 
+        foreach (var (level, multiplier) in options.Pricing.Multipliers)
+        {
+            if (multiplier < 0m || multiplier > 1000m)
+            {
+                failures.Add($"UsageBilling:Pricing:Multipliers:{level} must be between 0 and 1000 (was {multiplier}).");
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(options.Pricing.MultiplierHeader))
+        {
+            failures.Add("UsageBilling:Pricing:MultiplierHeader must not be empty.");
+        }
+
         var encodings = new[] { "o200k_base", "cl100k_base" };
         foreach (var encoding in options.Llm.EncodingByModelPrefix.Values.Append(options.Llm.DefaultEncoding))
         {

@@ -5,10 +5,13 @@ using Microsoft.Extensions.Options;
 namespace UsageBilling;
 
 /// <summary>What an LLM call is expected to cost before it runs.</summary>
-internal sealed record LlmEstimate(LlmRequest Request, ModelPrice Price, decimal MarkupPercent, long InputTokens, long MaxOutputTokens)
+internal sealed record LlmEstimate(LlmRequest Request, ModelPrice Price, decimal MarkupPercent, long InputTokens, long MaxOutputTokens, decimal Multiplier = 1m)
 {
     /// <summary>Input as counted plus the largest output the request allows, priced.</summary>
-    public Money ReserveAmount => LlmCost.Compute(Price, new LlmUsage(InputTokens, 0, MaxOutputTokens), MarkupPercent);
+    public Money ReserveAmount => LlmCost.Compute(Price, new LlmUsage(InputTokens, 0, MaxOutputTokens), MarkupPercent, Multiplier);
+
+    /// <summary>What <paramref name="usage"/> costs at this call's price, markup and multiplier.</summary>
+    public Money CostOf(LlmUsage usage, ModelPrice? price = null) => LlmCost.Compute(price ?? Price, usage, MarkupPercent, Multiplier);
 
     public long TokenEstimate => InputTokens + MaxOutputTokens;
 }
@@ -35,7 +38,7 @@ internal sealed partial class LlmMeter
     }
 
     /// <summary>Reads and prices the request; on bad input writes a 4xx problem and returns <see langword="null"/>.</summary>
-    public async Task<LlmEstimate?> EstimateAsync(HttpContext context, MeterLlmUsageAttribute metered, BillingAccount account, DateTimeOffset now)
+    public async Task<LlmEstimate?> EstimateAsync(HttpContext context, MeterLlmUsageAttribute metered, BillingAccount account, decimal multiplier, DateTimeOffset now)
     {
         var options = _options.CurrentValue;
         var request = context.Request;
@@ -94,10 +97,19 @@ internal sealed partial class LlmMeter
             }
         }
 
+        if (!options.Plans.Allows(account.Plan, price.Model))
+        {
+            _metrics.RequestRejected("model_not_in_plan");
+            await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.ModelNotInPlan, "Model Not In Plan",
+                $"The '{account.Plan}' plan does not include the model '{parsed.Model}'.",
+                new Dictionary<string, object?> { ["model"] = parsed.Model, ["plan"] = account.Plan }).ConfigureAwait(false);
+            return null;
+        }
+
         var markup = await _pricing.GetPlanMarkupPercentAsync(account.Plan, context.RequestAborted).ConfigureAwait(false);
         var input = _tokens.CountInput(parsed);
         var maxOutput = parsed.MaxOutputTokens ?? options.Llm.DefaultMaxOutputTokens;
-        return new LlmEstimate(parsed, price, markup, input, maxOutput);
+        return new LlmEstimate(parsed, price, markup, input, maxOutput, multiplier);
     }
 
     /// <summary>
@@ -117,7 +129,7 @@ internal sealed partial class LlmMeter
                 model = reportedPrice.Model;
             }
 
-            return new LlmSettlement(model, usage, false, LlmCost.Compute(price, usage, estimate.MarkupPercent));
+            return new LlmSettlement(model, usage, false, estimate.CostOf(usage, price));
         }
 
         if (!observed.HasUsage && !billable && !delivered)
@@ -130,7 +142,7 @@ internal sealed partial class LlmMeter
         var output = Math.Max(observed.ReportedOutputTokens ?? 0, counted);
         var estimated = observed.ReportedInputTokens is null || observed.ReportedOutputTokens is null || counted > observed.ReportedOutputTokens;
         var actual = new LlmUsage(observed.ReportedInputTokens ?? estimate.InputTokens, observed.ReportedCachedInputTokens ?? 0, output);
-        return new LlmSettlement(model, actual, estimated, LlmCost.Compute(price, actual, estimate.MarkupPercent));
+        return new LlmSettlement(model, actual, estimated, estimate.CostOf(actual, price));
     }
 
     /// <summary>The tokens a settled call counts against <see cref="RequestLimits.TokensPerMinute"/>.</summary>

@@ -20,10 +20,11 @@ public static class LlmCost
 
     /// <summary>
     /// <c>(input × input price + cached × cached price + output × output price) / 1M + fee</c>, times
-    /// <c>(100 + markup) / 100</c>, rounded up to the next nano-unit so that no call that used tokens is free.
-    /// Computed in <see cref="decimal"/> (base 10, 28 digits) — never binary floating point.
+    /// <c>(100 + markup) / 100</c>, times the request's <paramref name="multiplier"/>, rounded up to the next nano-unit
+    /// so that no call that used tokens is free. Computed in <see cref="decimal"/> (base 10, 28 digits) — never binary
+    /// floating point.
     /// </summary>
-    public static Money Compute(ModelPrice price, LlmUsage usage, decimal markupPercent = 0m)
+    public static Money Compute(ModelPrice price, LlmUsage usage, decimal markupPercent = 0m, decimal multiplier = 1m)
     {
         ArgumentNullException.ThrowIfNull(price);
         if (usage.InputTokens < 0 || usage.CachedInputTokens < 0 || usage.OutputTokens < 0)
@@ -39,7 +40,12 @@ public static class LlmCost
         var tokenNanos = (usage.InputTokens * (decimal)price.InputPerMillion.Nanos
             + usage.CachedInputTokens * (decimal)price.CachedInputPerMillion.Nanos
             + usage.OutputTokens * (decimal)price.OutputPerMillion.Nanos) / TokensPerMillion;
-        var nanos = (tokenNanos + price.RequestFee.Nanos) * (100m + markupPercent) / 100m;
+        if (multiplier < 0m)
+        {
+            throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "The multiplier cannot be negative.");
+        }
+
+        var nanos = (tokenNanos + price.RequestFee.Nanos) * (100m + markupPercent) / 100m * multiplier;
         return new Money((long)decimal.Ceiling(nanos));
     }
 }

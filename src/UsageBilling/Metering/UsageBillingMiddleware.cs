@@ -144,12 +144,23 @@ internal sealed partial class UsageBillingMiddleware
 
         record = record with { IdempotencyKey = idempotencyKey.Length > 0 ? idempotencyKey : null };
 
+        var options = _options.CurrentValue;
+        var multiplier = 1m;
+        var level = request.Headers[options.Pricing.MultiplierHeader].ToString();
+        if (level.Length > 0 && !options.Pricing.Multipliers.TryGetValue(level, out multiplier))
+        {
+            _metrics.RequestRejected("unknown_multiplier");
+            await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.UnknownMultiplier, "Unknown Price Level",
+                $"'{level}' is not a price level; use one of: {string.Join(", ", options.Pricing.Multipliers.Keys)}.").ConfigureAwait(false);
+            return record with { Outcome = UsageOutcomes.Rejected };
+        }
+
         // Price before the call: a flat price, or an LLM estimate (input counted + the largest output allowed).
         Money price;
         LlmEstimate? estimate = null;
         if (llm is not null)
         {
-            estimate = await _llm.EstimateAsync(context, llm, caller.Account, now).ConfigureAwait(false);
+            estimate = await _llm.EstimateAsync(context, llm, caller.Account, multiplier, now).ConfigureAwait(false);
             if (estimate is null)
             {
                 return record with { Outcome = UsageOutcomes.Rejected };
@@ -160,7 +171,7 @@ internal sealed partial class UsageBillingMiddleware
         }
         else if (await ResolvePriceAsync(flat!, context.RequestAborted).ConfigureAwait(false) is { } flatPrice)
         {
-            price = flatPrice;
+            price = multiplier == 1m ? flatPrice : new Money((long)decimal.Ceiling(flatPrice.Nanos * multiplier));
         }
         else
         {
@@ -171,7 +182,6 @@ internal sealed partial class UsageBillingMiddleware
             return record with { Outcome = UsageOutcomes.Failed };
         }
 
-        var options = _options.CurrentValue;
         var limits = PlanLimits.For(options, caller.Account.Plan, caller.Key);
         var decision = await _limits.AcquireAsync(caller.Key.Id, limits, now, context.RequestAborted, estimate?.TokenEstimate ?? 0).ConfigureAwait(false);
         RateLimitHeaders.Apply(context.Response, decision, now);

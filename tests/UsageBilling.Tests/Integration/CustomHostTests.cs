@@ -167,6 +167,25 @@ public sealed class CustomHostTests
     }
 
     [Fact]
+    public async Task A_power_level_header_multiplies_a_flat_price_and_an_unknown_level_is_refused()
+    {
+        await using var app = await StartAsync(app => app.MapGet("/x", () => "ok").RequireApiKey().WithCost(0.3m),
+            o => o.Pricing.Multipliers["eco"] = 0.1m);
+        var (account, key) = await CreateCustomerAsync(app, 1m);
+        using var client = Client(app, key.Plaintext);
+        client.DefaultRequestHeaders.Add("X-Power-Level", "ECO");
+
+        Assert.Equal("ok", await client.GetStringAsync("/x"));
+        Assert.Equal(Money.FromUnits(0.97m), (await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account)).Balance);
+        client.DefaultRequestHeaders.Remove("X-Power-Level");
+        client.DefaultRequestHeaders.Add("X-Power-Level", "ludicrous");
+        var refused = await client.GetAsync("/x");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains(ProblemTypes.UnknownMultiplier, await refused.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(Money.FromUnits(0.97m), (await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account)).Balance);
+    }
+
+    [Fact]
     public async Task Holds_left_behind_expire_and_the_sweeper_releases_them()
     {
         await using var app = await StartAsync(_ => { });

@@ -123,6 +123,17 @@ public sealed class ModelPricingTests
     }
 
     [Fact]
+    public void A_multiplier_applies_on_top_of_the_markup()
+    {
+        var price = OptionsPricingCatalog.ToPrice(Price("m", 3m, 15m));
+        var usage = new LlmUsage(1_000, 0, 1_000);
+        // 0.018 × 1.40 × 0.25 = 0.0063
+        Assert.Equal(Money.FromUnits(0.0063m), LlmCost.Compute(price, usage, markupPercent: 40m, multiplier: 0.25m));
+        Assert.Equal(Money.Zero, LlmCost.Compute(price, usage, multiplier: 0m));
+        Assert.Throws<ArgumentOutOfRangeException>(() => LlmCost.Compute(price, usage, multiplier: -1m));
+    }
+
+    [Fact]
     public void Large_calls_do_not_overflow()
     {
         var price = OptionsPricingCatalog.ToPrice(Price("m", 75m, 150m));
