@@ -47,6 +47,9 @@ public static class ProblemTypes
     /// <summary>The request body is larger than UsageBilling will parse (413).</summary>
     public const string RequestTooLarge = Prefix + "request-too-large";
 
+    /// <summary>The usage-ingest bearer token is missing or wrong (401).</summary>
+    public const string InvalidIngestToken = Prefix + "invalid-ingest-token";
+
     /// <summary>The request body or query is not valid (400).</summary>
     public const string ValidationFailed = Prefix + "validation-failed";
 

@@ -24,6 +24,9 @@ public sealed class UsageBillingOptions
     /// <summary>Budget and balance alerts.</summary>
     public AlertOptions Alerts { get; } = new();
 
+    /// <summary>Usage reported by another gateway (LiteLLM).</summary>
+    public IngestOptions Ingest { get; } = new();
+
     /// <summary>
     /// Decides from the response status code whether a served request is charged. Default: status codes below 400.
     /// A request that is not charged has its hold released.

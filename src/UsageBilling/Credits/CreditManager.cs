@@ -67,6 +67,20 @@ public sealed class CreditManager
         }, cancellationToken);
     }
 
+    /// <summary>Charges usage that already happened, without a reservation; the balance may go below zero. Once per idempotency key.</summary>
+    internal ValueTask<PostResult> ChargeUsedAsync(string accountId, Money amount, string idempotencyKey, string? reference, CancellationToken cancellationToken)
+        => _store.PostAsync(new LedgerPostRequest
+        {
+            EntryId = BillingIds.New("led", _timeProvider),
+            AccountId = accountId,
+            Kind = LedgerEntryKind.Charge,
+            Amount = -amount,
+            IdempotencyKey = idempotencyKey,
+            RequireAvailableBalance = false,
+            Reference = reference,
+            CreatedAt = _timeProvider.GetUtcNow(),
+        }, cancellationToken);
+
     /// <summary>
     /// Holds <paramref name="amount"/> on the account until it is settled or released, or until
     /// <see cref="CreditOptions.ReservationTimeout"/> passes and the sweeper releases it.

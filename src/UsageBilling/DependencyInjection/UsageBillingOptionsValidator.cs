@@ -108,6 +108,16 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             }
         }
 
+        if (options.Ingest.Secret is { Length: > 0 and < 32 })
+        {
+            failures.Add("UsageBilling:Ingest:Secret must be at least 32 characters when set.");
+        }
+
+        if (options.Ingest.MaxEntriesPerPost < 1)
+        {
+            failures.Add("UsageBilling:Ingest:MaxEntriesPerPost must be at least 1.");
+        }
+
         foreach (var (level, multiplier) in options.Pricing.Multipliers)
         {
             if (multiplier < 0m || multiplier > 1000m)

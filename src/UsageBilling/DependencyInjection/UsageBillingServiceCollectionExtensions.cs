@@ -60,6 +60,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<RequestLimitEnforcer>();
         services.TryAddSingleton<TokenCounter>();
         services.TryAddSingleton<BudgetEnforcer>();
+        services.TryAddSingleton<IIngestAccountResolver, EndUserAccountResolver>();
         services.TryAddSingleton<BillingAlerts>();
         services.TryAddSingleton<BillingEventDispatcher>();
         services.TryAddSingleton<LlmMeter>();

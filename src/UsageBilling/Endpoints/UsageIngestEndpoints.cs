@@ -1,0 +1,215 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using UsageBilling;
+
+namespace Microsoft.AspNetCore.Builder;
+
+/// <summary>Maps endpoints that bill usage which happened in another gateway.</summary>
+public static partial class UsageIngestEndpoints
+{
+    /// <summary>
+    /// Maps <c>POST {pattern}</c> for LiteLLM's <c>generic_api</c> success callback: a JSON array of
+    /// <c>StandardLoggingPayload</c> objects (or one object), authenticated by <c>Authorization: Bearer</c>
+    /// <see cref="IngestOptions.Secret"/>. Each call is charged once (by run id, else call id) however often it is
+    /// posted, without a reservation — the balance may go below zero and the account's next metered call then gets 402 —
+    /// and lands in the usage log. A bad entry is skipped with a reason; the rest of the batch is processed; the answer is
+    /// <c>{ processed, skipped, duplicates, skippedEntries }</c>.
+    /// </summary>
+    public static RouteHandlerBuilder MapLiteLlmUsageIngest(this IEndpointRouteBuilder endpoints, string pattern = "/ingest/litellm")
+    {
+        ArgumentNullException.ThrowIfNull(endpoints);
+        if (endpoints.ServiceProvider.GetService<UsageBillingMarker>() is null)
+        {
+            throw new InvalidOperationException("Call 'builder.Services.AddUsageBilling(...)' before mapping the usage ingest endpoint.");
+        }
+
+        return endpoints.MapPost(pattern, IngestAsync).WithTags("UsageBilling ingest")
+            .WithSummary("Bills LiteLLM success-callback payloads (generic_api) once each.");
+    }
+
+    private static async Task<IResult> IngestAsync(HttpContext context, IOptionsMonitor<UsageBillingOptions> options, IIngestAccountResolver resolver,
+        IAccountStore accounts, IPricingCatalog pricing, CreditManager credits, UsageLogQueue usageLog, TimeProvider time, ILoggerFactory loggers)
+    {
+        var settings = options.CurrentValue.Ingest;
+        if (!Authorized(context.Request, settings.Secret))
+        {
+            return Problems.Result(StatusCodes.Status401Unauthorized, ProblemTypes.InvalidIngestToken, "Unauthorized",
+                "Send the ingest secret as 'Authorization: Bearer <secret>'.");
+        }
+
+        JsonDocument document;
+        try
+        {
+            document = await JsonDocument.ParseAsync(context.Request.Body, default, context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (JsonException)
+        {
+            return Problems.Invalid("body", "The body must be a JSON array of LiteLLM logging payloads, or one payload.");
+        }
+
+        using (document)
+        {
+            var entries = document.RootElement.ValueKind switch
+            {
+                JsonValueKind.Array => document.RootElement.EnumerateArray().ToList(),
+                JsonValueKind.Object => [document.RootElement],
+                _ => null,
+            };
+            if (entries is null)
+            {
+                return Problems.Invalid("body", "The body must be a JSON array of LiteLLM logging payloads, or one payload.");
+            }
+
+            if (entries.Count > settings.MaxEntriesPerPost)
+            {
+                return Problems.Invalid("body", $"At most {settings.MaxEntriesPerPost} entries per post.");
+            }
+
+            var logger = loggers.CreateLogger(typeof(UsageIngestEndpoints));
+            var result = new IngestResult();
+            for (var index = 0; index < entries.Count; index++)
+            {
+                var outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, credits, usageLog, time, context.RequestAborted).ConfigureAwait(false);
+                switch (outcome.Kind)
+                {
+                    case OutcomeKind.Processed:
+                        result.Processed++;
+                        break;
+                    case OutcomeKind.Duplicate:
+                        result.Duplicates++;
+                        break;
+                    default:
+                        result.Skipped++;
+                        result.SkippedEntries.Add(new SkippedEntry(index, outcome.CallId, outcome.Reason!));
+                        Log.Skipped(logger, index, outcome.CallId, outcome.Reason!);
+                        break;
+                }
+            }
+
+            return TypedResults.Ok(result);
+        }
+    }
+
+    private static async Task<Outcome> IngestOneAsync(JsonElement entry, IngestPricing mode, IIngestAccountResolver resolver, IAccountStore accounts,
+        IPricingCatalog pricing, CreditManager credits, UsageLogQueue usageLog, TimeProvider time, CancellationToken cancellationToken)
+    {
+        var call = LiteLlmPayload.TryRead(entry, time.GetUtcNow(), out var reason);
+        if (call is null)
+        {
+            return Outcome.Skip(null, reason!);
+        }
+
+        var accountId = await resolver.ResolveAsync(new IngestedCall(call.CallId, call.EndUser, call.KeyAlias, call.KeyHash), cancellationToken).ConfigureAwait(false);
+        var account = accountId is null ? null : await accounts.FindAsync(accountId, cancellationToken).ConfigureAwait(false);
+        if (account is null)
+        {
+            return Outcome.Skip(call.CallId, $"no billing account for end user '{call.EndUser}'");
+        }
+
+        Money cost;
+        var usage = new LlmUsage(call.PromptTokens - call.CachedTokens, call.CachedTokens, call.CompletionTokens);
+        var model = call.Model;
+        if (mode == IngestPricing.ReportedCost)
+        {
+            if (call.ResponseCost is not { } reported)
+            {
+                return Outcome.Skip(call.CallId, "no 'response_cost' to bill");
+            }
+
+            cost = new Money((long)decimal.Ceiling(reported * Money.NanosPerUnit));
+        }
+        else
+        {
+            var price = await pricing.GetModelPriceAsync(call.Model, call.StartTime, cancellationToken).ConfigureAwait(false);
+            if (price is null)
+            {
+                return Outcome.Skip(call.CallId, $"the model '{call.Model}' has no price");
+            }
+
+            model = price.Model;
+            cost = LlmCost.Compute(price, usage, await pricing.GetPlanMarkupPercentAsync(account.Plan, cancellationToken).ConfigureAwait(false));
+        }
+
+        if (!cost.IsZero)
+        {
+            var charged = await credits.ChargeUsedAsync(account.Id, cost, "ingest:litellm:" + call.IdempotencyKey, $"litellm {model}", cancellationToken).ConfigureAwait(false);
+            if (charged.Status == PostStatus.Duplicate)
+            {
+                return new Outcome(OutcomeKind.Duplicate, call.CallId, null);
+            }
+        }
+
+        // Idempotent by request id too, so a zero-cost call re-posted is still logged once.
+        await usageLog.EnqueueAsync(new UsageRecord
+        {
+            RequestId = "litellm:" + call.IdempotencyKey,
+            Timestamp = call.StartTime,
+            AccountId = account.Id,
+            KeyId = (call.KeyAlias ?? call.KeyHash) is { } gatewayKey ? "litellm:" + gatewayKey : null,
+            Method = "POST",
+            Route = "litellm",
+            StatusCode = StatusCodes.Status200OK,
+            DurationMs = call.DurationMs,
+            Cost = cost,
+            Outcome = UsageOutcomes.Charged,
+            Model = model,
+            InputTokens = usage.InputTokens,
+            CachedInputTokens = usage.CachedInputTokens,
+            OutputTokens = usage.OutputTokens,
+        }).ConfigureAwait(false);
+        return new Outcome(OutcomeKind.Processed, call.CallId, null);
+    }
+
+    private static bool Authorized(HttpRequest request, string? secret)
+    {
+        if (string.IsNullOrEmpty(secret) || secret.Length < 32)
+        {
+            return false;
+        }
+
+        var header = request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[7..].Trim()), Encoding.UTF8.GetBytes(secret));
+    }
+
+    private enum OutcomeKind
+    {
+        Processed,
+        Duplicate,
+        Skipped,
+    }
+
+    private readonly record struct Outcome(OutcomeKind Kind, string? CallId, string? Reason)
+    {
+        public static Outcome Skip(string? callId, string reason) => new(OutcomeKind.Skipped, callId, reason);
+    }
+
+    private sealed class IngestResult
+    {
+        public int Processed { get; set; }
+
+        public int Skipped { get; set; }
+
+        public int Duplicates { get; set; }
+
+        public List<SkippedEntry> SkippedEntries { get; } = [];
+    }
+
+    private sealed record SkippedEntry(int Index, string? Id, string Reason);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Ingested entry {Index} (call {CallId}) was skipped: {Reason}.", EventName = "IngestEntrySkipped")]
+        public static partial void Skipped(ILogger logger, int index, string? callId, string reason);
+    }
+}
