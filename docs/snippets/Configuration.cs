@@ -15,7 +15,7 @@ internal static class Configuration
             o.Keys.Prefix = "sk-acme-";
             o.Plans.Limits["free"] = new RequestLimits { RequestsPerMinute = 60, MonthlyRequests = 10_000 };
             o.Pricing.Endpoints["report"] = 0.05m;
-            o.Alerts.LowBalance = Money.FromUnits(5m);        // Money has no configuration binding: set it in code
+            o.Alerts.LowBalance = Money.FromUnits(5m);        // or "Alerts": { "LowBalance": 5 } in configuration
             o.IsBillableStatusCode = status => status is >= 200 and < 300;   // also a function: code only
         });
         // </snippet:configuration-code>

@@ -61,7 +61,7 @@ app.MapUsageBillingAdmin("/admin/billing")
         if (string.IsNullOrEmpty(adminToken) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(adminToken)))
         {
             return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
-                detail: "Send the admin token in the X-Admin-Token header.", type: ProblemTypes.Forbidden);
+                detail: "Send the admin token in the X-Admin-Token header.", type: "urn:usagebilling:sample:admin-token-required");
         }
 
         return await next(context);

@@ -1,3 +1,4 @@
+using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -14,6 +15,7 @@ namespace UsageBilling;
 /// Serialized to JSON as a number in currency units (for example <c>12.5</c>).
 /// </remarks>
 [JsonConverter(typeof(MoneyJsonConverter))]
+[TypeConverter(typeof(MoneyTypeConverter))]
 [DebuggerDisplay("{ToString(),nq}")]
 public readonly struct Money : IEquatable<Money>, IComparable<Money>
 {
@@ -132,6 +134,30 @@ public readonly struct Money : IEquatable<Money>, IComparable<Money>
 
     /// <summary>The amount in currency units, invariant culture, without trailing zeros.</summary>
     public override string ToString() => ToUnits().ToString("0.#########", CultureInfo.InvariantCulture);
+}
+
+/// <summary>Converts <see cref="Money"/> from and to a decimal string in currency units, so configuration can bind it (<c>"LowBalance": 5</c>).</summary>
+internal sealed class MoneyTypeConverter : TypeConverter
+{
+    public override bool CanConvertFrom(ITypeDescriptorContext? context, Type sourceType) => sourceType == typeof(string) || base.CanConvertFrom(context, sourceType);
+
+    public override object? ConvertFrom(ITypeDescriptorContext? context, CultureInfo? culture, object value)
+    {
+        if (value is string text)
+        {
+            if (decimal.TryParse(text, NumberStyles.Number, CultureInfo.InvariantCulture, out var units) && Money.TryFromUnits(units, out var money))
+            {
+                return money;
+            }
+
+            throw new FormatException($"'{text}' is not an amount: use a decimal number with at most 9 decimal places.");
+        }
+
+        return base.ConvertFrom(context, culture, value);
+    }
+
+    public override object? ConvertTo(ITypeDescriptorContext? context, CultureInfo? culture, object? value, Type destinationType)
+        => value is Money money && destinationType == typeof(string) ? money.ToString() : base.ConvertTo(context, culture, value, destinationType);
 }
 
 /// <summary>Reads and writes <see cref="Money"/> as a JSON number in currency units.</summary>

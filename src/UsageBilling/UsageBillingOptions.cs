@@ -42,7 +42,7 @@ public sealed class ApiKeyOptions
 
     /// <summary>
     /// An optional secret (at least 32 characters) mixed into key hashes with HMAC-SHA256. Without one, keys are
-    /// hashed with plain SHA-256, which is safe because keys carry 192 random bits. Changing it invalidates every key.
+    /// hashed with plain SHA-256, which is safe because keys carry 190 random bits. Changing it invalidates every key.
     /// </summary>
     public string? Pepper { get; set; }
 
@@ -101,7 +101,8 @@ public sealed class PricingOptions
 
     /// <summary>
     /// A JSON price file (<c>{ "models": [ { "model", "input", "output", "cachedInput"?, "requestFee"?, "effectiveFrom"?, "aliases"? } ], "aliases": { "name": "model" } }</c>),
-    /// read at start-up and whenever options reload; its entries add to <see cref="Models"/>. Relative paths are from the content root.
+    /// read at start-up and again whenever it changes (checked at most every 5 s); its entries add to <see cref="Models"/>.
+    /// A file that breaks after start-up keeps its last good prices (and logs an error). Relative paths are from the content root.
     /// </summary>
     public string? ModelPriceFile { get; set; }
 

@@ -31,8 +31,6 @@ internal sealed record ApiKeyResponse(string Id, string AccountId, string Name, 
         key.RevokedAt, key.LastUsedAt, key.Limits, key.Budget);
 }
 
-internal sealed record UpdateKeyRequest(RequestLimits? Limits, SpendBudget? Budget);
-
 internal sealed record PeriodResponse(DateTimeOffset From, DateTimeOffset To);
 
 internal sealed record SummaryResponse(PeriodResponse Period, IReadOnlyList<UsageSummary> Rows);

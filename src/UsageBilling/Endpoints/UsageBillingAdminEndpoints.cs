@@ -247,27 +247,55 @@ public static class UsageBillingAdminEndpoints
         return account is null ? Problems.NotFound($"Account '{id}'") : TypedResults.Ok(await ToResponseAsync(account, credits, context.RequestAborted).ConfigureAwait(false));
     }
 
+    /// <summary>Merge-patch semantics: a property that is present replaces the key's value (<c>null</c> clears it); an absent one keeps it.</summary>
     private static async Task<IResult> UpdateKeyAsync(string id, HttpContext context, ApiKeyManager keys, IApiKeyStore store)
     {
-        var (body, error) = await EndpointHelpers.ReadBodyAsync<UpdateKeyRequest>(context).ConfigureAwait(false);
+        var (document, error) = await EndpointHelpers.ReadBodyAsync<JsonDocument>(context).ConfigureAwait(false);
         if (error is not null)
         {
             return error;
         }
 
-        if (body!.Limits?.All().FirstOrDefault(l => l.Value is < 1) is { Name: not null } bad)
+        using var owned = document!;
+        var patch = owned.RootElement;
+        if (patch.ValueKind != JsonValueKind.Object)
+        {
+            return Problems.Invalid("body", "A JSON object is required.");
+        }
+
+        var current = await store.FindByIdAsync(id, context.RequestAborted).ConfigureAwait(false);
+        if (current is null)
+        {
+            return Problems.NotFound($"Key '{id}'");
+        }
+
+        RequestLimits? limits;
+        SpendBudget? budget;
+        try
+        {
+            limits = patch.TryGetProperty("limits", out var l) ? l.Deserialize<RequestLimits>(JsonOptions) : current.Limits;
+            budget = patch.TryGetProperty("budget", out var b) ? b.Deserialize<SpendBudget>(JsonOptions) : current.Budget;
+        }
+        catch (JsonException ex)
+        {
+            return Problems.Invalid(string.IsNullOrEmpty(ex.Path) || ex.Path == "$" ? "body" : ex.Path.TrimStart('$', '.'), "A value has the wrong type.");
+        }
+
+        if (limits?.All().FirstOrDefault(l => l.Value is < 1) is { Name: not null } bad)
         {
             return Problems.Invalid($"limits.{JsonNamingPolicy.CamelCase.ConvertName(bad.Name)}", "Limits must be at least 1 when set.");
         }
 
-        if (EndpointHelpers.InvalidBudget(body.Budget) is { } invalid)
+        if (EndpointHelpers.InvalidBudget(budget) is { } invalid)
         {
             return invalid;
         }
 
-        var updated = await keys.UpdateAsync(id, body.Limits, body.Budget is { IsEmpty: true } ? null : body.Budget, context.RequestAborted).ConfigureAwait(false);
+        var updated = await keys.UpdateAsync(id, limits, budget is { IsEmpty: true } ? null : budget, context.RequestAborted).ConfigureAwait(false);
         return updated is null ? Problems.NotFound($"Key '{id}'") : TypedResults.Ok(ApiKeyResponse.From(updated));
     }
+
+    private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web);
 
     internal static async Task<AccountResponse> ToResponseAsync(BillingAccount account, CreditManager credits, CancellationToken cancellationToken)
     {

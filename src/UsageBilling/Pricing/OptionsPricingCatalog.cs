@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace UsageBilling;
@@ -10,7 +11,7 @@ namespace UsageBilling;
 /// a price is set through this instance, and at least every <see cref="StoredPriceRefresh"/> for prices set elsewhere,
 /// so price changes apply to later calls without a restart.
 /// </summary>
-internal sealed class OptionsPricingCatalog : IPricingCatalog, IDisposable
+internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposable
 {
     internal static readonly TimeSpan StoredPriceRefresh = TimeSpan.FromSeconds(5);
 
@@ -19,10 +20,14 @@ internal sealed class OptionsPricingCatalog : IPricingCatalog, IDisposable
     private readonly string _contentRoot;
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile Snapshot? _cache;
+    private (string Path, DateTime Written, ModelPriceFile Content)? _file;
+    private readonly ILogger<OptionsPricingCatalog> _logger;
 
-    public OptionsPricingCatalog(IOptionsMonitor<UsageBillingOptions> options, IModelPriceStore? store = null, IHostEnvironment? environment = null)
+    public OptionsPricingCatalog(IOptionsMonitor<UsageBillingOptions> options, IModelPriceStore? store = null, IHostEnvironment? environment = null,
+        ILogger<OptionsPricingCatalog>? logger = null)
     {
         _options = options;
+        _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<OptionsPricingCatalog>.Instance;
         _store = store;
         _contentRoot = environment?.ContentRootPath ?? AppContext.BaseDirectory;
     }
@@ -89,7 +94,7 @@ internal sealed class OptionsPricingCatalog : IPricingCatalog, IDisposable
 
             if (!string.IsNullOrWhiteSpace(pricing.ModelPriceFile))
             {
-                var file = LoadPriceFile(Path.Combine(_contentRoot, pricing.ModelPriceFile));
+                var file = PriceFile(Path.Combine(_contentRoot, pricing.ModelPriceFile));
                 entries.AddRange(file.Models.Select(ToPrice));
                 foreach (var model in file.Models)
                 {
@@ -122,6 +127,38 @@ internal sealed class OptionsPricingCatalog : IPricingCatalog, IDisposable
     }
 
     private sealed record Snapshot(PricingOptions Source, PriceIndex Index, long RefreshAfter);
+
+    /// <summary>
+    /// The price file, read again only when it changed. A file that stops parsing after it was read once keeps its
+    /// last good prices (and the error is logged), so a bad edit never turns LLM calls into errors; at start-up a
+    /// bad file stops the app.
+    /// </summary>
+    private ModelPriceFile PriceFile(string path)
+    {
+        var written = File.GetLastWriteTimeUtc(path);
+        if (_file is { } cached && cached.Path == path && cached.Written == written)
+        {
+            return cached.Content;
+        }
+
+        try
+        {
+            var content = LoadPriceFile(path);
+            _file = (path, written, content);
+            return content;
+        }
+        catch (Exception ex) when (_file is { } previous && previous.Path == path && ex is IOException or JsonException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Log.PriceFileUnreadable(_logger, ex, path);
+            return previous.Content;
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "The price file {Path} could not be read; the prices read from it before stay in use.", EventName = "PriceFileUnreadable")]
+        public static partial void PriceFileUnreadable(ILogger logger, Exception exception, string path);
+    }
 
     internal static ModelPriceFile LoadPriceFile(string path)
     {

@@ -131,6 +131,26 @@ public sealed class AdminEndpointTests : IDisposable
     }
 
     [Fact]
+    public async Task Patching_a_key_changes_only_the_properties_sent()
+    {
+        var (_, _, keyId) = await _factory.CreateCustomerAsync(credits: 0m, limits: new { requestsPerMinute = 10 });
+        using var admin = _factory.CreateAdminClient();
+
+        var budgeted = await MeteredApiFactory.ReadJsonAsync(await admin.PatchAsJsonAsync($"/admin/billing/keys/{keyId}", new { budget = new { daily = 2m } }));
+        Assert.Equal(10, budgeted.GetProperty("limits").GetProperty("requestsPerMinute").GetInt64());
+        Assert.Equal(2m, budgeted.GetProperty("budget").GetProperty("daily").GetDecimal());
+
+        using var clear = new StringContent("{\"limits\": null}", Encoding.UTF8, "application/json");
+        var cleared = await MeteredApiFactory.ReadJsonAsync(await admin.PatchAsync($"/admin/billing/keys/{keyId}", clear));
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, cleared.GetProperty("limits").ValueKind);
+        Assert.Equal(2m, cleared.GetProperty("budget").GetProperty("daily").GetDecimal());
+
+        using var wrong = new StringContent("{\"budget\": {\"daily\": \"lots\"}}", Encoding.UTF8, "application/json");
+        await MeteredApiFactory.ReadProblemAsync(await admin.PatchAsync($"/admin/billing/keys/{keyId}", wrong), 400, ProblemTypes.ValidationFailed);
+        await MeteredApiFactory.ReadProblemAsync(await admin.PatchAsJsonAsync("/admin/billing/keys/key_nope", new { budget = (object?)null }), 404, ProblemTypes.NotFound);
+    }
+
+    [Fact]
     public async Task Unknown_ids_are_404()
     {
         using var admin = _factory.CreateAdminClient();

@@ -78,6 +78,32 @@ public sealed class ModelPricingTests
     }
 
     [Fact]
+    public async Task A_price_file_that_breaks_after_start_up_keeps_its_last_good_prices()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"prices-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """{ "models": [ { "model": "m", "input": 1, "output": 2 } ] }""");
+        try
+        {
+            var options = new UsageBillingOptions();
+            options.Pricing.ModelPriceFile = file;
+            using var catalog = new OptionsPricingCatalog(new StaticOptionsMonitor(options), new InMemoryModelPriceStore());
+            Assert.Equal(Money.FromUnits(1m), (await catalog.GetModelPriceAsync("m", Now))!.InputPerMillion);
+
+            await File.WriteAllTextAsync(file, "{ \"models\": [ { \"model\": ");
+            File.SetLastWriteTimeUtc(file, DateTime.UtcNow.AddMinutes(1));
+            // Setting a price rebuilds the index at once, reading the (now broken) file again.
+            await catalog.SetModelPriceAsync(OptionsPricingCatalog.ToPrice(Price("other", 5m, 5m)), CancellationToken.None);
+
+            Assert.Equal(Money.FromUnits(1m), (await catalog.GetModelPriceAsync("m", Now))!.InputPerMillion);
+            Assert.Equal(Money.FromUnits(5m), (await catalog.GetModelPriceAsync("other", Now))!.InputPerMillion);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
     public async Task Plan_markups_come_from_options()
     {
         var catalog = Catalog(o => o.Pricing.PlanMarkupPercent["pro"] = 40m);

@@ -38,6 +38,18 @@ public sealed class MoneyTests
     }
 
     [Fact]
+    public void Configuration_binds_amounts_from_decimal_strings()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Alerts:LowBalance"] = "5.25", ["Budget:Daily"] = "0.000000001" })
+            .Build();
+        var options = new UsageBillingOptions();
+        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration, options);
+        Assert.Equal(Money.FromUnits(5.25m), options.Alerts.LowBalance);
+        Assert.Equal(new Money(1), Microsoft.Extensions.Configuration.ConfigurationBinder.Get<SpendBudget>(configuration.GetSection("Budget"))!.Daily);
+    }
+
+    [Fact]
     public void Json_is_a_number_in_currency_units()
     {
         Assert.Equal("0.000000123", JsonSerializer.Serialize(Money.FromUnits(0.000000123m)));
