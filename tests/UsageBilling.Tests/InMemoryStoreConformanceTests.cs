@@ -32,3 +32,8 @@ public sealed class InMemoryModelPriceStoreTests : ModelPriceStoreSpecification
 {
     protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult<IModelPriceStore>(new InMemoryModelPriceStore());
 }
+
+public sealed class InMemoryProviderKeyStoreTests : ProviderKeyStoreSpecification
+{
+    protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult<IProviderKeyStore>(new InMemoryProviderKeyStore());
+}

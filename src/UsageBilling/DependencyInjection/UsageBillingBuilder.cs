@@ -35,6 +35,10 @@ public sealed class UsageBillingBuilder
     public UsageBillingBuilder AddModelPriceStore<TStore>() where TStore : class, IModelPriceStore
         => ReplaceStore<IModelPriceStore, TStore>();
 
+    /// <summary>Replaces the store of accounts' own provider keys.</summary>
+    public UsageBillingBuilder AddProviderKeyStore<TStore>() where TStore : class, IProviderKeyStore
+        => ReplaceStore<IProviderKeyStore, TStore>();
+
     /// <summary>Replaces the pricing catalog.</summary>
     public UsageBillingBuilder AddPricingCatalog<TCatalog>() where TCatalog : class, IPricingCatalog
         => ReplaceStore<IPricingCatalog, TCatalog>();

@@ -46,6 +46,8 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<IRateLimitCounterStore>(static sp => sp.GetRequiredService<InMemoryRateLimitCounterStore>());
         services.TryAddSingleton<InMemoryModelPriceStore>();
         services.TryAddSingleton<IModelPriceStore>(static sp => sp.GetRequiredService<InMemoryModelPriceStore>());
+        services.TryAddSingleton<InMemoryProviderKeyStore>();
+        services.TryAddSingleton<IProviderKeyStore>(static sp => sp.GetRequiredService<InMemoryProviderKeyStore>());
         services.TryAddSingleton<IPricingCatalog, OptionsPricingCatalog>();
 
         services.TryAddSingleton<UsageBillingMetrics>();
@@ -57,6 +59,9 @@ public static class UsageBillingServiceCollectionExtensions
             sp.GetRequiredService<ICreditStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
         services.TryAddSingleton(static sp => new AccountManager(
             sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
+        services.AddDataProtection();
+        services.TryAddSingleton(static sp => new ProviderKeyManager(
+            sp.GetRequiredService<IProviderKeyStore>(), sp.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>(), sp.GetRequiredService<TimeProvider>()));
         services.TryAddSingleton<RequestLimitEnforcer>();
         services.TryAddSingleton<TokenCounter>();
         services.TryAddSingleton<BudgetEnforcer>();
