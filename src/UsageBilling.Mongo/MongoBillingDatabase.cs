@@ -22,6 +22,7 @@ internal sealed class MongoBillingDatabase : IDisposable
         Usage = database.GetCollection<UsageRecordDocument>(options.UsageCollectionName);
         Counters = database.GetCollection<CounterDocument>(options.CountersCollectionName);
         ModelPrices = database.GetCollection<ModelPriceDocument>(options.ModelPricesCollectionName);
+        ProviderKeys = database.GetCollection<ProviderKeyDocument>(options.ProviderKeysCollectionName);
     }
 
     public UsageBillingMongoOptions Options { get; }
@@ -43,6 +44,8 @@ internal sealed class MongoBillingDatabase : IDisposable
     public IMongoCollection<CounterDocument> Counters { get; }
 
     public IMongoCollection<ModelPriceDocument> ModelPrices { get; }
+
+    public IMongoCollection<ProviderKeyDocument> ProviderKeys { get; }
 
     /// <summary>Resolves the database the options name: <see cref="UsageBillingMongoOptions.Database"/>, the factory, or a new client.</summary>
     public static MongoBillingDatabase Create(UsageBillingMongoOptions options, IServiceProvider services)

@@ -9,9 +9,9 @@ namespace Microsoft.Extensions.DependencyInjection;
 
 /// <summary>Chooses MongoDB (the official driver) as the UsageBilling backend.</summary>
 /// <remarks>
-/// Every store (accounts, API keys, credits, usage log, rate-limit counters, run-time model prices) replaces its
-/// in-memory default. Calling <c>UseMongo</c> twice is harmless. A sample can switch backend by configuration, for
-/// example:
+/// Every store (accounts, API keys, credits, usage log, rate-limit counters, run-time model prices, accounts' own
+/// provider keys) replaces its in-memory default. Calling <c>UseMongo</c> twice is harmless. A sample can switch
+/// backend by configuration, for example:
 /// <code>
 /// var billing = builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"));
 /// if (builder.Configuration.GetConnectionString("UsageBillingMongo") is { Length: &gt; 0 } mongo)
@@ -87,6 +87,7 @@ public static class UsageBillingMongoExtensions
             .ReplaceStore<ICreditStore, MongoCreditStore>()
             .ReplaceStore<IUsageStore, MongoUsageStore>()
             .ReplaceStore<IRateLimitCounterStore, MongoRateLimitCounterStore>()
-            .ReplaceStore<IModelPriceStore, MongoModelPriceStore>();
+            .ReplaceStore<IModelPriceStore, MongoModelPriceStore>()
+            .ReplaceStore<IProviderKeyStore, MongoProviderKeyStore>();
     }
 }

@@ -4,7 +4,7 @@ namespace UsageBilling.Mongo;
 
 /// <summary>
 /// Creates the indexes the MongoDB stores rely on. The unique ones are part of correctness (they make API key
-/// hashes, reservation keys and ledger idempotency keys unique), so run <see cref="EnsureIndexesAsync"/> before the
+/// hashes, reservation keys, ledger idempotency keys and provider keys per account and provider unique), so run <see cref="EnsureIndexesAsync"/> before the
 /// first request: set <see cref="UsageBillingMongoOptions.CreateIndexesOnStartup"/>, or call it from a deployment step.
 /// Creating indexes that exist is harmless.
 /// </summary>
@@ -36,6 +36,7 @@ public sealed class UsageBillingMongoIndexes
         await _database.Ledger.Indexes.CreateManyAsync(Ledger, cancellationToken).ConfigureAwait(false);
         await _database.Usage.Indexes.CreateManyAsync(Usage, cancellationToken).ConfigureAwait(false);
         await _database.Counters.Indexes.CreateManyAsync(Counters, cancellationToken).ConfigureAwait(false);
+        await _database.ProviderKeys.Indexes.CreateManyAsync(ProviderKeys, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Keys: the hash is unique (lookups, and a second key with one hash is refused); listing by account, oldest first.</summary>
@@ -98,5 +99,12 @@ public sealed class UsageBillingMongoIndexes
     [
         new(Builders<CounterDocument>.IndexKeys.Ascending(d => d.ExpiresAt),
             new CreateIndexOptions { Name = "expires_ttl", ExpireAfter = TimeSpan.Zero }),
+    ];
+
+    /// <summary>Provider keys: one per (account, provider), which makes concurrent first upserts store one key; also lists an account's keys by provider.</summary>
+    internal static IReadOnlyList<CreateIndexModel<ProviderKeyDocument>> ProviderKeys { get; } =
+    [
+        new(Builders<ProviderKeyDocument>.IndexKeys.Ascending(d => d.AccountId).Ascending(d => d.Provider),
+            new CreateIndexOptions { Name = "account_provider_unique", Unique = true }),
     ];
 }

@@ -51,6 +51,9 @@ public sealed class UsageBillingMongoOptions
     /// <summary>The collection of model prices set at run time. Default <c>billing_prices</c>.</summary>
     public string ModelPricesCollectionName { get; set; } = "billing_prices";
 
+    /// <summary>The collection of accounts' own provider keys (encrypted; one per provider per account). Default <c>billing_provider_keys</c>.</summary>
+    public string ProviderKeysCollectionName { get; set; } = "billing_provider_keys";
+
     /// <summary>
     /// Whether a hosted service runs <see cref="UsageBillingMongoIndexes.EnsureIndexesAsync"/> at start-up. Default
     /// <see langword="false"/>: create the indexes in a deployment step instead, or turn this on. The stores rely on the

@@ -17,7 +17,7 @@ internal sealed class UsageBillingMongoOptionsValidator : IValidateOptions<Usage
         {
             options.AccountsCollectionName, options.ApiKeysCollectionName, options.BalancesCollectionName,
             options.ReservationsCollectionName, options.LedgerCollectionName, options.UsageCollectionName,
-            options.CountersCollectionName, options.ModelPricesCollectionName,
+            options.CountersCollectionName, options.ModelPricesCollectionName, options.ProviderKeysCollectionName,
         };
         if (names.Any(string.IsNullOrWhiteSpace))
         {

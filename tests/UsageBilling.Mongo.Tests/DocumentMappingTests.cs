@@ -74,6 +74,24 @@ public sealed class DocumentMappingTests
     }
 
     [Fact]
+    public void A_provider_key_round_trips_with_times_to_the_tick_and_offset()
+    {
+        var key = new ProviderKey
+        {
+            Id = "pk_1",
+            AccountId = "acct_1",
+            Provider = "openai",
+            ProtectedKey = "CfDJ8-payload",
+            Masked = "sk-…abcd",
+            Enabled = false,
+            CreatedAt = Odd,
+            UpdatedAt = Odd.AddTicks(1),
+        };
+        Assert.Equal(key, RoundTrip(ProviderKeyDocument.From(key)).ToKey());
+        Assert.Equal(["_id", "acct", "prov", "pkey", "mask", "en", "ca", "ua"], ProviderKeyDocument.From(key).ToBsonDocument().Names);
+    }
+
+    [Fact]
     public void A_usage_record_round_trips_and_stores_money_as_int64_nanos()
     {
         var record = new UsageRecord

@@ -53,6 +53,13 @@ public sealed class IndexDefinitionsTests
     }
 
     [Fact]
+    public void Provider_keys_are_unique_per_account_and_provider()
+    {
+        var index = Assert.Single(UsageBillingMongoIndexes.ProviderKeys);
+        AssertIndex(index, """{ "acct": 1, "prov": 1 }""", "account_provider_unique", unique: true);
+    }
+
+    [Fact]
     public void Repair_finds_accounts_by_pending_claim_time_and_hold_expiry()
     {
         var (pending, holds) = Two(UsageBillingMongoIndexes.Balances);

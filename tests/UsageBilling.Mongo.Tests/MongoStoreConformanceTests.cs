@@ -31,6 +31,11 @@ public sealed class MongoModelPriceStoreTests(MongoTestDatabase mongo) : ModelPr
     protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult<IModelPriceStore>(new MongoModelPriceStore(mongo.Require()));
 }
 
+public sealed class MongoProviderKeyStoreTests(MongoTestDatabase mongo) : ProviderKeyStoreSpecification, IClassFixture<MongoTestDatabase>
+{
+    protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult<IProviderKeyStore>(new MongoProviderKeyStore(mongo.Require()));
+}
+
 public sealed class MongoRateLimitCounterStoreTests(MongoTestDatabase mongo) : RateLimitCounterStoreSpecification, IClassFixture<MongoTestDatabase>
 {
     protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync()

@@ -2,7 +2,7 @@ using static UsageBilling.Mongo.Tests.Rendered;
 
 namespace UsageBilling.Mongo.Tests;
 
-/// <summary>The filters and updates of the counter, usage and API key stores, rendered as the driver sends them.</summary>
+/// <summary>The filters and updates of the counter, usage, API key, account and provider key stores, rendered as the driver sends them.</summary>
 public sealed class StoreDefinitionsTests
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
@@ -230,6 +230,49 @@ public sealed class StoreDefinitionsTests
             P95DurationMs = 20.25,
         }, UsageDefinitions.ToSummary(row));
         Assert.Null(UsageDefinitions.ToSummary(row.Set("_id", MongoDB.Bson.BsonNull.Value)).Group);
+    }
+
+    [Fact]
+    public void A_provider_key_upsert_matches_account_and_provider_and_sets_id_and_creation_only_on_insert()
+    {
+        var key = new ProviderKey
+        {
+            Id = "pk_1",
+            AccountId = "acct_1",
+            Provider = "openai",
+            ProtectedKey = "CfDJ8-payload",
+            Masked = "sk-…abcd",
+            Enabled = true,
+            CreatedAt = Now.ToOffset(TimeSpan.FromHours(2)),
+            UpdatedAt = Now.AddMinutes(5),
+        };
+        AssertBson("""{ "acct": "acct_1", "prov": "openai" }""", Of(ProviderKeyDefinitions.ByAccountAndProvider("acct_1", "openai")));
+        AssertBson($$"""
+            {
+              "$set": {
+                "pkey": "CfDJ8-payload",
+                "mask": "sk-…abcd",
+                "en": true,
+                "ua": { "t": NumberLong({{Now.AddMinutes(5).UtcTicks}}), "o": 0 }
+              },
+              "$setOnInsert": {
+                "_id": "pk_1",
+                "ca": { "t": NumberLong({{Now.UtcTicks}}), "o": 120 }
+              }
+            }
+            """, Of(ProviderKeyDefinitions.Upsert(key)));
+        Assert.True(ProviderKeyDefinitions.UpsertOptions.IsUpsert);
+        Assert.Equal(MongoDB.Driver.ReturnDocument.After, ProviderKeyDefinitions.UpsertOptions.ReturnDocument);
+    }
+
+    [Fact]
+    public void Provider_keys_list_by_account_in_provider_order_and_are_enabled_with_a_set()
+    {
+        AssertBson("""{ "acct": "acct_1" }""", Of(ProviderKeyDefinitions.ByAccount("acct_1")));
+        AssertBson("""{ "prov": 1 }""", Of(ProviderKeyDefinitions.ByProvider));
+        AssertBson($$"""
+            { "$set": { "en": false, "ua": { "t": NumberLong({{Now.UtcTicks}}), "o": 60 } } }
+            """, Of(ProviderKeyDefinitions.SetEnabled(false, Now.ToOffset(TimeSpan.FromHours(1)))));
     }
 
     [Fact]

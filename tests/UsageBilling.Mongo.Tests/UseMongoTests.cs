@@ -19,6 +19,8 @@ public sealed class UseMongoTests
         Assert.IsType<MongoUsageStore>(provider.GetRequiredService<IUsageStore>());
         Assert.IsType<MongoRateLimitCounterStore>(provider.GetRequiredService<IRateLimitCounterStore>());
         Assert.IsType<MongoModelPriceStore>(provider.GetRequiredService<IModelPriceStore>());
+        Assert.IsType<MongoProviderKeyStore>(provider.GetRequiredService<IProviderKeyStore>());
+        Assert.Equal("billing_provider_keys", provider.GetRequiredService<MongoBillingDatabase>().ProviderKeys.CollectionNamespace.CollectionName);
         Assert.Equal("usagebilling", provider.GetRequiredService<MongoBillingDatabase>().Database.DatabaseNamespace.DatabaseName);
     }
 
@@ -66,6 +68,9 @@ public sealed class UseMongoTests
         using var clash = Build(b => b.UseMongo("mongodb://localhost:27017", "db", o => o.UsageCollectionName = o.LedgerCollectionName));
         var clashing = Assert.Throws<OptionsValidationException>(() => clash.GetRequiredService<IOptions<UsageBillingMongoOptions>>().Value);
         Assert.Contains("must all differ", clashing.Message, StringComparison.Ordinal);
+
+        using var keysClash = Build(b => b.UseMongo("mongodb://localhost:27017", "db", o => o.ProviderKeysCollectionName = o.ApiKeysCollectionName));
+        Assert.Throws<OptionsValidationException>(() => keysClash.GetRequiredService<IOptions<UsageBillingMongoOptions>>().Value);
     }
 
     [Fact]
