@@ -37,7 +37,9 @@ app.MapPost("/v1/chat/completions", async (HttpContext context, IOptions<Gateway
         var (body, request) = await ReadAsync(context);
         if (options.Value.Upstream.IsConfigured)
         {
-            await forwarder.ForwardAsync(context, options.Value.Upstream, "/chat/completions", body, anthropic: false);
+            // An account that stored its own OpenAI key (bring your own key) calls with it and pays only the platform fee.
+            var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
+            await forwarder.ForwardAsync(context, options.Value.Upstream, "/chat/completions", body, anthropic: false, ownKey);
         }
         else
         {
@@ -45,7 +47,7 @@ app.MapPost("/v1/chat/completions", async (HttpContext context, IOptions<Gateway
         }
     })
     .RequireApiKey()
-    .MeterLlmUsage(LlmApiFormat.OpenAIChatCompletions);
+    .MeterLlmUsage(LlmApiFormat.OpenAIChatCompletions, provider: "openai");
 
 // Anthropic-compatible messages, JSON or streamed.
 app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
@@ -53,7 +55,8 @@ app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions>
         var (body, request) = await ReadAsync(context);
         if (options.Value.AnthropicUpstream.IsConfigured)
         {
-            await forwarder.ForwardAsync(context, options.Value.AnthropicUpstream, "/messages", body, anthropic: true);
+            var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
+            await forwarder.ForwardAsync(context, options.Value.AnthropicUpstream, "/messages", body, anthropic: true, ownKey);
         }
         else
         {
@@ -61,7 +64,7 @@ app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions>
         }
     })
     .RequireApiKey()
-    .MeterLlmUsage(LlmApiFormat.AnthropicMessages);
+    .MeterLlmUsage(LlmApiFormat.AnthropicMessages, provider: "anthropic");
 
 // The models the caller's plan may use (every priced model unless UsageBilling:Plans:Models lists the plan's).
 app.MapGet("/v1/models", async (HttpContext context, IPricingCatalog pricing, IOptionsMonitor<UsageBillingOptions> billing, TimeProvider time) =>

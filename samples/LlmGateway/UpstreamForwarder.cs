@@ -8,23 +8,30 @@ namespace LlmGateway;
 /// </summary>
 internal sealed class UpstreamForwarder(HttpClient http)
 {
-    public async Task ForwardAsync(HttpContext context, UpstreamOptions upstream, string path, byte[] body, bool anthropic)
+    /// <param name="context">The request being served.</param>
+    /// <param name="upstream">Where to send it.</param>
+    /// <param name="path">The upstream path.</param>
+    /// <param name="body">The request body, as received.</param>
+    /// <param name="anthropic">Whether the upstream speaks Anthropic's headers.</param>
+    /// <param name="ownKey">The account's own provider key, used instead of the gateway's when present.</param>
+    public async Task ForwardAsync(HttpContext context, UpstreamOptions upstream, string path, byte[] body, bool anthropic, string? ownKey = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, upstream.BaseUrl.TrimEnd('/') + path)
         {
             Content = new ByteArrayContent(body),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-        if (!string.IsNullOrEmpty(upstream.ApiKey))
+        var apiKey = ownKey ?? upstream.ApiKey;
+        if (!string.IsNullOrEmpty(apiKey))
         {
             if (anthropic)
             {
-                request.Headers.Add("x-api-key", upstream.ApiKey);
+                request.Headers.Add("x-api-key", apiKey);
                 request.Headers.Add("anthropic-version", context.Request.Headers["anthropic-version"].FirstOrDefault() ?? "2023-06-01");
             }
             else
             {
-                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", upstream.ApiKey);
+                request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", apiKey);
             }
         }
 

@@ -160,6 +160,9 @@ public sealed class LlmOptions
     /// <summary>The most bytes of a non-streamed JSON response kept to read its usage. Default 8 MiB; beyond it, output is estimated.</summary>
     public int MaxJsonResponseBytes { get; set; } = 8 * 1024 * 1024;
 
+    /// <summary>What a call made with the account's own provider key costs instead of token prices (see <see cref="IProviderKeyFeature"/>). Default zero.</summary>
+    public Money OwnProviderKeyFee { get; set; }
+
     /// <summary>The largest request body parsed for pricing. Default 16 MiB; larger requests get 413.</summary>
     public int MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
 }

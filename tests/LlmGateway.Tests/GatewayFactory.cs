@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using UsageBilling.Tests.Shared;
 
 namespace LlmGateway.Tests;
@@ -11,8 +12,11 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 {
     public const string AdminToken = "dev-admin-token";
 
-    public GatewayFactory(IDictionary<string, string?>? settings = null)
+    private readonly Action<IServiceCollection>? _configureServices;
+
+    public GatewayFactory(IDictionary<string, string?>? settings = null, Action<IServiceCollection>? configureServices = null)
     {
+        _configureServices = configureServices;
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
             Settings[key] = value;
@@ -34,6 +38,10 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
         builder.UseEnvironment("Development");
         builder.UseSetting("Billing:Store", "InMemory");
         builder.ConfigureAppConfiguration(config => config.AddInMemoryCollection(Settings));
+        if (_configureServices is not null)
+        {
+            builder.ConfigureServices(_configureServices);
+        }
     }
 
     public HttpClient CreateAdminClient()

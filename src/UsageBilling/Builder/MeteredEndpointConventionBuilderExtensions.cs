@@ -22,8 +22,11 @@ public static class MeteredEndpointConventionBuilderExtensions
     /// Meters the endpoints by LLM tokens: OpenAI chat completions, OpenAI Responses or Anthropic messages requests
     /// (JSON or streamed), priced per model from the pricing catalog. See <see cref="MeterLlmUsageAttribute"/>.
     /// </summary>
-    public static TBuilder MeterLlmUsage<TBuilder>(this TBuilder builder, LlmApiFormat format = LlmApiFormat.Auto) where TBuilder : IEndpointConventionBuilder
-        => builder.WithMetadata(new MeterLlmUsageAttribute { Format = format });
+    /// <param name="builder">The endpoints.</param>
+    /// <param name="format">The wire format; by default chosen from the path.</param>
+    /// <param name="provider">The provider the endpoint calls, so that accounts' own keys for it are used (see <see cref="IProviderKeyFeature"/>).</param>
+    public static TBuilder MeterLlmUsage<TBuilder>(this TBuilder builder, LlmApiFormat format = LlmApiFormat.Auto, string? provider = null) where TBuilder : IEndpointConventionBuilder
+        => builder.WithMetadata(new MeterLlmUsageAttribute { Format = format, Provider = provider });
 
     /// <summary>Meters the endpoints at the price named <paramref name="priceName"/> in the pricing catalog (configuration <c>UsageBilling:Pricing:Endpoints</c>).</summary>
     public static TBuilder WithPrice<TBuilder>(this TBuilder builder, string priceName) where TBuilder : IEndpointConventionBuilder

@@ -35,6 +35,12 @@ public static class UsageBillingAdminEndpoints
         group.MapGet("/usage", QueryUsageAsync);
         group.MapPut("/accounts/{id}/budget", SetAccountBudgetAsync);
         group.MapPatch("/keys/{id}", UpdateKeyAsync);
+        ProviderKeyEndpoints.Map(group, "/accounts/{id}/provider-keys", static async (context, cancellationToken) =>
+        {
+            var id = context.Request.RouteValues["id"] as string;
+            var accounts = context.RequestServices.GetRequiredService<IAccountStore>();
+            return id is not null && await accounts.FindAsync(id, cancellationToken).ConfigureAwait(false) is not null ? id : null;
+        });
         AdminAnalyticsEndpoints.Map(group);
         AdminPricingEndpoints.Map(group);
         return group;

@@ -10,7 +10,7 @@ namespace Microsoft.AspNetCore.Builder;
 public static class UsageBillingSelfServiceEndpoints
 {
     /// <summary>
-    /// Maps <c>GET {prefix}/balance</c>, <c>/usage</c>, <c>/limits</c> and <c>/ledger</c>, authenticated by the caller's
+    /// Maps <c>GET {prefix}/balance</c>, <c>/usage</c>, <c>/limits</c>, <c>/ledger</c> and the account's own provider keys (<c>/provider-keys</c>), authenticated by the caller's
     /// API key. Every answer is about the key's own account, which comes from the key, never from the request.
     /// </summary>
     public static RouteGroupBuilder MapUsageBillingSelfService(this IEndpointRouteBuilder endpoints, string prefix = "/v1/billing")
@@ -26,6 +26,7 @@ public static class UsageBillingSelfServiceEndpoints
         group.MapGet("/usage", UsageAsync).WithSummary("The account's usage for a period (default: this UTC month) by day and by model.");
         group.MapGet("/limits", LimitsAsync).WithSummary("The calling key's limits, what is left in each window, and the budgets.");
         group.MapGet("/ledger", LedgerAsync).WithSummary("A page of the account's ledger, newest first.");
+        ProviderKeyEndpoints.Map(group, "/provider-keys", static (context, _) => ValueTask.FromResult<string?>(Caller(context).Account.Id));
         return group;
     }
 

@@ -26,4 +26,11 @@ public sealed class MeterLlmUsageAttribute : Attribute
 {
     /// <summary>The endpoint's wire format. Default <see cref="LlmApiFormat.Auto"/>.</summary>
     public LlmApiFormat Format { get; set; }
+
+    /// <summary>
+    /// The provider the endpoint calls (for example <c>openai</c>). When set and the caller's account stored its own
+    /// enabled key for it, the endpoint gets the key through <see cref="IProviderKeyFeature"/> and the call is charged
+    /// <see cref="LlmOptions.OwnProviderKeyFee"/> only.
+    /// </summary>
+    public string? Provider { get; set; }
 }

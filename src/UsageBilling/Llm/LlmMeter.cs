@@ -5,7 +5,7 @@ using Microsoft.Extensions.Options;
 namespace UsageBilling;
 
 /// <summary>What an LLM call is expected to cost before it runs.</summary>
-internal sealed record LlmEstimate(LlmRequest Request, ModelPrice Price, decimal MarkupPercent, long InputTokens, long MaxOutputTokens, decimal Multiplier = 1m)
+internal sealed record LlmEstimate(LlmRequest Request, ModelPrice Price, decimal MarkupPercent, long InputTokens, long MaxOutputTokens, decimal Multiplier = 1m, bool OwnKey = false)
 {
     /// <summary>Input as counted plus the largest output the request allows, priced.</summary>
     public Money ReserveAmount => LlmCost.Compute(Price, new LlmUsage(InputTokens, 0, MaxOutputTokens), MarkupPercent, Multiplier);
@@ -38,7 +38,13 @@ internal sealed partial class LlmMeter
     }
 
     /// <summary>Reads and prices the request; on bad input writes a 4xx problem and returns <see langword="null"/>.</summary>
-    public async Task<LlmEstimate?> EstimateAsync(HttpContext context, MeterLlmUsageAttribute metered, BillingAccount account, decimal multiplier, DateTimeOffset now)
+    /// <param name="context">The request.</param>
+    /// <param name="metered">The endpoint's metadata.</param>
+    /// <param name="account">The caller's account.</param>
+    /// <param name="multiplier">The request's price multiplier.</param>
+    /// <param name="ownKey">Whether the call uses the account's own provider key: then only <see cref="LlmOptions.OwnProviderKeyFee"/> is charged and the model needs no price.</param>
+    /// <param name="now">Now.</param>
+    public async Task<LlmEstimate?> EstimateAsync(HttpContext context, MeterLlmUsageAttribute metered, BillingAccount account, decimal multiplier, bool ownKey, DateTimeOffset now)
     {
         var options = _options.CurrentValue;
         var request = context.Request;
@@ -77,6 +83,20 @@ internal sealed partial class LlmMeter
         }
 
         var price = await _pricing.GetModelPriceAsync(parsed.Model, now, context.RequestAborted).ConfigureAwait(false);
+        if (ownKey)
+        {
+            // The account pays the provider itself: the platform fee is the whole price.
+            var model = price?.Model ?? parsed.Model.Trim().ToLowerInvariant();
+            if (!options.Plans.Allows(account.Plan, model))
+            {
+                await NotInPlanAsync(context, account, parsed).ConfigureAwait(false);
+                return null;
+            }
+
+            var fee = new ModelPrice { Model = model, InputPerMillion = Money.Zero, OutputPerMillion = Money.Zero, CachedInputPerMillion = Money.Zero, RequestFee = options.Llm.OwnProviderKeyFee };
+            return new LlmEstimate(parsed, fee, 0m, _tokens.CountInput(parsed), parsed.MaxOutputTokens ?? options.Llm.DefaultMaxOutputTokens, OwnKey: true);
+        }
+
         if (price is null)
         {
             _metrics.UnknownModel(parsed.Model, options.Pricing.UnknownModel);
@@ -99,10 +119,7 @@ internal sealed partial class LlmMeter
 
         if (!options.Plans.Allows(account.Plan, price.Model))
         {
-            _metrics.RequestRejected("model_not_in_plan");
-            await Problems.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.ModelNotInPlan, "Model Not In Plan",
-                $"The '{account.Plan}' plan does not include the model '{parsed.Model}'.",
-                new Dictionary<string, object?> { ["model"] = parsed.Model, ["plan"] = account.Plan }).ConfigureAwait(false);
+            await NotInPlanAsync(context, account, parsed).ConfigureAwait(false);
             return null;
         }
 
@@ -122,7 +139,7 @@ internal sealed partial class LlmMeter
         var price = estimate.Price;
         if (reported.Usage is { } usage)
         {
-            if (!string.Equals(reported.Model, estimate.Request.Model, StringComparison.OrdinalIgnoreCase)
+            if (!estimate.OwnKey && !string.Equals(reported.Model, estimate.Request.Model, StringComparison.OrdinalIgnoreCase)
                 && await _pricing.GetModelPriceAsync(reported.Model!, at, cancellationToken).ConfigureAwait(false) is { } reportedPrice)
             {
                 price = reportedPrice;
@@ -148,6 +165,14 @@ internal sealed partial class LlmMeter
     /// <summary>The tokens a settled call counts against <see cref="RequestLimits.TokensPerMinute"/>.</summary>
     public long RateLimitedTokens(LlmUsage usage)
         => usage.InputTokens + usage.OutputTokens + (_options.CurrentValue.Llm.CountCachedTokensInRateLimit ? usage.CachedInputTokens : 0);
+
+    private Task NotInPlanAsync(HttpContext context, BillingAccount account, LlmRequest parsed)
+    {
+        _metrics.RequestRejected("model_not_in_plan");
+        return Problems.WriteAsync(context, StatusCodes.Status403Forbidden, ProblemTypes.ModelNotInPlan, "Model Not In Plan",
+            $"The '{account.Plan}' plan does not include the model '{parsed.Model}'.",
+            new Dictionary<string, object?> { ["model"] = parsed.Model, ["plan"] = account.Plan });
+    }
 
     private static Task TooLargeAsync(HttpContext context, int limit)
         => Problems.WriteAsync(context, StatusCodes.Status413PayloadTooLarge, ProblemTypes.RequestTooLarge, "Request Too Large",

@@ -24,6 +24,7 @@ internal sealed partial class UsageBillingMiddleware
     private readonly IPricingCatalog _pricing;
     private readonly LlmMeter _llm;
     private readonly BudgetEnforcer _budgets;
+    private readonly ProviderKeyManager _providerKeys;
     private readonly BillingAlerts _alerts;
     private readonly UsageLogQueue _usageLog;
     private readonly TimeProvider _timeProvider;
@@ -32,7 +33,7 @@ internal sealed partial class UsageBillingMiddleware
     private readonly ILogger<UsageBillingMiddleware> _logger;
 
     public UsageBillingMiddleware(RequestDelegate next, RequestLimitEnforcer limits, CreditManager credits, IPricingCatalog pricing, LlmMeter llm,
-        BudgetEnforcer budgets, BillingAlerts alerts, UsageLogQueue usageLog, TimeProvider timeProvider, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
+        BudgetEnforcer budgets, BillingAlerts alerts, ProviderKeyManager providerKeys, UsageLogQueue usageLog, TimeProvider timeProvider, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
         ILogger<UsageBillingMiddleware> logger)
     {
         _next = next;
@@ -41,6 +42,7 @@ internal sealed partial class UsageBillingMiddleware
         _pricing = pricing;
         _llm = llm;
         _budgets = budgets;
+        _providerKeys = providerKeys;
         _alerts = alerts;
         _usageLog = usageLog;
         _timeProvider = timeProvider;
@@ -160,10 +162,18 @@ internal sealed partial class UsageBillingMiddleware
         LlmEstimate? estimate = null;
         if (llm is not null)
         {
-            estimate = await _llm.EstimateAsync(context, llm, caller.Account, multiplier, now).ConfigureAwait(false);
+            var ownKey = llm.Provider is { } provider
+                ? await _providerKeys.GetActiveKeyAsync(caller.Account.Id, provider, context.RequestAborted).ConfigureAwait(false)
+                : null;
+            estimate = await _llm.EstimateAsync(context, llm, caller.Account, ownKey is null ? multiplier : 1m, ownKey is not null, now).ConfigureAwait(false);
             if (estimate is null)
             {
                 return record with { Outcome = UsageOutcomes.Rejected };
+            }
+
+            if (ownKey is not null)
+            {
+                context.Features.Set<IProviderKeyFeature>(new ProviderKeyFeature(ProviderKeyManager.NormalizeProvider(llm.Provider)!, ownKey));
             }
 
             price = estimate.ReserveAmount;
