@@ -11,7 +11,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class UsageBillingEntityFrameworkCoreExtensions
 {
     /// <summary>
-    /// Stores accounts, keys, credits, usage, rate-limit counters and model prices with the ready <see cref="UsageBillingDbContext"/>,
+    /// Stores accounts, keys, credits, usage, rate-limit counters, model prices and provider keys with the ready <see cref="UsageBillingDbContext"/>,
     /// for example <c>.UseEntityFrameworkCore(ef => ef.UseSqlite("Data Source=billing.db"), o => o.CreateDatabaseOnStartup = true)</c>
     /// or <c>ef => ef.UseNpgsql(connectionString)</c>. Safe to call more than once.
     /// </summary>
@@ -29,7 +29,7 @@ public static class UsageBillingEntityFrameworkCoreExtensions
     }
 
     /// <summary>
-    /// Stores accounts, keys, credits, usage, rate-limit counters and model prices in your own <typeparamref name="TContext"/>, whose
+    /// Stores accounts, keys, credits, usage, rate-limit counters, model prices and provider keys in your own <typeparamref name="TContext"/>, whose
     /// <c>OnModelCreating</c> calls <c>modelBuilder.UseUsageBilling()</c>. Register the context first with
     /// <c>services.AddDbContextFactory&lt;TContext&gt;()</c> (preferred: the stores are singletons and use a short-lived
     /// context per operation) or <c>services.AddDbContext&lt;TContext&gt;()</c>. Safe to call more than once.
@@ -57,7 +57,8 @@ public static class UsageBillingEntityFrameworkCoreExtensions
             .ReplaceStore<ICreditStore, EfCoreCreditStore<TContext>>()
             .ReplaceStore<IUsageStore, EfCoreUsageStore<TContext>>()
             .ReplaceStore<IRateLimitCounterStore, EfCoreRateLimitCounterStore<TContext>>()
-            .ReplaceStore<IModelPriceStore, EfCoreModelPriceStore<TContext>>();
+            .ReplaceStore<IModelPriceStore, EfCoreModelPriceStore<TContext>>()
+            .ReplaceStore<IProviderKeyStore, EfCoreProviderKeyStore<TContext>>();
 
         // The initializer starts before every other hosted service, so the tables exist before anything uses them.
         var initializer = ServiceDescriptor.Singleton<IHostedService, UsageBillingDatabaseInitializer<TContext>>();

@@ -6,7 +6,7 @@ namespace Microsoft.EntityFrameworkCore;
 public static class UsageBillingModelBuilderExtensions
 {
     /// <summary>
-    /// Adds the UsageBilling tables (accounts, API keys, balances, reservations, ledger, usage log, rate-limit counters, model prices)
+    /// Adds the UsageBilling tables (accounts, API keys, balances, reservations, ledger, usage log, rate-limit counters, model prices, provider keys)
     /// to the model. Call it from your context's <c>OnModelCreating</c>, then register the stores with
     /// <c>AddUsageBilling().UseEntityFrameworkCore&lt;TContext&gt;()</c> and create the tables with your migrations.
     /// </summary>
@@ -28,6 +28,7 @@ public static class UsageBillingModelBuilderExtensions
             .ApplyConfiguration(new LedgerEntryEntityConfiguration(options))
             .ApplyConfiguration(new UsageRecordEntityConfiguration(options))
             .ApplyConfiguration(new RateLimitCounterEntityConfiguration(options))
-            .ApplyConfiguration(new ModelPriceEntityConfiguration(options));
+            .ApplyConfiguration(new ModelPriceEntityConfiguration(options))
+            .ApplyConfiguration(new ProviderKeyEntityConfiguration(options));
     }
 }

@@ -46,3 +46,9 @@ public sealed class PostgresModelPriceStoreTests(PostgresTestDatabase database) 
 {
     protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IModelPriceStore>());
 }
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresProviderKeyStoreTests(PostgresTestDatabase database) : ProviderKeyStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IProviderKeyStore>());
+}

@@ -27,6 +27,7 @@ public sealed class RegistrationTests : IDisposable
         Assert.IsType<EfCoreUsageStore<UsageBillingDbContext>>(provider.GetRequiredService<IUsageStore>());
         Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(provider.GetRequiredService<IRateLimitCounterStore>());
         Assert.IsType<EfCoreModelPriceStore<UsageBillingDbContext>>(provider.GetRequiredService<IModelPriceStore>());
+        Assert.IsType<EfCoreProviderKeyStore<UsageBillingDbContext>>(provider.GetRequiredService<IProviderKeyStore>());
         Assert.Single(services, d => d.ServiceType == typeof(ICreditStore));
         Assert.Same(provider.GetRequiredService<ICreditStore>(), provider.GetRequiredService<ICreditStore>());
 
@@ -147,11 +148,19 @@ public sealed class RegistrationTests : IDisposable
             await credits.SettleAsync(held.Reservation!.Id, Money.FromUnits(0.25m), Now);
             await provider.GetRequiredService<IRateLimitCounterStore>().IncrementAsync([new("k:m:1", 1, Now.AddYears(100))]);
             Assert.Equal(new CreditBalance(Money.FromUnits(1.75m), Money.Zero), await credits.GetBalanceAsync(account));
+            var providerKeys = provider.GetRequiredService<IProviderKeyStore>();
+            var providerKey = new ProviderKey
+            {
+                Id = $"pk_{Guid.NewGuid():N}", AccountId = account, Provider = "openai", ProtectedKey = "payload", Masked = "sk-…abcd",
+                Enabled = true, CreatedAt = Now, UpdatedAt = Now,
+            };
+            await providerKeys.UpsertAsync(providerKey);
+            Assert.Equal(providerKey, await providerKeys.FindAsync(account, "openai"));
 
             await using var connection = new NpgsqlConnection(database.ConnectionString);
             await connection.OpenAsync();
             await using var count = new NpgsqlCommand("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'billing' AND table_name LIKE 'billing\\_%'", connection);
-            Assert.Equal(8L, await count.ExecuteScalarAsync());
+            Assert.Equal(9L, await count.ExecuteScalarAsync());
         }
         finally
         {

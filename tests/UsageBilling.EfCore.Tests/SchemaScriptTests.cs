@@ -31,7 +31,7 @@ public sealed class SchemaScriptTests
         foreach (var provider in new[] { "sqlite", "postgresql" })
         {
             var script = Script(provider);
-            foreach (var table in new[] { "accounts", "api_keys", "credit_balances", "credit_reservations", "credit_ledger", "usage_records", "rate_limit_counters", "model_prices" })
+            foreach (var table in new[] { "accounts", "api_keys", "credit_balances", "credit_reservations", "credit_ledger", "usage_records", "rate_limit_counters", "model_prices", "provider_keys" })
             {
                 Assert.Matches($"CREATE TABLE \"?billing_{table}\"? \\(", script);
             }
@@ -39,6 +39,7 @@ public sealed class SchemaScriptTests
             Assert.Contains("CREATE UNIQUE INDEX \"IX_billing_credit_ledger_account_id_idempotency_key\"", script, StringComparison.Ordinal);
             Assert.Contains("CREATE UNIQUE INDEX \"IX_billing_credit_reservations_account_id_idempotency_key\"", script, StringComparison.Ordinal);
             Assert.Contains("CREATE UNIQUE INDEX \"IX_billing_api_keys_hash\"", script, StringComparison.Ordinal);
+            Assert.Contains("CREATE UNIQUE INDEX \"IX_billing_provider_keys_account_id_provider\"", script, StringComparison.Ordinal);
         }
     }
 

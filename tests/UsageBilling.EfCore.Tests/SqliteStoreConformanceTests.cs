@@ -33,3 +33,8 @@ public sealed class SqliteModelPriceStoreTests(SqliteTestDatabase database) : Mo
 {
     protected override ValueTask<IModelPriceStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IModelPriceStore>());
 }
+
+public sealed class SqliteProviderKeyStoreTests(SqliteTestDatabase database) : ProviderKeyStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IProviderKeyStore>());
+}

@@ -197,6 +197,29 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         Assert.Equal(balance.Balance, ledger.Entries[0].BalanceAfter);
     }
 
+    [SkippableFact]
+    public async Task Concurrent_first_upserts_of_a_provider_key_store_one_row_and_all_return_its_id()
+    {
+        var store = database.Get<IProviderKeyStore>();
+        var account = NewId("acct");
+        var keys = Enumerable.Range(0, 50).Select(i => new ProviderKey
+        {
+            Id = NewId("pk"), AccountId = account, Provider = "openai", ProtectedKey = $"payload-{i}", Masked = "sk-…abcd",
+            Enabled = true, CreatedAt = Now.AddTicks(1_234_567 + i), UpdatedAt = Now.AddTicks(1_234_567 + i),
+        }).ToList();
+
+        var stored = await Task.WhenAll(keys.Select(k => Task.Run(async () => await store.UpsertAsync(k))));
+
+        var row = Assert.Single(await store.ListAsync(account));
+        Assert.All(stored, s => Assert.Equal((row.Id, row.CreatedAt), (s.Id, s.CreatedAt)));
+        Assert.Contains(keys, k => k.Id == row.Id && k.CreatedAt == row.CreatedAt);
+        Assert.Contains(stored, s => s == row);
+
+        // The id belongs to the row: reusing it for another provider is refused.
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.UpsertAsync(keys[0] with { Id = row.Id, Provider = "groq" }));
+        Assert.Null(await store.FindAsync(account, "groq"));
+    }
+
     private static UsageRecord Record(string account, DateTimeOffset at, string requestId) => new()
     {
         RequestId = requestId,

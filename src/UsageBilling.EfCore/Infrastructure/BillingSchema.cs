@@ -22,6 +22,7 @@ internal sealed class BillingSchema
         Usage = BillingTable.Of<UsageRecordEntity>(context, sql);
         Counters = BillingTable.Of<RateLimitCounterEntity>(context, sql);
         ModelPrices = BillingTable.Of<ModelPriceEntity>(context, sql);
+        ProviderKeys = BillingTable.Of<ProviderKeyEntity>(context, sql);
     }
 
     public BillingProvider Provider { get; }
@@ -41,6 +42,8 @@ internal sealed class BillingSchema
     public BillingTable Counters { get; }
 
     public BillingTable ModelPrices { get; }
+
+    public BillingTable ProviderKeys { get; }
 
     public static BillingSchema Read(DbContext context)
     {

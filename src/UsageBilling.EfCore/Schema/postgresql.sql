@@ -105,6 +105,22 @@ COMMENT ON COLUMN billing_model_prices.cached_input_per_million IS 'Nano-units (
 COMMENT ON COLUMN billing_model_prices.request_fee IS 'Nano-units (1e-9) of the account''s currency unit.';
 
 
+CREATE TABLE billing_provider_keys (
+    id text NOT NULL,
+    account_id text NOT NULL,
+    provider text NOT NULL,
+    protected_key text NOT NULL,
+    masked text NOT NULL,
+    enabled boolean NOT NULL,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL,
+    CONSTRAINT "PK_billing_provider_keys" PRIMARY KEY (id)
+);
+COMMENT ON COLUMN billing_provider_keys.protected_key IS 'The Data Protection payload of the key; never the key itself.';
+COMMENT ON COLUMN billing_provider_keys.created_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
+COMMENT ON COLUMN billing_provider_keys.updated_at IS 'UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.';
+
+
 CREATE TABLE billing_rate_limit_counters (
     key text NOT NULL,
     value bigint NOT NULL,
@@ -158,6 +174,9 @@ CREATE UNIQUE INDEX "IX_billing_credit_reservations_account_id_idempotency_key" 
 
 
 CREATE INDEX "IX_billing_credit_reservations_expires_at" ON billing_credit_reservations (expires_at) WHERE "state" = 0;
+
+
+CREATE UNIQUE INDEX "IX_billing_provider_keys_account_id_provider" ON billing_provider_keys (account_id, provider);
 
 
 CREATE INDEX "IX_billing_rate_limit_counters_expires_at" ON billing_rate_limit_counters (expires_at);

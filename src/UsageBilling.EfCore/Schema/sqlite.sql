@@ -141,6 +141,28 @@ CREATE TABLE "billing_model_prices" (
 );
 
 
+CREATE TABLE "billing_provider_keys" (
+    "id" TEXT NOT NULL CONSTRAINT "PK_billing_provider_keys" PRIMARY KEY,
+
+    "account_id" TEXT NOT NULL,
+
+    "provider" TEXT NOT NULL,
+
+    -- The Data Protection payload of the key; never the key itself.
+    "protected_key" TEXT NOT NULL,
+
+    "masked" TEXT NOT NULL,
+
+    "enabled" INTEGER NOT NULL,
+
+    -- UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.
+    "created_at" INTEGER NOT NULL,
+
+    -- UTC ticks: 100-nanosecond intervals since 0001-01-01T00:00:00Z.
+    "updated_at" INTEGER NOT NULL
+);
+
+
 CREATE TABLE "billing_rate_limit_counters" (
     "key" TEXT NOT NULL CONSTRAINT "PK_billing_rate_limit_counters" PRIMARY KEY,
 
@@ -211,6 +233,9 @@ CREATE UNIQUE INDEX "IX_billing_credit_reservations_account_id_idempotency_key" 
 
 
 CREATE INDEX "IX_billing_credit_reservations_expires_at" ON "billing_credit_reservations" ("expires_at") WHERE "state" = 0;
+
+
+CREATE UNIQUE INDEX "IX_billing_provider_keys_account_id_provider" ON "billing_provider_keys" ("account_id", "provider");
 
 
 CREATE INDEX "IX_billing_rate_limit_counters_expires_at" ON "billing_rate_limit_counters" ("expires_at");
