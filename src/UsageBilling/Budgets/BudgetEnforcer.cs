@@ -75,6 +75,24 @@ internal sealed class BudgetEnforcer
         return new BudgetDecision(states, null);
     }
 
+    /// <summary>
+    /// Adds spend that was charged without a reservation (usage reported by another gateway) to the account's budget
+    /// periods, so that its next metered calls see it; returns the states for alerting.
+    /// </summary>
+    public async ValueTask<IReadOnlyList<BudgetState>> AddSpendAsync(BillingAccount account, Money charged, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var periods = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
+        AddPeriods(periods, "account", account.Id, account.Budget, at);
+        if (periods.Count == 0 || charged.IsZero)
+        {
+            return [];
+        }
+
+        var increments = periods.Select(p => new CounterIncrement(p.CounterKey, charged.Nanos, p.ResetAt)).ToArray();
+        var values = await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
+        return periods.Select((p, i) => new BudgetState(p.Name, p.Cap, new Money(values[i]), p.ResetAt, increments[i])).ToList();
+    }
+
     /// <summary>Replaces the counted hold with what was charged (zero for a refused or released call); returns the corrected states.</summary>
     public async ValueTask<IReadOnlyList<BudgetState>> CorrectAsync(IReadOnlyList<BudgetState> states, Money charged, CancellationToken cancellationToken)
     {

@@ -34,7 +34,8 @@ public static partial class UsageIngestEndpoints
     }
 
     private static async Task<IResult> IngestAsync(HttpContext context, IOptionsMonitor<UsageBillingOptions> options, IIngestAccountResolver resolver,
-        IAccountStore accounts, IPricingCatalog pricing, CreditManager credits, UsageLogQueue usageLog, TimeProvider time, ILoggerFactory loggers)
+        IAccountStore accounts, IPricingCatalog pricing, CreditManager credits, BudgetEnforcer spend, BillingAlerts alerts, UsageLogQueue usageLog,
+        TimeProvider time, ILoggerFactory loggers)
     {
         var settings = options.CurrentValue.Ingest;
         if (!Authorized(context.Request, settings.Secret))
@@ -75,7 +76,7 @@ public static partial class UsageIngestEndpoints
             var result = new IngestResult();
             for (var index = 0; index < entries.Count; index++)
             {
-                var outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, credits, usageLog, time, context.RequestAborted).ConfigureAwait(false);
+                var outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, credits, spend, alerts, usageLog, time, context.RequestAborted).ConfigureAwait(false);
                 switch (outcome.Kind)
                 {
                     case OutcomeKind.Processed:
@@ -97,7 +98,8 @@ public static partial class UsageIngestEndpoints
     }
 
     private static async Task<Outcome> IngestOneAsync(JsonElement entry, IngestPricing mode, IIngestAccountResolver resolver, IAccountStore accounts,
-        IPricingCatalog pricing, CreditManager credits, UsageLogQueue usageLog, TimeProvider time, CancellationToken cancellationToken)
+        IPricingCatalog pricing, CreditManager credits, BudgetEnforcer spend, BillingAlerts alerts, UsageLogQueue usageLog, TimeProvider time,
+        CancellationToken cancellationToken)
     {
         var call = LiteLlmPayload.TryRead(entry, time.GetUtcNow(), out var reason);
         if (call is null)
@@ -143,6 +145,10 @@ public static partial class UsageIngestEndpoints
             {
                 return new Outcome(OutcomeKind.Duplicate, call.CallId, null);
             }
+
+            // The spend counts towards the account's budgets (in the period it happened) and may cross alert thresholds.
+            var budgets = await spend.AddSpendAsync(account, cost, call.StartTime, cancellationToken).ConfigureAwait(false);
+            await alerts.CheckBudgetsAsync(account.Id, "", budgets, cancellationToken).ConfigureAwait(false);
         }
 
         // Idempotent by request id too, so a zero-cost call re-posted is still logged once.

@@ -103,6 +103,23 @@ public sealed class LiteLlmIngestTests : IAsyncLifetime
         Assert.Contains("the model 'gpt-99' has no price", reasons);
     }
 
+    [Fact]
+    public async Task Ingested_spend_counts_towards_the_accounts_budget()
+    {
+        var accounts = _app.Services.GetRequiredService<AccountManager>();
+        await accounts.SetBudgetAsync(_accountId, new SpendBudget { Monthly = Money.FromUnits(0.5m) });
+        var time = _app.Services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var entry = Entry("big", prompt: 100_000, completion: 0).Replace("1795251600.0", (time.ToUnixTimeMilliseconds() / 1000.0).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        Assert.Equal((1, 0, 0), Counts(await PostAsync(entry)));
+
+        var key = await _app.Services.GetRequiredService<ApiKeyManager>().CreateAsync(_accountId, "k");
+        using var limits = _app.GetTestClient();
+        limits.DefaultRequestHeaders.Add("X-API-Key", key.Plaintext);
+        var status = await (await limits.GetAsync("/v1/billing/limits")).Content.ReadAsStringAsync();
+        // 100,000 × 2.5 per million × 1.4 = 0.35 of the 0.5 monthly budget.
+        Assert.Contains("\"spent\":0.35", status, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("{")]
     [InlineData("\"text\"")]
@@ -160,6 +177,7 @@ public sealed class LiteLlmIngestTests : IAsyncLifetime
         app.UseUsageBilling();
         app.MapGet("/x", () => "ok").RequireApiKey().WithCost(0m);
         app.MapLiteLlmUsageIngest();
+        app.MapUsageBillingSelfService();
         await app.StartAsync();
 
         var account = await app.Services.GetRequiredService<AccountManager>().CreateAsync("Customer 42", "pro");
