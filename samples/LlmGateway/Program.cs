@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using LlmGateway;
 using Microsoft.Extensions.Options;
@@ -87,18 +85,7 @@ app.MapUsageBillingSelfService("/v1/billing");
 app.MapOpenApi();
 
 app.MapUsageBillingAdmin("/admin/billing")
-    .AddEndpointFilter(async (context, next) =>
-    {
-        var presented = context.HttpContext.Request.Headers["X-Admin-Token"].ToString();
-        var expected = context.HttpContext.RequestServices.GetRequiredService<IOptions<GatewayOptions>>().Value.AdminToken;
-        if (string.IsNullOrEmpty(expected) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(expected)))
-        {
-            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
-                detail: "Send the admin token in the X-Admin-Token header.", type: "urn:usagebilling:sample:admin-token-required");
-        }
-
-        return await next(context);
-    });
+    .RequireAdminToken(services => services.GetRequiredService<IOptions<GatewayOptions>>().Value.AdminToken);
 
 app.Run();
 

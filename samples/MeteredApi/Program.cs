@@ -1,5 +1,3 @@
-using System.Security.Cryptography;
-using System.Text;
 using Samples.Shared;
 using UsageBilling;
 
@@ -55,17 +53,7 @@ app.MapUsageBillingSelfService("/v1/billing");
 app.MapOpenApi();
 
 app.MapUsageBillingAdmin("/admin/billing")
-    .AddEndpointFilter(async (context, next) =>
-    {
-        var presented = context.HttpContext.Request.Headers["X-Admin-Token"].ToString();
-        if (string.IsNullOrEmpty(adminToken) || !CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(adminToken)))
-        {
-            return Results.Problem(statusCode: StatusCodes.Status401Unauthorized, title: "Unauthorized",
-                detail: "Send the admin token in the X-Admin-Token header.", type: "urn:usagebilling:sample:admin-token-required");
-        }
-
-        return await next(context);
-    });
+    .RequireAdminToken(_ => adminToken);
 
 app.Run();
 

@@ -53,23 +53,14 @@ internal sealed class BudgetEnforcer
             return BudgetDecision.None;
         }
 
-        var increments = periods.Select(p => new CounterIncrement(p.CounterKey, amount.Nanos, p.ResetAt)).ToArray();
-        var values = await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
-        var states = new BudgetState[periods.Count];
-        BudgetState? exceeded = null;
-        for (var i = 0; i < periods.Count; i++)
+        var states = await CountAsync(periods, amount, cancellationToken).ConfigureAwait(false);
+        foreach (var state in states)
         {
-            states[i] = new BudgetState(periods[i].Name, periods[i].Cap, new Money(values[i]), periods[i].ResetAt, increments[i]);
-            if (states[i].Exceeded && exceeded is null)
+            if (state.Exceeded)
             {
-                exceeded = states[i];
+                await CorrectAsync(states, Money.Zero, cancellationToken).ConfigureAwait(false);
+                return new BudgetDecision([], state with { Spent = state.Spent - amount });
             }
-        }
-
-        if (exceeded is not null)
-        {
-            await CorrectAsync(states, Money.Zero, cancellationToken).ConfigureAwait(false);
-            return new BudgetDecision([], exceeded.Value with { Spent = exceeded.Value.Spent - amount });
         }
 
         return new BudgetDecision(states, null);
@@ -88,7 +79,14 @@ internal sealed class BudgetEnforcer
             return [];
         }
 
-        var increments = periods.Select(p => new CounterIncrement(p.CounterKey, charged.Nanos, p.ResetAt)).ToArray();
+        return await CountAsync(periods, charged, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Adds <paramref name="amount"/> to every period's spend counter at once and returns the periods as they stand.</summary>
+    private async ValueTask<IReadOnlyList<BudgetState>> CountAsync(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount,
+        CancellationToken cancellationToken)
+    {
+        var increments = periods.Select(p => new CounterIncrement(p.CounterKey, amount.Nanos, p.ResetAt)).ToArray();
         var values = await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
         return periods.Select((p, i) => new BudgetState(p.Name, p.Cap, new Money(values[i]), p.ResetAt, increments[i])).ToList();
     }

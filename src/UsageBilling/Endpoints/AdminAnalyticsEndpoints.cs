@@ -94,8 +94,7 @@ internal static class AdminAnalyticsEndpoints
             }
 
             var limits = PlanLimits.For(options.CurrentValue, plan, key);
-            // The month window is named the same whether or not the key has a quota, so usage shows either way.
-            var month = RequestLimitEnforcer.Windows(key.Id, limits with { MonthlyRequests = limits.MonthlyRequests ?? long.MaxValue }, now)[^1];
+            var month = RequestLimitEnforcer.MonthWindow(key.Id, limits.MonthlyRequests ?? 0, now);
             statuses.Add((key, limits.MonthlyRequests, month.CounterKey, month.ResetAt));
         }
 

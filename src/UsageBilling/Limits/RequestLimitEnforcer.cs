@@ -169,14 +169,19 @@ internal sealed class RequestLimitEnforcer
         AddFixed(windows, keyId, "day", "d", limits.RequestsPerDay, 86_400, unixSeconds);
         if (limits.MonthlyRequests is { } monthly)
         {
-            var utc = now.UtcDateTime;
-            var start = new DateTimeOffset(utc.Year, utc.Month, 1, 0, 0, 0, TimeSpan.Zero);
-            var end = start.AddMonths(1);
-            var seconds = (long)(end - start).TotalSeconds;
-            windows.Add(new Window("month", $"{keyId}:mo:{utc.Year:D4}{utc.Month:D2}", monthly, seconds, end));
+            windows.Add(MonthWindow(keyId, monthly, now));
         }
 
         return windows;
+    }
+
+    /// <summary>The key's UTC calendar-month quota window (its counter exists whether or not the key has a quota).</summary>
+    internal static Window MonthWindow(string keyId, long limit, DateTimeOffset now)
+    {
+        var utc = now.UtcDateTime;
+        var start = new DateTimeOffset(utc.Year, utc.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        var end = start.AddMonths(1);
+        return new Window("month", $"{keyId}:mo:{utc.Year:D4}{utc.Month:D2}", limit, (long)(end - start).TotalSeconds, end);
     }
 
     private static void AddFixed(List<Window> windows, string keyId, string policy, string code, long? limit, long seconds, long unixSeconds)

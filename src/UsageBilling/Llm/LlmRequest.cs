@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 
 namespace UsageBilling;
@@ -185,16 +184,5 @@ internal static class LlmRequestParser
 
                 break;
         }
-    }
-
-    internal static string Join(IReadOnlyList<string> segments)
-    {
-        var builder = new StringBuilder();
-        foreach (var segment in segments)
-        {
-            builder.Append(segment).Append('\n');
-        }
-
-        return builder.ToString();
     }
 }

@@ -82,9 +82,11 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
                 return cache.Index;
             }
 
-            var entries = pricing.Models.Select(ToPrice).ToList();
+            // Alias precedence: configured aliases, then each listed model's own aliases (configuration before the file), then the file's.
+            var file = string.IsNullOrWhiteSpace(pricing.ModelPriceFile) ? null : PriceFile(Path.Combine(_contentRoot, pricing.ModelPriceFile));
+            var configured = pricing.Models.Concat(file?.Models ?? []).ToList();
             var aliases = new Dictionary<string, string>(pricing.ModelAliases, StringComparer.OrdinalIgnoreCase);
-            foreach (var model in pricing.Models)
+            foreach (var model in configured)
             {
                 foreach (var alias in model.Aliases)
                 {
@@ -92,23 +94,12 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
                 }
             }
 
-            if (!string.IsNullOrWhiteSpace(pricing.ModelPriceFile))
+            foreach (var (alias, target) in file?.Aliases ?? [])
             {
-                var file = PriceFile(Path.Combine(_contentRoot, pricing.ModelPriceFile));
-                entries.AddRange(file.Models.Select(ToPrice));
-                foreach (var model in file.Models)
-                {
-                    foreach (var alias in model.Aliases)
-                    {
-                        aliases.TryAdd(alias, model.Model);
-                    }
-                }
-
-                foreach (var (alias, target) in file.Aliases)
-                {
-                    aliases.TryAdd(alias, target);
-                }
+                aliases.TryAdd(alias, target);
             }
+
+            var entries = configured.Select(ToPrice).ToList();
 
             // Stored prices come last so that they win over configured ones with the same effective date.
             if (_store is not null)

@@ -9,6 +9,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
+using UsageBilling.Tests.Shared;
+
 namespace UsageBilling.Tests.Integration;
 
 /// <summary>Delivers events to a real HTTP receiver on 127.0.0.1.</summary>
@@ -77,15 +79,6 @@ public sealed class WebhookNotifierTests : IAsyncLifetime
         services.AddHttpClient(WebhookNotifier.HttpClientName);
         var provider = services.BuildServiceProvider();
         var options = new WebhookOptions { Url = _url, Secret = Secret, MaxAttempts = maxAttempts, RetryDelay = TimeSpan.FromMilliseconds(10), Timeout = TimeSpan.FromSeconds(5) };
-        return new WebhookNotifier(provider.GetRequiredService<IHttpClientFactory>(), new StaticMonitor(options), TimeProvider.System, NullLogger<WebhookNotifier>.Instance);
-    }
-
-    private sealed class StaticMonitor(WebhookOptions value) : IOptionsMonitor<WebhookOptions>
-    {
-        public WebhookOptions CurrentValue => value;
-
-        public WebhookOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<WebhookOptions, string?> listener) => null;
+        return new WebhookNotifier(provider.GetRequiredService<IHttpClientFactory>(), new StaticOptionsMonitor<WebhookOptions>(options), TimeProvider.System, NullLogger<WebhookNotifier>.Instance);
     }
 }

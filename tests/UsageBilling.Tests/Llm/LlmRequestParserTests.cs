@@ -24,7 +24,7 @@ public sealed class LlmRequestParserTests
         Assert.True(request.Stream);
         Assert.Equal(256, request.MaxOutputTokens);
         Assert.Equal(4, request.MessageCount);
-        var text = LlmRequestParser.Join(request.TextSegments);
+        var text = string.Join('\n', request.TextSegments);
         Assert.Contains("Be brief.", text, StringComparison.Ordinal);
         Assert.Contains("Weather in Oslo?", text, StringComparison.Ordinal);
         Assert.Contains("{\"city\":\"Oslo\"}", text, StringComparison.Ordinal);
@@ -51,7 +51,7 @@ public sealed class LlmRequestParserTests
 
         Assert.Equal(1024, request.MaxOutputTokens);
         Assert.Equal(4, request.MessageCount);
-        var text = LlmRequestParser.Join(request.TextSegments);
+        var text = string.Join('\n', request.TextSegments);
         Assert.Contains("You are terse.", text, StringComparison.Ordinal);
         Assert.Contains("{ \"q\": \"x\" }", text, StringComparison.Ordinal);
         Assert.Contains("found it", text, StringComparison.Ordinal);

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Options;
 
+using UsageBilling.Tests.Shared;
+
 namespace UsageBilling.Tests.Llm;
 
 public sealed class ModelPricingTests
@@ -86,7 +88,7 @@ public sealed class ModelPricingTests
         {
             var options = new UsageBillingOptions();
             options.Pricing.ModelPriceFile = file;
-            using var catalog = new OptionsPricingCatalog(new StaticOptionsMonitor(options), new InMemoryModelPriceStore());
+            using var catalog = new OptionsPricingCatalog(new StaticOptionsMonitor<UsageBillingOptions>(options), new InMemoryModelPriceStore());
             Assert.Equal(Money.FromUnits(1m), (await catalog.GetModelPriceAsync("m", Now))!.InputPerMillion);
 
             await File.WriteAllTextAsync(file, "{ \"models\": [ { \"model\": ");
@@ -181,15 +183,6 @@ public sealed class ModelPricingTests
     {
         var options = new UsageBillingOptions();
         configure(options);
-        return new OptionsPricingCatalog(new StaticOptionsMonitor(options));
-    }
-
-    private sealed class StaticOptionsMonitor(UsageBillingOptions value) : IOptionsMonitor<UsageBillingOptions>
-    {
-        public UsageBillingOptions CurrentValue => value;
-
-        public UsageBillingOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<UsageBillingOptions, string?> listener) => null;
+        return new OptionsPricingCatalog(new StaticOptionsMonitor<UsageBillingOptions>(options));
     }
 }

@@ -1,10 +1,12 @@
 using Microsoft.Extensions.Options;
 
+using UsageBilling.Tests.Shared;
+
 namespace UsageBilling.Tests.Llm;
 
 public sealed class TokenCounterTests
 {
-    private readonly TokenCounter _counter = new(new OptionsMonitor(new UsageBillingOptions()));
+    private readonly TokenCounter _counter = new(new StaticOptionsMonitor<UsageBillingOptions>(new UsageBillingOptions()));
 
     [Theory]
     [InlineData("gpt-4", "tiktoken is great!", 6)]
@@ -29,14 +31,5 @@ public sealed class TokenCounterTests
         var request = LlmRequestParser.TryParse("""{"model":"gpt-4","messages":[{"role":"system","content":"tiktoken is great!"},{"role":"user","content":"Hello, world!"}]}"""u8, LlmApiFormat.OpenAIChatCompletions, out _)!;
         // 6 + 4 text tokens, 3 per message, 3 to prime the reply.
         Assert.Equal(6 + 4 + 2 * 3 + 3, _counter.CountInput(request));
-    }
-
-    private sealed class OptionsMonitor(UsageBillingOptions value) : IOptionsMonitor<UsageBillingOptions>
-    {
-        public UsageBillingOptions CurrentValue => value;
-
-        public UsageBillingOptions Get(string? name) => value;
-
-        public IDisposable? OnChange(Action<UsageBillingOptions, string?> listener) => null;
     }
 }
