@@ -254,23 +254,31 @@ public abstract class CreditStoreSpecification
     }
 
     [SkippableFact]
-    public async Task A_released_reservation_key_can_hold_again_for_the_same_reference_only()
+    public async Task A_released_or_expired_reservation_is_never_revived()
     {
         var store = await CreateStoreAsync();
         var account = NewAccountId();
         await store.PostAsync(Grant(account, 5m, "g"));
-        var first = (await store.ReserveAsync(Reserve(account, 2m, "retry", "GET /a"))).Reservation!;
-        await store.ReleaseAsync(first.Id, Now);
-
-        var other = await store.ReserveAsync(Reserve(account, 2m, "retry", "GET /b"));
-        Assert.Equal(ReserveStatus.Duplicate, other.Status);
-        Assert.Equal("GET /a", other.Reservation!.Reference);
+        var released = (await store.ReserveAsync(Reserve(account, 2m, "retry", "GET /a"))).Reservation!;
+        await store.ReleaseAsync(released.Id, Now);
+        var expired = (await store.ReserveAsync(Reserve(account, 1m, "late", "GET /a") with { ExpiresAt = Now.AddMinutes(-1) })).Reservation!;
+        await ExpireAllAsync(store, Now);
 
         var again = await store.ReserveAsync(Reserve(account, 3m, "retry", "GET /a"));
-        Assert.Equal(ReserveStatus.Reserved, again.Status);
-        Assert.Equal(first.Id, again.Reservation!.Id);
-        Assert.Equal(Units(3m), again.Reservation.Amount);
-        Assert.Equal(Units(3m), (await store.GetBalanceAsync(account)).Reserved);
+        Assert.Equal(ReserveStatus.Duplicate, again.Status);
+        Assert.Equal(released.Id, again.Reservation!.Id);
+        Assert.Equal(ReservationState.Released, again.Reservation.State);
+        var late = await store.ReserveAsync(Reserve(account, 3m, "late", "GET /a"));
+        Assert.Equal(ReserveStatus.Duplicate, late.Status);
+        Assert.Equal(ReservationState.Expired, late.Reservation!.State);
+        Assert.Equal(new CreditBalance(Units(5m), Money.Zero), await store.GetBalanceAsync(account));
+
+        // Final means final: nothing can settle a released hold, and the settle of an expired one is its own call's.
+        Assert.Equal(SettleStatus.NotActive, (await store.SettleAsync(released.Id, Units(2m), Now)).Status);
+        Assert.Equal(SettleStatus.Settled, (await store.SettleAsync(expired.Id, Units(1m), Now)).Status);
+        Assert.Equal(SettleStatus.AlreadySettled, (await store.SettleAsync(expired.Id, Units(1m), Now)).Status);
+        Assert.Equal(new CreditBalance(Units(4m), Money.Zero), await store.GetBalanceAsync(account));
+        Assert.Equal(Units(4m), await LedgerSumAsync(store, account));
     }
 
     [SkippableFact]

@@ -32,6 +32,16 @@ public static class ProblemTypes
     /// <summary>A request with the same <c>Idempotency-Key</c> is still in progress (409).</summary>
     public const string IdempotencyKeyInProgress = Prefix + "idempotency-key-in-progress";
 
+    /// <summary>
+    /// A request with this <c>Idempotency-Key</c> already completed and its response cannot be replayed (streamed,
+    /// larger than the replay limit, or no longer kept); it was not run again. The problem carries
+    /// <c>originalStatus</c>, <c>charged</c> and <c>originalRequestId</c> (409).
+    /// </summary>
+    public const string IdempotencyKeyCompleted = Prefix + "idempotency-key-completed";
+
+    /// <summary>A billing store (credits, counters) could not be reached; nothing was charged and the endpoint did not run (503, with <c>Retry-After</c>).</summary>
+    public const string StoreUnavailable = Prefix + "store-unavailable";
+
     /// <summary>The LLM request names a model that has no price (400, under <see cref="UnknownModelPolicy.Reject"/>).</summary>
     public const string UnknownModel = Prefix + "unknown-model";
 

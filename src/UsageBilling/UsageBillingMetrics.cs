@@ -16,6 +16,7 @@ internal sealed class UsageBillingMetrics
     private readonly Counter<long> _reservationsExpired;
     private readonly Counter<long> _unknownModels;
     private readonly Counter<long> _tokens;
+    private readonly Counter<long> _completionsDeferred;
 
     public UsageBillingMetrics(IMeterFactory meterFactory)
     {
@@ -29,6 +30,7 @@ internal sealed class UsageBillingMetrics
         _reservationsExpired = meter.CreateCounter<long>("usagebilling.reservations.expired", "{reservation}", "Reservations released by the sweeper.");
         _unknownModels = meter.CreateCounter<long>("usagebilling.llm.unknown_models", "{request}", "LLM calls naming a model without a price, by model and policy.");
         _tokens = meter.CreateCounter<long>("usagebilling.llm.tokens", "{token}", "LLM tokens billed, by kind (input, cached_input, output).");
+        _completionsDeferred = meter.CreateCounter<long>("usagebilling.completions.deferred", "{write}", "Settles, releases and counter corrections that failed on the request path and are retried until they land.");
     }
 
     public void RequestMetered() => _metered.Add(1);
@@ -60,6 +62,8 @@ internal sealed class UsageBillingMetrics
     public void UsageWritten(int count) => _usageWritten.Add(count);
 
     public void UsageWriteFailed() => _usageWriteFailures.Add(1);
+
+    public void CompletionDeferred() => _completionsDeferred.Add(1);
 
     public void ReservationsExpired(int count) => _reservationsExpired.Add(count);
 

@@ -27,6 +27,9 @@ public sealed class UsageBillingOptions
     /// <summary>Usage reported by another gateway (LiteLLM).</summary>
     public IngestOptions Ingest { get; } = new();
 
+    /// <summary>How calls with an <c>Idempotency-Key</c> are replayed.</summary>
+    public IdempotencyOptions Idempotency { get; } = new();
+
     /// <summary>
     /// Decides from the response status code whether a served request is charged. Default: status codes below 400.
     /// A request that is not charged has its hold released.
@@ -67,6 +70,21 @@ public sealed class CreditOptions
 
     /// <summary>The most reservations the sweeper expires in one store call. Default 500.</summary>
     public int SweepBatchSize { get; set; } = 500;
+}
+
+/// <summary>
+/// Replays of metered calls sent with an <c>Idempotency-Key</c>. A completed call's response (status, content type and
+/// body) is kept in the app's <c>IDistributedCache</c> and replayed, with <c>Idempotent-Replayed: true</c>, to a retry
+/// with the same key and the same request; the endpoint does not run again. Register a shared distributed cache
+/// (Redis, SQL Server, PostgreSQL…) when several instances serve one API.
+/// </summary>
+public sealed class IdempotencyOptions
+{
+    /// <summary>The largest response body kept for replay; a larger or streamed response is answered with 409 and its outcome instead. Default 1 MiB.</summary>
+    public int MaxResponseBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>How long a completed call's response is kept for replay. Default 24 hours.</summary>
+    public TimeSpan ReplayFor { get; set; } = TimeSpan.FromHours(24);
 }
 
 /// <summary>Plans: each names default limits for the keys of accounts on it.</summary>

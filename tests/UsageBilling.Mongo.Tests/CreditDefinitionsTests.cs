@@ -221,23 +221,6 @@ public sealed class CreditDefinitionsTests
     }
 
     [Fact]
-    public void Reviving_starts_the_next_generation_and_clears_the_settlement()
-    {
-        var hold = Hold();
-        hold.Generation = 2;
-        AssertBson($$"""
-            {
-              "$set": {
-                "st": "active", "g": 2, "amt": NumberLong(4000000000),
-                "ca": { "t": NumberLong({{NowTicks}}), "o": 0 },
-                "ea": { "t": NumberLong({{Now.AddMinutes(10).UtcTicks}}), "o": 0 }
-              },
-              "$unset": { "sam": 1, "sat": 1, "sa": 1, "pc": 1, "pca": 1 }
-            }
-            """, Of(CreditDefinitions.Revive(hold)));
-    }
-
-    [Fact]
     public void The_sweeper_and_repair_find_their_work_by_indexed_fields()
     {
         AssertBson($$"""{ "st": "active", "ea.t": { "$lte": NumberLong({{NowTicks}}) } }""", Of(CreditDefinitions.Due(Now)));

@@ -131,7 +131,7 @@ public sealed class MongoCreditRepairTests(MongoTestDatabase mongo) : IClassFixt
     }
 
     [SkippableFact]
-    public async Task A_revival_cut_off_before_its_reservation_changed_is_completed()
+    public async Task A_hold_left_by_a_revival_of_an_older_version_is_removed_and_the_reservation_stays_final()
     {
         var (db, store, account) = await StartAsync(10m);
         var first = (await store.ReserveAsync(Reserve(account, 2m, "again", Now.AddMinutes(10)) with { Reference = "GET /a" })).Reservation!;
@@ -149,13 +149,10 @@ public sealed class MongoCreditRepairTests(MongoTestDatabase mongo) : IClassFixt
         await db.Balances.FindOneAndUpdateAsync(CreditDefinitions.CanHold(account, hold.IdempotencyKey, hold.Amount), CreditDefinitions.Hold(hold));
 
         await store.ExpireReservationsAsync(Now, 1000);
-        var revived = (await store.FindReservationAsync(first.Id))!;
-        Assert.Equal(ReservationState.Active, revived.State);
-        Assert.Equal(Units(3m), revived.Amount);
-        Assert.Equal(Units(3m), (await store.GetBalanceAsync(account)).Reserved);
-
-        Assert.True(await store.ReleaseAsync(first.Id, Now));
+        var final = (await store.FindReservationAsync(first.Id))!;
+        Assert.Equal(ReservationState.Released, final.State);
         Assert.Equal(new CreditBalance(Units(10m), Money.Zero), await store.GetBalanceAsync(account));
+        Assert.False(await store.ReleaseAsync(first.Id, Now));
     }
 
     private async Task<(MongoBillingDatabase Db, MongoCreditStore Store, string Account)> StartAsync(decimal grant)

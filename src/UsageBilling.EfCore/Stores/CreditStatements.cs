@@ -23,7 +23,6 @@ internal sealed class CreditStatements
     private readonly string _post;
     private readonly string _postIfAvailable;
     private readonly string _insertReservation;
-    private readonly string _revive;
     private readonly string _settleFrom;
     private readonly string _release;
     private readonly string _expireDue;
@@ -67,10 +66,6 @@ internal sealed class CreditStatements
             INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]}, {r["SettledAmount"]})
             VALUES (@id, @account, @amount, @key, @reference, {Active}, @created, @expires, NULL)
             ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING
-            """;
-        _revive = $"""
-            UPDATE {r.Name} SET {r["State"]} = {Active}, {r["Amount"]} = @amount, {r["CreatedAt"]} = @created, {r["ExpiresAt"]} = @expires, {r["SettledAmount"]} = NULL
-            WHERE {r["Id"]} = @id AND {r["State"]} IN ({Released}, {Expired})
             """;
         _settleFrom = $"""
             UPDATE {r.Name} SET {r["State"]} = {Settled}, {r["SettledAmount"]} = @charge
@@ -141,17 +136,6 @@ internal sealed class CreditStatements
             .With("@amount", request.Amount.Nanos)
             .With("@key", request.IdempotencyKey)
             .With("@reference", request.Reference)
-            .With("@created", StoredTime.ToTicks(request.CreatedAt))
-            .With("@expires", StoredTime.ToTicks(request.ExpiresAt));
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-    }
-
-    /// <summary>Makes a released or expired reservation active with a new amount; false if it is in another state.</summary>
-    public async Task<bool> ReviveAsync(BillingTransaction transaction, string reservationId, CreditReservationRequest request, CancellationToken cancellationToken)
-    {
-        await using var command = transaction.Command(_revive)
-            .With("@id", reservationId)
-            .With("@amount", request.Amount.Nanos)
             .With("@created", StoredTime.ToTicks(request.CreatedAt))
             .With("@expires", StoredTime.ToTicks(request.ExpiresAt));
         return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;

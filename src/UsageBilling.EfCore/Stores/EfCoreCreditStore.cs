@@ -45,24 +45,14 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
                     continue;
                 }
 
-                if (existing.State is not (CreditStatements.Released or CreditStatements.Expired)
-                    || !string.Equals(existing.Reference, request.Reference, StringComparison.Ordinal))
-                {
-                    var balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false);
-                    return new ReserveResult(ReserveStatus.Duplicate, existing.ToReservation(), balance);
-                }
-
-                result = await _database.WriteAsync((transaction, ct) => ReviveAsync(transaction, existing, request, ct), cancellationToken).ConfigureAwait(false);
+                // Released, expired or settled is final: the same key never holds again.
+                var balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false);
+                return new ReserveResult(ReserveStatus.Duplicate, existing.ToReservation(), balance);
             }
 
-            if (result is not null)
-            {
-                return result.Status == ReserveStatus.InsufficientCredit
-                    ? result with { Balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false) }
-                    : result;
-            }
-
-            // The reservation changed state between our read and our write: read it again.
+            return result.Status == ReserveStatus.InsufficientCredit
+                ? result with { Balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false) }
+                : result;
         }
 
         throw new InvalidOperationException($"The reservation '{request.IdempotencyKey}' of account '{request.AccountId}' kept changing while it was being reserved.");
@@ -90,7 +80,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
                     return new SettleResult(SettleStatus.AlreadySettled, previous);
             }
 
-            // Revived in between: try again.
+            // Expired between the two conditional updates: try again from the new state.
         }
 
         throw new InvalidOperationException($"The reservation '{reservationId}' kept changing while it was being settled.");
@@ -216,32 +206,6 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
             ExpiresAt = request.ExpiresAt,
         };
         return new ReserveResult(ReserveStatus.Reserved, reservation, balance);
-    }
-
-    /// <summary>Makes a released or expired reservation active again with the new amount. Null when it changed state meanwhile.</summary>
-    private async Task<ReserveResult?> ReviveAsync(BillingTransaction transaction, CreditReservationEntity existing, CreditReservationRequest request, CancellationToken cancellationToken)
-    {
-        var statements = Statements(transaction.Schema);
-        if (!await statements.ReviveAsync(transaction, existing.Id, request, cancellationToken).ConfigureAwait(false))
-        {
-            return null;
-        }
-
-        if (await statements.HoldIfAvailableAsync(transaction, existing.AccountId, request.Amount.Nanos, cancellationToken).ConfigureAwait(false) is not { } balance)
-        {
-            return new ReserveResult(ReserveStatus.InsufficientCredit, null);
-        }
-
-        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        var revived = existing.ToReservation() with
-        {
-            Amount = request.Amount,
-            State = ReservationState.Active,
-            CreatedAt = request.CreatedAt,
-            ExpiresAt = request.ExpiresAt,
-            SettledAmount = null,
-        };
-        return new ReserveResult(ReserveStatus.Reserved, revived, balance);
     }
 
     /// <summary>Settles an active, else an expired, reservation. Null when it is neither.</summary>

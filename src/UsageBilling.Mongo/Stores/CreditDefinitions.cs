@@ -196,20 +196,6 @@ internal static class CreditDefinitions
 
     public static UpdateDefinition<ReservationDocument> SetState(string state) => Builders<ReservationDocument>.Update.Set(d => d.State, state);
 
-    /// <summary>Makes a released or expired reservation active again under the next hold generation.</summary>
-    public static UpdateDefinition<ReservationDocument> Revive(HoldDocument hold)
-        => Builders<ReservationDocument>.Update
-            .Set(d => d.State, ReservationStates.Active)
-            .Set(d => d.Generation, hold.Generation)
-            .Set(d => d.Amount, hold.Amount)
-            .Set(d => d.CreatedAt, hold.CreatedAt)
-            .Set(d => d.ExpiresAt, hold.ExpiresAt)
-            .Unset(d => d.SettledAmount)
-            .Unset(d => d.SettledAt)
-            .Unset(d => d.SettledFromActive)
-            .Unset(d => d.PendingCharge)
-            .Unset(d => d.PendingChargeAt);
-
     /// <summary>Active reservations due to expire, oldest expiry first (the (st, ea.t) index).</summary>
     public static FilterDefinition<ReservationDocument> Due(DateTimeOffset now)
         => ReservationFilter.And(

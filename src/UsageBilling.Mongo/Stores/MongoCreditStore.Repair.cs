@@ -95,26 +95,9 @@ internal sealed partial class MongoCreditStore
                 }
             }
 
-            // An older generation: a revival placed this hold and did not (yet) update the reservation.
-            switch (reservation.State)
-            {
-                case ReservationStates.Released or ReservationStates.Expired:
-                    var revived = await _database.Reservations.FindOneAndUpdateAsync(
-                        CreditDefinitions.ReservationIn(reservation.Id, reservation.Generation, reservation.State),
-                        CreditDefinitions.Revive(hold),
-                        CreditDefinitions.ReservationAfter, cancellationToken).ConfigureAwait(false);
-                    if (revived is not null)
-                    {
-                        return false;
-                    }
-
-                    reservation = await FindReservationDocumentAsync(hold.ReservationId, cancellationToken).ConfigureAwait(false);
-                    continue;
-                case ReservationStates.Settled:
-                    return await RemoveHoldAsync(accountId, hold.ReservationId, hold.Generation, hold.Amount, cancellationToken).ConfigureAwait(false);
-                default:
-                    return false;
-            }
+            // An older generation: only a revival (which older versions did) placed such holds; reservations are
+            // never revived now, so the hold can never become active again.
+            return await RemoveHoldAsync(accountId, hold.ReservationId, hold.Generation, hold.Amount, cancellationToken).ConfigureAwait(false);
         }
 
         return false;

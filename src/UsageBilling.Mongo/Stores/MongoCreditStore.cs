@@ -80,13 +80,9 @@ internal sealed partial class MongoCreditStore : ICreditStore
             {
                 result = await TryReserveNewAsync(request, cancellationToken).ConfigureAwait(false);
             }
-            else if (existing.State is ReservationStates.Released or ReservationStates.Expired
-                && string.Equals(existing.Reference, request.Reference, StringComparison.Ordinal))
-            {
-                result = await TryReviveAsync(existing, request, cancellationToken).ConfigureAwait(false);
-            }
             else
             {
+                // Released, expired or settled is final: the same key never holds again.
                 result = new ReserveResult(ReserveStatus.Duplicate, existing.ToReservation());
             }
 
@@ -131,7 +127,7 @@ internal sealed partial class MongoCreditStore : ICreditStore
                     return new SettleResult(SettleStatus.AlreadySettled, await FindSettleChargeAsync(stored, cancellationToken).ConfigureAwait(false));
             }
 
-            // Revived or expired between the two updates: try again against the new state.
+            // Expired between the two updates: try again against the new state.
         }
 
         throw new TimeoutException($"Settling reservation '{reservationId}' kept colliding with concurrent changes; try again.");
@@ -258,36 +254,6 @@ internal sealed partial class MongoCreditStore : ICreditStore
                 await RemoveHoldAsync(request.AccountId, hold.ReservationId, hold.Generation, hold.Amount, cancellationToken).ConfigureAwait(false);
                 return null;
         }
-    }
-
-    /// <summary>Holds again for a released or expired reservation with the same key and reference; <see langword="null"/> to try again.</summary>
-    private async Task<ReserveResult?> TryReviveAsync(ReservationDocument existing, CreditReservationRequest request, CancellationToken cancellationToken)
-    {
-        var hold = NewHold(existing.Id, existing.Generation + 1, request, existing.Reference);
-        var (result, balance) = await TryHoldAsync(existing.AccountId, hold, cancellationToken).ConfigureAwait(false);
-        if (balance is null)
-        {
-            return result;
-        }
-
-        var revived = await _database.Reservations.FindOneAndUpdateAsync(
-            CreditDefinitions.ReservationIn(existing.Id, existing.Generation, existing.State),
-            CreditDefinitions.Revive(hold),
-            CreditDefinitions.ReservationAfter, cancellationToken).ConfigureAwait(false);
-        if (revived is null)
-        {
-            var stored = await FindReservationDocumentAsync(existing.Id, cancellationToken).ConfigureAwait(false);
-            if (stored?.Generation != hold.Generation)
-            {
-                // Someone else changed the reservation first (for example settled it): give the hold back.
-                await RemoveHoldAsync(existing.AccountId, hold.ReservationId, hold.Generation, hold.Amount, cancellationToken).ConfigureAwait(false);
-                return null;
-            }
-
-            // Repair completed our revival from the hold already.
-        }
-
-        return new ReserveResult(ReserveStatus.Reserved, hold.ToReservation(existing.AccountId), balance);
     }
 
     /// <summary>

@@ -17,8 +17,9 @@ public interface ICreditStore
 
     /// <summary>
     /// Holds <see cref="CreditReservationRequest.Amount"/> if the available balance covers it. If a reservation with
-    /// the same idempotency key exists: when it was released or expired and has the same reference it is revived
-    /// with the new amount (subject to the same balance check); otherwise the result is <see cref="ReserveStatus.Duplicate"/>.
+    /// the same idempotency key exists, whatever its state, nothing changes and the result is
+    /// <see cref="ReserveStatus.Duplicate"/> with that reservation: a released, expired or settled reservation is
+    /// final and never holds again (a retry of the call reserves under a new key).
     /// </summary>
     ValueTask<ReserveResult> ReserveAsync(CreditReservationRequest request, CancellationToken cancellationToken = default);
 

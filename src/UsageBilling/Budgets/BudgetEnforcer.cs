@@ -45,25 +45,55 @@ internal sealed class BudgetEnforcer
 
     public async ValueTask<BudgetDecision> AcquireAsync(BillingAccount account, ApiKeyRecord key, Money amount, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var periods = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
-        AddPeriods(periods, "account", account.Id, account.Budget, now);
-        AddPeriods(periods, "key", key.Id, key.Budget, now);
+        var periods = Periods(account, key, now);
         if (periods.Count == 0)
         {
             return BudgetDecision.None;
         }
 
-        var states = await CountAsync(periods, amount, cancellationToken).ConfigureAwait(false);
-        foreach (var state in states)
+        var increments = Increments(periods, amount);
+        var decision = Evaluate(periods, increments, await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false), amount);
+        if (decision.Exceeded is not null)
         {
-            if (state.Exceeded)
+            await CorrectAsync(decision.States, Money.Zero, cancellationToken).ConfigureAwait(false);
+            return new BudgetDecision([], decision.Exceeded);
+        }
+
+        return decision;
+    }
+
+    /// <summary>Every budget period of the account and the key that a call at <paramref name="now"/> counts in.</summary>
+    internal static List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> Periods(BillingAccount account, ApiKeyRecord key, DateTimeOffset now)
+    {
+        var periods = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
+        AddPeriods(periods, "account", account.Id, account.Budget, now);
+        AddPeriods(periods, "key", key.Id, key.Budget, now);
+        return periods;
+    }
+
+    internal static CounterIncrement[] Increments(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
+        => periods.Select(p => new CounterIncrement(p.CounterKey, amount.Nanos, p.ResetAt)).ToArray();
+
+    /// <summary>
+    /// The periods as they stand after their counters became <paramref name="values"/>; when one is over its cap,
+    /// <see cref="BudgetDecision.Exceeded"/> names it as it stood without this call.
+    /// </summary>
+    internal static BudgetDecision Evaluate(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, IReadOnlyList<CounterIncrement> increments,
+        IReadOnlyList<long> values, Money amount)
+    {
+        var states = new BudgetState[periods.Count];
+        BudgetState? exceeded = null;
+        for (var i = 0; i < periods.Count; i++)
+        {
+            var (name, cap, _, resetAt) = periods[i];
+            states[i] = new BudgetState(name, cap, new Money(values[i]), resetAt, increments[i]);
+            if (exceeded is null && states[i].Exceeded)
             {
-                await CorrectAsync(states, Money.Zero, cancellationToken).ConfigureAwait(false);
-                return new BudgetDecision([], state with { Spent = state.Spent - amount });
+                exceeded = states[i] with { Spent = states[i].Spent - amount };
             }
         }
 
-        return new BudgetDecision(states, null);
+        return new BudgetDecision(states, exceeded);
     }
 
     /// <summary>

@@ -28,14 +28,14 @@ public sealed record CreditReservationRequest
 /// <summary>How a reservation attempt ended.</summary>
 public enum ReserveStatus
 {
-    /// <summary>The credit is held; <see cref="ReserveResult.Reservation"/> is the new (or revived) reservation.</summary>
+    /// <summary>The credit is held; <see cref="ReserveResult.Reservation"/> is the new reservation.</summary>
     Reserved = 0,
 
     /// <summary>The available balance is smaller than the amount; nothing changed.</summary>
     InsufficientCredit = 1,
 
     /// <summary>
-    /// A reservation with the same idempotency key already exists (active, settled, or with another reference);
+    /// A reservation with the same idempotency key already exists (in any state: reservations are never revived);
     /// nothing changed and <see cref="ReserveResult.Reservation"/> is the existing one.
     /// </summary>
     Duplicate = 2,

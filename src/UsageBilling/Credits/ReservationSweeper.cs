@@ -8,24 +8,35 @@ namespace UsageBilling;
 internal sealed partial class ReservationSweeper : BackgroundService
 {
     private readonly ICreditStore _store;
+    private readonly PendingCompletions _pending;
     private readonly TimeProvider _timeProvider;
     private readonly UsageBillingMetrics _metrics;
     private readonly ILogger<ReservationSweeper> _logger;
     private readonly CreditOptions _options;
 
-    public ReservationSweeper(ICreditStore store, TimeProvider timeProvider, UsageBillingMetrics metrics,
+    public ReservationSweeper(ICreditStore store, PendingCompletions pending, TimeProvider timeProvider, UsageBillingMetrics metrics,
         ILogger<ReservationSweeper> logger, IOptions<UsageBillingOptions> options)
     {
         _store = store;
+        _pending = pending;
         _timeProvider = timeProvider;
         _metrics = metrics;
         _logger = logger;
         _options = options.Value.Credits;
     }
 
-    /// <summary>Expires everything due now, batch by batch. Returns how many reservations were released.</summary>
+    /// <summary>
+    /// Expires everything due now, batch by batch. Returns how many reservations were released. While this instance
+    /// still retries the settle of a completed call, it does not sweep: that call's hold must keep its credit.
+    /// </summary>
     public async Task<int> SweepOnceAsync(CancellationToken cancellationToken)
     {
+        if (_pending.Count > 0)
+        {
+            Log.Postponed(_logger, _pending.Count);
+            return 0;
+        }
+
         var total = 0;
         int count;
         do
@@ -74,6 +85,9 @@ internal sealed partial class ReservationSweeper : BackgroundService
     {
         [LoggerMessage(1, LogLevel.Information, "Released {Count} expired credit reservations.", EventName = "ReservationsExpired")]
         public static partial void Expired(ILogger logger, int count);
+
+        [LoggerMessage(3, LogLevel.Information, "Sweeping expired reservations is postponed while {Count} completions are being retried.", EventName = "ReservationSweepPostponed")]
+        public static partial void Postponed(ILogger logger, int count);
 
         [LoggerMessage(2, LogLevel.Warning, "Sweeping expired reservations failed; will retry at the next interval.", EventName = "ReservationSweepFailed")]
         public static partial void SweepFailed(ILogger logger, Exception exception);

@@ -155,6 +155,11 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add("UsageBilling:UsageLog:FlushInterval and MaxRetryDelay must be positive.");
         }
 
+        if (options.Idempotency.MaxResponseBytes < 0 || options.Idempotency.ReplayFor < TimeSpan.FromSeconds(1))
+        {
+            failures.Add("UsageBilling:Idempotency:MaxResponseBytes must not be negative and ReplayFor must be at least 1 s.");
+        }
+
         if (options.IsBillableStatusCode is null)
         {
             failures.Add("UsageBilling:IsBillableStatusCode must not be null.");

@@ -71,10 +71,17 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<LlmMeter>();
         services.TryAddSingleton<UsageLogQueue>();
         services.TryAddSingleton<ReservationSweeper>();
+        services.AddDistributedMemoryCache();
+        services.TryAddSingleton<IdempotentResponseStore>();
+        services.TryAddSingleton<PendingCompletions>();
+        services.TryAddSingleton<CallCounters>();
+        services.TryAddSingleton<CallPricer>();
+        services.TryAddSingleton<MeteredCalls>();
 
         services.AddHostedService<UsageBillingStartup>();
         services.AddHostedService<UsageLogWriter>();
         services.AddHostedService(static sp => sp.GetRequiredService<ReservationSweeper>());
+        services.AddHostedService(static sp => sp.GetRequiredService<PendingCompletions>());
         services.AddHostedService(static sp => sp.GetRequiredService<BillingEventDispatcher>());
 
         services.AddAuthentication()

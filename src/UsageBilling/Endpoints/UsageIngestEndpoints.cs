@@ -34,8 +34,7 @@ public static partial class UsageIngestEndpoints
     }
 
     private static async Task<IResult> IngestAsync(HttpContext context, IOptionsMonitor<UsageBillingOptions> options, IIngestAccountResolver resolver,
-        IAccountStore accounts, IPricingCatalog pricing, CreditManager credits, BudgetEnforcer spend, BillingAlerts alerts, UsageLogQueue usageLog,
-        TimeProvider time, ILoggerFactory loggers)
+        IAccountStore accounts, IPricingCatalog pricing, MeteredCalls calls, TimeProvider time, ILoggerFactory loggers)
     {
         var settings = options.CurrentValue.Ingest;
         if (!Authorized(context.Request, settings.Secret))
@@ -76,7 +75,7 @@ public static partial class UsageIngestEndpoints
             var result = new IngestResult();
             for (var index = 0; index < entries.Count; index++)
             {
-                var outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, credits, spend, alerts, usageLog, time, context.RequestAborted).ConfigureAwait(false);
+                var outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, calls, time, context.RequestAborted).ConfigureAwait(false);
                 switch (outcome.Kind)
                 {
                     case OutcomeKind.Processed:
@@ -98,8 +97,7 @@ public static partial class UsageIngestEndpoints
     }
 
     private static async Task<Outcome> IngestOneAsync(JsonElement entry, IngestPricing mode, IIngestAccountResolver resolver, IAccountStore accounts,
-        IPricingCatalog pricing, CreditManager credits, BudgetEnforcer spend, BillingAlerts alerts, UsageLogQueue usageLog, TimeProvider time,
-        CancellationToken cancellationToken)
+        IPricingCatalog pricing, MeteredCalls calls, TimeProvider time, CancellationToken cancellationToken)
     {
         var call = LiteLlmPayload.TryRead(entry, time.GetUtcNow(), out var reason);
         if (call is null)
@@ -138,21 +136,9 @@ public static partial class UsageIngestEndpoints
             cost = LlmCost.Compute(price, usage, await pricing.GetPlanMarkupPercentAsync(account.Plan, cancellationToken).ConfigureAwait(false));
         }
 
-        if (!cost.IsZero)
-        {
-            var charged = await credits.ChargeUsedAsync(account.Id, cost, "ingest:litellm:" + call.IdempotencyKey, $"litellm {model}", cancellationToken).ConfigureAwait(false);
-            if (charged.Status == PostStatus.Duplicate)
-            {
-                return new Outcome(OutcomeKind.Duplicate, call.CallId, null);
-            }
-
-            // The spend counts towards the account's budgets (in the period it happened) and may cross alert thresholds.
-            var budgets = await spend.AddSpendAsync(account, cost, call.StartTime, cancellationToken).ConfigureAwait(false);
-            await alerts.CheckBudgetsAsync(account.Id, "", budgets, cancellationToken).ConfigureAwait(false);
-        }
-
-        // Idempotent by request id too, so a zero-cost call re-posted is still logged once.
-        await usageLog.EnqueueAsync(new UsageRecord
+        // Charge, budget spend and usage record are each written once, however often the entry is posted: a re-post
+        // after a partial failure finishes what the first post left undone.
+        var duplicate = await calls.RecordIngestedAsync(account, cost, "ingest:litellm:" + call.IdempotencyKey, $"litellm {model}", call.StartTime, new UsageRecord
         {
             RequestId = "litellm:" + call.IdempotencyKey,
             Timestamp = call.StartTime,
@@ -163,12 +149,16 @@ public static partial class UsageIngestEndpoints
             StatusCode = StatusCodes.Status200OK,
             DurationMs = call.DurationMs,
             Cost = cost,
-            Outcome = UsageOutcomes.Charged,
             Model = model,
             InputTokens = usage.InputTokens,
             CachedInputTokens = usage.CachedInputTokens,
             OutputTokens = usage.OutputTokens,
-        }).ConfigureAwait(false);
+        }, cancellationToken).ConfigureAwait(false);
+        if (duplicate)
+        {
+            return new Outcome(OutcomeKind.Duplicate, call.CallId, null);
+        }
+
         return new Outcome(OutcomeKind.Processed, call.CallId, null);
     }
 

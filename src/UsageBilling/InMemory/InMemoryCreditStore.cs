@@ -31,30 +31,8 @@ internal sealed class InMemoryCreditStore : ICreditStore
         {
             if (state.ReservationsByKey.TryGetValue(request.IdempotencyKey, out var existingId))
             {
-                var existing = state.Reservations[existingId];
-                var revivable = existing.State is ReservationState.Released or ReservationState.Expired
-                    && string.Equals(existing.Reference, request.Reference, StringComparison.Ordinal);
-                if (!revivable)
-                {
-                    return ValueTask.FromResult(new ReserveResult(ReserveStatus.Duplicate, existing, state.Balance));
-                }
-
-                if (state.Balance.Available < request.Amount)
-                {
-                    return ValueTask.FromResult(new ReserveResult(ReserveStatus.InsufficientCredit, null, state.Balance));
-                }
-
-                var revived = existing with
-                {
-                    Amount = request.Amount,
-                    State = ReservationState.Active,
-                    CreatedAt = request.CreatedAt,
-                    ExpiresAt = request.ExpiresAt,
-                    SettledAmount = null,
-                };
-                state.Reservations[existing.Id] = revived;
-                state.Balance = state.Balance with { Reserved = state.Balance.Reserved + request.Amount };
-                return ValueTask.FromResult(new ReserveResult(ReserveStatus.Reserved, revived, state.Balance));
+                // Released, expired or settled is final: the same key never holds again.
+                return ValueTask.FromResult(new ReserveResult(ReserveStatus.Duplicate, state.Reservations[existingId], state.Balance));
             }
 
             if (state.Balance.Available < request.Amount)

@@ -45,6 +45,13 @@ internal sealed class LimitDecision
     /// <summary>The counter increment of the token window, if this request counted tokens.</summary>
     public CounterIncrement? TokenIncrement => Increments.Count > 0 && States.Count == Increments.Count && States[^1].IsTokens ? Increments[^1] : null;
 
+    /// <summary>The refusal as the caller sees it: the counts were given back, and the exceeded window without this request.</summary>
+    public LimitDecision Refused()
+    {
+        var givenBack = GivenBack();
+        return new LimitDecision(givenBack.States, [], Exceeded is { } over ? over with { Used = over.Used - over.Delta } : null);
+    }
+
     /// <summary>The same limits as the caller sees them once this request's counts were given back.</summary>
     public LimitDecision GivenBack() => Increments.Count == 0
         ? this
@@ -89,25 +96,39 @@ internal sealed class RequestLimitEnforcer
     /// <param name="cancellationToken">Cancels the call.</param>
     public async ValueTask<LimitDecision> AcquireAsync(string keyId, RequestLimits limits, DateTimeOffset now, CancellationToken cancellationToken, long tokens = 0)
     {
-        var windows = Windows(keyId, limits, now);
-        if (tokens > 0 && limits.TokensPerMinute is { } tokenLimit)
-        {
-            var minute = now.ToUnixTimeSeconds() / 60;
-            windows.Add(new Window("tokens-minute", $"{keyId}:tm:{minute}", tokenLimit, 60, DateTimeOffset.FromUnixTimeSeconds((minute + 1) * 60), tokens, IsTokens: true));
-        }
-
+        var windows = Windows(keyId, limits, now, tokens);
         if (windows.Count == 0)
         {
             return LimitDecision.Unlimited;
         }
 
+        var increments = Increments(windows);
+        var decision = Evaluate(windows, increments, await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false));
+        if (decision.Allowed)
+        {
+            return decision;
+        }
+
+        // Refused: take the counts back out and report what the caller sees without this request.
+        await GiveBackAsync(increments, cancellationToken).ConfigureAwait(false);
+        return decision.Refused();
+    }
+
+    /// <summary>The counter increments of <paramref name="windows"/>, in the same order.</summary>
+    internal static CounterIncrement[] Increments(List<Window> windows)
+    {
         var increments = new CounterIncrement[windows.Count];
         for (var i = 0; i < windows.Count; i++)
         {
             increments[i] = new CounterIncrement(windows[i].CounterKey, windows[i].Delta, windows[i].ResetAt);
         }
 
-        var values = await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
+        return increments;
+    }
+
+    /// <summary>The limits as they stand after the counters of <paramref name="windows"/> became <paramref name="values"/> (the first ones, in order).</summary>
+    internal static LimitDecision Evaluate(List<Window> windows, IReadOnlyList<CounterIncrement> increments, IReadOnlyList<long> values)
+    {
         var states = new LimitState[windows.Count];
         LimitState? exceeded = null;
         for (var i = 0; i < windows.Count; i++)
@@ -120,16 +141,7 @@ internal sealed class RequestLimitEnforcer
             }
         }
 
-        var decision = new LimitDecision(states, increments, exceeded);
-        if (exceeded is null)
-        {
-            return decision;
-        }
-
-        // Refused: take the counts back out and report what the caller sees without this request.
-        await GiveBackAsync(increments, cancellationToken).ConfigureAwait(false);
-        var givenBack = decision.GivenBack();
-        return new LimitDecision(givenBack.States, [], exceeded.Value with { Used = exceeded.Value.Used - exceeded.Value.Delta });
+        return new LimitDecision(states, increments, exceeded);
     }
 
     /// <summary>Takes a request's counts back out (the request was refused for another reason, for example no credit).</summary>
@@ -159,7 +171,8 @@ internal sealed class RequestLimitEnforcer
         }
     }
 
-    internal static List<Window> Windows(string keyId, RequestLimits limits, DateTimeOffset now)
+    /// <summary>Every window the request counts in: the request windows, then the token window when <paramref name="tokens"/> is positive and limited.</summary>
+    internal static List<Window> Windows(string keyId, RequestLimits limits, DateTimeOffset now, long tokens = 0)
     {
         var windows = new List<Window>(6);
         var unixSeconds = now.ToUnixTimeSeconds();
@@ -170,6 +183,12 @@ internal sealed class RequestLimitEnforcer
         if (limits.MonthlyRequests is { } monthly)
         {
             windows.Add(MonthWindow(keyId, monthly, now));
+        }
+
+        if (tokens > 0 && limits.TokensPerMinute is { } tokenLimit)
+        {
+            var minute = unixSeconds / 60;
+            windows.Add(new Window("tokens-minute", $"{keyId}:tm:{minute}", tokenLimit, 60, DateTimeOffset.FromUnixTimeSeconds((minute + 1) * 60), tokens, IsTokens: true));
         }
 
         return windows;

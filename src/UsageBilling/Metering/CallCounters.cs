@@ -1,0 +1,127 @@
+namespace UsageBilling;
+
+/// <summary>
+/// What one call counted: every limit window (requests and tokens) and every budget period (spend), taken in ONE
+/// <see cref="IRateLimitCounterStore.IncrementAsync"/> call, so that a call is counted everywhere or nowhere.
+/// </summary>
+internal sealed class CallCounts
+{
+    public static readonly CallCounts None = new(LimitDecision.Unlimited, BudgetDecision.None, []);
+
+    public CallCounts(LimitDecision limits, BudgetDecision budgets, IReadOnlyList<CounterIncrement> increments)
+    {
+        Limits = limits;
+        Budgets = budgets;
+        Increments = increments;
+    }
+
+    /// <summary>The limit windows as they stand, for the rate-limit headers.</summary>
+    public LimitDecision Limits { get; }
+
+    /// <summary>The budget periods as they stand.</summary>
+    public BudgetDecision Budgets { get; }
+
+    /// <summary>Everything that was added to the counters (empty once given back).</summary>
+    public IReadOnlyList<CounterIncrement> Increments { get; }
+
+    public bool Allowed => Limits.Allowed && Budgets.Allowed;
+
+    /// <summary>The counts as a refused caller sees them: given back, with the exceeded window or period as it stands without this call.</summary>
+    public CallCounts Refused() => new(Limits.Allowed ? Limits.GivenBack() : Limits.Refused(), new BudgetDecision([], Budgets.Exceeded), []);
+
+    /// <summary>The increments that take every count of this call back out.</summary>
+    public CounterIncrement[] GiveBack() => Increments.Select(static i => i with { Delta = -i.Delta }).ToArray();
+
+    /// <summary>
+    /// The increments that turn what was counted before the call into what it actually used: budget spend from the
+    /// hold to <paramref name="charged"/>, the token estimate to <paramref name="actualTokens"/> (when known). Request
+    /// counts stay: the call was served.
+    /// </summary>
+    public List<CounterIncrement> Corrections(Money charged, long? actualTokens)
+    {
+        var corrections = new List<CounterIncrement>(Budgets.States.Count + 1);
+        if (actualTokens is { } tokens && Limits.TokenIncrement is { } counted && tokens != counted.Delta)
+        {
+            corrections.Add(counted with { Delta = tokens - counted.Delta });
+        }
+
+        foreach (var budget in Budgets.States)
+        {
+            if (charged.Nanos != budget.Counter.Delta)
+            {
+                corrections.Add(budget.Counter with { Delta = charged.Nanos - budget.Counter.Delta });
+            }
+        }
+
+        return corrections;
+    }
+
+    /// <summary>The budget periods after <paramref name="corrections"/> moved their counters to <paramref name="values"/>.</summary>
+    public IReadOnlyList<BudgetState> BudgetsAfter(IReadOnlyList<CounterIncrement> corrections, IReadOnlyList<long> values)
+    {
+        if (Budgets.States.Count == 0)
+        {
+            return [];
+        }
+
+        var result = new List<BudgetState>(Budgets.States.Count);
+        foreach (var budget in Budgets.States)
+        {
+            var index = IndexOf(corrections, budget.Counter.Key);
+            result.Add(index < 0 ? budget : budget with { Spent = new Money(values[index]) });
+        }
+
+        return result;
+    }
+
+    private static int IndexOf(IReadOnlyList<CounterIncrement> increments, string key)
+    {
+        for (var i = 0; i < increments.Count; i++)
+        {
+            if (string.Equals(increments[i].Key, key, StringComparison.Ordinal))
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+}
+
+/// <summary>Counts a call against its key's limit windows and its account's and key's budgets, in one counter-store call.</summary>
+internal sealed class CallCounters
+{
+    private readonly IRateLimitCounterStore _store;
+
+    public CallCounters(IRateLimitCounterStore store) => _store = store;
+
+    /// <summary>
+    /// Adds the call to every window and period at once. When any is over its limit the result is not
+    /// <see cref="CallCounts.Allowed"/>, and the caller gives the counts back (<see cref="CallCounts.GiveBack"/>).
+    /// </summary>
+    public async ValueTask<CallCounts> AcquireAsync(IApiKeyFeature caller, RequestLimits limits, long tokens, Money amount, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var windows = RequestLimitEnforcer.Windows(caller.Key.Id, limits, now, tokens);
+        var periods = BudgetEnforcer.Periods(caller.Account, caller.Key, now);
+        if (windows.Count == 0 && periods.Count == 0)
+        {
+            return CallCounts.None;
+        }
+
+        var limitIncrements = RequestLimitEnforcer.Increments(windows);
+        var budgetIncrements = BudgetEnforcer.Increments(periods, amount);
+        var increments = new CounterIncrement[limitIncrements.Length + budgetIncrements.Length];
+        limitIncrements.CopyTo(increments, 0);
+        budgetIncrements.CopyTo(increments, limitIncrements.Length);
+
+        var values = await _store.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
+        var limitDecision = windows.Count == 0 ? LimitDecision.Unlimited : RequestLimitEnforcer.Evaluate(windows, limitIncrements, values);
+        var budgetDecision = periods.Count == 0 ? BudgetDecision.None
+            : BudgetEnforcer.Evaluate(periods, budgetIncrements, new ArraySegment<long>(values, limitIncrements.Length, budgetIncrements.Length), amount);
+        return new CallCounts(limitDecision, budgetDecision, increments);
+    }
+
+    /// <summary>Applies corrections or give-backs; returns the new values in the same order.</summary>
+    public ValueTask<long[]> ApplyAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
+        => increments.Count == 0 ? ValueTask.FromResult(Array.Empty<long>()) : _store.IncrementAsync(increments, cancellationToken);
+}

@@ -1,0 +1,308 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling;
+
+/// <summary>
+/// The one owner of a metered call's money and counts, used by the metering middleware and by usage ingest alike.
+/// <see cref="AdmitAsync"/> answers Refused, Replayed or Admitted (a <see cref="CallLease"/>); the lease completes or
+/// gives everything back exactly once; the usage record is written from what happened. Reservations are never
+/// revived: a retry of an idempotency key whose earlier attempt was released or expired reserves under the next
+/// attempt's key, and a completed key is replayed, never run again.
+/// </summary>
+internal sealed partial class MeteredCalls
+{
+    /// <summary>How many released or expired attempts one idempotency key may have before retries are refused.</summary>
+    internal const int MaxAttempts = 32;
+
+    /// <summary>The outcome <see cref="CompleteAsync"/> reports while a settle is retried; the record written when it lands says <see cref="UsageOutcomes.Charged"/>.</summary>
+    internal const string SettlePending = "settle_pending";
+
+    private readonly CallCounters _counters;
+    private readonly CreditManager _credits;
+    private readonly IdempotentResponseStore _responses;
+    private readonly PendingCompletions _pending;
+    private readonly BillingAlerts _alerts;
+    private readonly UsageLogQueue _usageLog;
+    private readonly UsageBillingMetrics _metrics;
+    private readonly IOptionsMonitor<UsageBillingOptions> _options;
+    private readonly ILogger<MeteredCalls> _logger;
+
+    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, BillingAlerts alerts,
+        UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options, ILogger<MeteredCalls> logger)
+    {
+        _counters = counters;
+        _credits = credits;
+        _responses = responses;
+        _pending = pending;
+        _alerts = alerts;
+        _usageLog = usageLog;
+        _metrics = metrics;
+        _options = options;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Replays a completed call with the same key and request; otherwise counts the call in every limit and budget at
+    /// once and holds its price. A refusal leaves nothing counted or held; so does an exception.
+    /// </summary>
+    public async ValueTask<Admission> AdmitAsync(CallRequest request, CancellationToken cancellationToken)
+    {
+        var accountId = request.Caller.Account.Id;
+        if (request.Idempotency is { } idempotency
+            && await _responses.FindAsync(accountId, idempotency.Key, cancellationToken).ConfigureAwait(false) is { } stored)
+        {
+            return stored.Fingerprint == idempotency.Fingerprint ? Admission.Replayed(stored) : Admission.Refused(CallRefusals.KeyReused);
+        }
+
+        var counts = await _counters.AcquireAsync(request.Caller, request.Limits, request.Quote.Llm?.TokenEstimate ?? 0, request.Quote.Amount, request.Now, cancellationToken)
+            .ConfigureAwait(false);
+        if (!counts.Allowed)
+        {
+            await GiveBackAsync(counts, request.RequestId).ConfigureAwait(false);
+            return Admission.Refused(counts.Limits.Exceeded is { } limit
+                ? CallRefusals.RateLimited(limit, request.Now)
+                : CallRefusals.BudgetExceeded(counts.Budgets.Exceeded!.Value, request.Quote.Amount), counts.Refused());
+        }
+
+        var lease = new CallLease(this, request, counts);
+        try
+        {
+            var admission = await ReserveAsync(lease, cancellationToken).ConfigureAwait(false);
+            if (admission.Lease is null)
+            {
+                await lease.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return admission;
+        }
+        catch
+        {
+            await lease.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    private async ValueTask<Admission> ReserveAsync(CallLease lease, CancellationToken cancellationToken)
+    {
+        var request = lease.Request;
+        var accountId = request.Caller.Account.Id;
+        var reference = request.Idempotency?.Fingerprint ?? request.Reference;
+        for (var attempt = 1; attempt <= MaxAttempts; attempt++)
+        {
+            var key = request.Idempotency is { } idempotency
+                ? attempt == 1 ? "idem:" + idempotency.Key : string.Concat("idem:", idempotency.Key, "#", attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
+                : "req:" + request.RequestId;
+            var reserved = await _credits.ReserveAsync(accountId, request.Quote.Amount, key, reference, cancellationToken).ConfigureAwait(false);
+            switch (reserved.Status)
+            {
+                case ReserveStatus.Reserved:
+                    lease.Reservation = reserved.Reservation;
+                    return Admission.Admitted(lease);
+                case ReserveStatus.InsufficientCredit:
+                    return Admission.Refused(CallRefusals.InsufficientCredits(request.Quote.Amount, reserved.Balance), lease.Counts.Refused());
+            }
+
+            var existing = reserved.Reservation!;
+            if (!string.Equals(existing.Reference, reference, StringComparison.Ordinal))
+            {
+                return Admission.Refused(CallRefusals.KeyReused, lease.Counts.Refused());
+            }
+
+            switch (existing.State)
+            {
+                case ReservationState.Active:
+                    return Admission.Refused(CallRefusals.InProgress, lease.Counts.Refused());
+                case ReservationState.Settled:
+                    // Completed, but its response is not (or no longer) kept here: answer with its outcome, never run it again.
+                    var stored = await _responses.FindAsync(accountId, request.Idempotency!.Value.Key, cancellationToken).ConfigureAwait(false);
+                    return Admission.Replayed(stored?.Fingerprint == reference
+                        ? stored
+                        : new StoredResponse(reference, 0, null, null, existing.SettledAmount ?? Money.Zero, existing.Id));
+            }
+
+            // Released or expired: that attempt is final and charged nothing (or is charged by its own late settle); try the next.
+        }
+
+        return Admission.Refused(CallRefusals.TooManyAttempts, lease.Counts.Refused());
+    }
+
+    /// <summary>Completes an admitted call; see <see cref="CallLease.CompleteAsync"/>.</summary>
+    internal async ValueTask<UsageRecord> CompleteAsync(CallLease lease, CallResult result, UsageRecord record)
+    {
+        var request = lease.Request;
+        var reservation = lease.Reservation ?? throw new InvalidOperationException("The call holds no reservation.");
+
+        // Keep the response for replays before the charge, so that a retry arriving after the charge finds it.
+        if (request.Idempotency is { } idempotency && result.Response is { } response)
+        {
+            try
+            {
+                await _responses.StoreAsync(request.Caller.Account.Id, idempotency.Key, response, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // A retry then gets 409 with the outcome (from the reservation) instead of the body.
+                Log.ResponseNotKept(_logger, ex, record.RequestId);
+            }
+        }
+
+        var charge = result.Release ? Money.Zero : result.Charge;
+        var corrections = lease.Counts.Corrections(charge, result.ActualTokens);
+        var budgets = lease.Counts.Budgets.States;
+        if (corrections.Count > 0)
+        {
+            long[]? values = null;
+            await _pending.RunAsync("correct the counts of " + record.RequestId, async ct => values = await _counters.ApplyAsync(corrections, ct).ConfigureAwait(false))
+                .ConfigureAwait(false);
+            budgets = values is null ? [] : lease.Counts.BudgetsAfter(corrections, values);
+        }
+
+        if (result.Release)
+        {
+            await _pending.RunAsync("release " + reservation.Id, async ct => await _credits.ReleaseAsync(reservation.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            return await RecordAsync(record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged }).ConfigureAwait(false);
+        }
+
+        UsageRecord? final = null;
+        await _pending.RunAsync("settle " + reservation.Id, async ct =>
+        {
+            var settled = await _credits.SettleAsync(reservation.Id, charge, ct).ConfigureAwait(false);
+            final = await ChargedAsync(lease, settled, charge, budgets, record).ConfigureAwait(false);
+        }).ConfigureAwait(false);
+
+        // Not landed yet: the hold keeps the credit, and the record is written when the settle lands.
+        return final ?? record with { Cost = charge, Outcome = SettlePending };
+    }
+
+    /// <summary>Gives back an uncompleted lease's counts and releases its hold; see <see cref="CallLease.DisposeAsync"/>.</summary>
+    internal async ValueTask AbandonAsync(CallLease lease)
+    {
+        await GiveBackAsync(lease.Counts, lease.Request.RequestId).ConfigureAwait(false);
+        if (lease.Reservation is { } reservation)
+        {
+            await _pending.RunAsync("release " + reservation.Id, async ct => await _credits.ReleaseAsync(reservation.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes the usage record of a call that was not admitted (or not completed).</summary>
+    public async ValueTask<UsageRecord> RecordAsync(UsageRecord record)
+    {
+        await _usageLog.EnqueueAsync(record).ConfigureAwait(false);
+        return record;
+    }
+
+    /// <summary>
+    /// Bills usage that happened elsewhere (LiteLLM ingest): charges it once by <paramref name="idempotencyKey"/>,
+    /// counts it in the account's budgets once (a marker counter makes a re-post give back what it added again), and
+    /// writes its usage record once (by request id). Every step is idempotent, so a re-post after a partial failure
+    /// finishes what the first post left undone. Returns whether the charge was there already.
+    /// </summary>
+    public async ValueTask<bool> RecordIngestedAsync(BillingAccount account, Money cost, string idempotencyKey, string reference, DateTimeOffset at, UsageRecord record,
+        CancellationToken cancellationToken)
+    {
+        var duplicate = false;
+        if (!cost.IsZero)
+        {
+            var charged = await _credits.ChargeUsedAsync(account.Id, cost, idempotencyKey, reference, cancellationToken).ConfigureAwait(false);
+            duplicate = charged.Status == PostStatus.Duplicate;
+            if (!duplicate)
+            {
+                _metrics.Charged(cost);
+            }
+
+            await AddIngestedSpendAsync(account, cost, idempotencyKey, at, cancellationToken).ConfigureAwait(false);
+        }
+
+        await RecordAsync(record with { Cost = cost, Outcome = UsageOutcomes.Charged }).ConfigureAwait(false);
+        return duplicate;
+    }
+
+    private async ValueTask AddIngestedSpendAsync(BillingAccount account, Money cost, string idempotencyKey, DateTimeOffset at, CancellationToken cancellationToken)
+    {
+        var periods = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
+        BudgetEnforcer.AddPeriods(periods, "account", account.Id, account.Budget, at);
+        if (periods.Count == 0)
+        {
+            return;
+        }
+
+        // The marker and the spend move together: a marker above 1 means this post added the spend again, and the
+        // give-back (marker and spend together) undoes exactly that.
+        var increments = new CounterIncrement[periods.Count + 1];
+        increments[0] = new CounterIncrement("spend:ingested:" + idempotencyKey, 1, periods.Max(p => p.ResetAt));
+        BudgetEnforcer.Increments(periods, cost).CopyTo(increments, 1);
+        var values = await _counters.ApplyAsync(increments, cancellationToken).ConfigureAwait(false);
+        if (values[0] > 1)
+        {
+            var giveBack = increments.Select(static i => i with { Delta = -i.Delta }).ToArray();
+            await _pending.RunAsync("give back the repeated spend of " + idempotencyKey, async ct => await _counters.ApplyAsync(giveBack, ct).ConfigureAwait(false))
+                .ConfigureAwait(false);
+            return;
+        }
+
+        var states = BudgetEnforcer.Evaluate(periods, increments[1..], values[1..], Money.Zero).States;
+        await CheckAlertsAsync(account.Id, "", states, balanceToo: false).ConfigureAwait(false);
+    }
+
+    /// <summary>What a settle that landed means for the call: its record, metrics and alerts.</summary>
+    private async ValueTask<UsageRecord> ChargedAsync(CallLease lease, SettleResult settled, Money charge, IReadOnlyList<BudgetState> budgets, UsageRecord record)
+    {
+        switch (settled.Status)
+        {
+            case SettleStatus.Settled:
+                _metrics.Charged(charge);
+                await CheckAlertsAsync(lease.Request.Caller.Account.Id, lease.Request.Caller.Key.Id, budgets, balanceToo: !charge.IsZero).ConfigureAwait(false);
+                return await RecordAsync(record with { Cost = charge, Outcome = UsageOutcomes.Charged }).ConfigureAwait(false);
+            case SettleStatus.AlreadySettled:
+                // Reservation ids are per call, so this is our own earlier attempt, whose answer was lost: the charge is ours.
+                var amount = settled.Entry is { } entry ? -entry.Amount : charge;
+                return await RecordAsync(record with { Cost = amount, Outcome = UsageOutcomes.Charged }).ConfigureAwait(false);
+            default:
+                // Released or gone before its call completed (changed by hand?): nothing was charged, and the record says so.
+                Log.NotCharged(_logger, lease.Reservation!.Id, record.RequestId);
+                _metrics.RequestRejected("settle_not_active");
+                return await RecordAsync(record with { Cost = Money.Zero, Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask CheckAlertsAsync(string accountId, string keyId, IReadOnlyList<BudgetState> budgets, bool balanceToo)
+    {
+        try
+        {
+            await _alerts.CheckBudgetsAsync(accountId, keyId, budgets, CancellationToken.None).ConfigureAwait(false);
+            if (balanceToo && _options.CurrentValue.Alerts.LowBalance is not null)
+            {
+                var balance = await _credits.GetBalanceAsync(accountId, CancellationToken.None).ConfigureAwait(false);
+                await _alerts.CheckBalanceAsync(accountId, balance, CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            // Alerts never fail a call.
+            Log.AlertsFailed(_logger, ex, accountId);
+        }
+    }
+
+    private async ValueTask GiveBackAsync(CallCounts counts, string requestId)
+    {
+        var giveBack = counts.GiveBack();
+        if (giveBack.Length > 0)
+        {
+            await _pending.RunAsync("give back the counts of " + requestId, async ct => await _counters.ApplyAsync(giveBack, ct).ConfigureAwait(false)).ConfigureAwait(false);
+        }
+    }
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Error, "Reservation {ReservationId} of request {RequestId} was no longer active when its call completed; nothing was charged.", EventName = "SettleNotActive")]
+        public static partial void NotCharged(ILogger logger, string reservationId, string requestId);
+
+        [LoggerMessage(2, LogLevel.Warning, "Keeping the response of request {RequestId} for idempotent replays failed; a retry gets 409 with its outcome.", EventName = "ResponseNotKept")]
+        public static partial void ResponseNotKept(ILogger logger, Exception exception, string requestId);
+
+        [LoggerMessage(3, LogLevel.Warning, "Checking budget and balance alerts of account {AccountId} failed.", EventName = "AlertsFailed")]
+        public static partial void AlertsFailed(ILogger logger, Exception exception, string accountId);
+    }
+}
