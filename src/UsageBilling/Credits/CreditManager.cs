@@ -91,6 +91,13 @@ public sealed class CreditManager
     /// <param name="reference">What the hold is for; reusing the key for something else is reported as a duplicate.</param>
     /// <param name="cancellationToken">Cancels the call.</param>
     public ValueTask<ReserveResult> ReserveAsync(string accountId, Money amount, string idempotencyKey, string? reference = null, CancellationToken cancellationToken = default)
+        => ReserveAsync(NewReservationId(), accountId, amount, idempotencyKey, reference, cancellationToken);
+
+    /// <summary>A new reservation id, for a caller that must know it before the store answers (to release a hold whose answer was lost).</summary>
+    internal string NewReservationId() => BillingIds.New("res", _timeProvider);
+
+    /// <summary>Holds <paramref name="amount"/> under the given reservation id; see the public overload.</summary>
+    internal ValueTask<ReserveResult> ReserveAsync(string reservationId, string accountId, Money amount, string idempotencyKey, string? reference, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(accountId);
         ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
@@ -102,7 +109,7 @@ public sealed class CreditManager
         var now = _timeProvider.GetUtcNow();
         return _store.ReserveAsync(new CreditReservationRequest
         {
-            ReservationId = BillingIds.New("res", _timeProvider),
+            ReservationId = reservationId,
             AccountId = accountId,
             Amount = amount,
             IdempotencyKey = idempotencyKey,

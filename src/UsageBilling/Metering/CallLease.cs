@@ -35,6 +35,9 @@ internal sealed class CallLease : IAsyncDisposable
     /// <summary>The hold, once the credit is reserved.</summary>
     public CreditReservation? Reservation { get; internal set; }
 
+    /// <summary>The id of a hold being placed whose answer has not arrived; released on dispose in case it was placed.</summary>
+    internal string? UnconfirmedReservationId { get; set; }
+
     /// <summary>
     /// Records what the call used: charges it once (or releases the hold), moves the counts from the estimate to the
     /// actual use, keeps the response for replays, and writes the usage record — now, or when a deferred settle lands.

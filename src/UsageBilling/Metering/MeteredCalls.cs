@@ -94,7 +94,10 @@ internal sealed partial class MeteredCalls
             var key = request.Idempotency is { } idempotency
                 ? attempt == 1 ? "idem:" + idempotency.Key : string.Concat("idem:", idempotency.Key, "#", attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
                 : "req:" + request.RequestId;
-            var reserved = await _credits.ReserveAsync(accountId, request.Quote.Amount, key, reference, cancellationToken).ConfigureAwait(false);
+            // Known before the store answers, so that a hold whose answer is lost (a timeout after the commit) is released too.
+            lease.UnconfirmedReservationId = _credits.NewReservationId();
+            var reserved = await _credits.ReserveAsync(lease.UnconfirmedReservationId, accountId, request.Quote.Amount, key, reference, cancellationToken).ConfigureAwait(false);
+            lease.UnconfirmedReservationId = null;
             switch (reserved.Status)
             {
                 case ReserveStatus.Reserved:
@@ -180,9 +183,9 @@ internal sealed partial class MeteredCalls
     internal async ValueTask AbandonAsync(CallLease lease)
     {
         await GiveBackAsync(lease.Counts, lease.Request.RequestId).ConfigureAwait(false);
-        if (lease.Reservation is { } reservation)
+        if ((lease.Reservation?.Id ?? lease.UnconfirmedReservationId) is { } reservationId)
         {
-            await _pending.RunAsync("release " + reservation.Id, async ct => await _credits.ReleaseAsync(reservation.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            await _pending.RunAsync("release " + reservationId, async ct => await _credits.ReleaseAsync(reservationId, ct).ConfigureAwait(false)).ConfigureAwait(false);
         }
     }
 

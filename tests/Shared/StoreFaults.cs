@@ -1,0 +1,150 @@
+using Microsoft.Extensions.DependencyInjection;
+
+namespace UsageBilling.Tests.Faults;
+
+/// <summary>The exception an injected fault throws: what a store outage, a timeout or a full pool looks like to the caller.</summary>
+internal sealed class InjectedStoreFaultException(string message) : Exception(message);
+
+/// <summary>
+/// Makes one store operation fail on its N-th call after <see cref="Arm"/>: before the store applies it (a refused
+/// connection), or after (the reply was lost: a timeout after the commit). Every other call passes through.
+/// </summary>
+internal sealed class StoreFaults
+{
+    private readonly Dictionary<string, int> _calls = new(StringComparer.Ordinal);
+    private readonly object _lock = new();
+    private string? _operation;
+    private int _nth;
+    private bool _afterApplying;
+
+    /// <summary>How many faults were thrown since <see cref="Arm"/>.</summary>
+    public int Thrown { get; private set; }
+
+    public void Arm(string operation, int nth, bool afterApplying)
+    {
+        lock (_lock)
+        {
+            _calls.Clear();
+            (_operation, _nth, _afterApplying, Thrown) = (operation, nth, afterApplying, 0);
+        }
+    }
+
+    public async ValueTask<T> RunAsync<T>(string operation, Func<ValueTask<T>> call)
+    {
+        var fault = Next(operation);
+        if (fault == Fault.Before)
+        {
+            throw new InjectedStoreFaultException($"Injected fault before {operation}.");
+        }
+
+        var result = await call();
+        return fault == Fault.After ? throw new InjectedStoreFaultException($"Injected fault after {operation} was applied.") : result;
+    }
+
+    public async ValueTask RunAsync(string operation, Func<ValueTask> call)
+        => await RunAsync(operation, async () =>
+        {
+            await call();
+            return true;
+        });
+
+    private Fault Next(string operation)
+    {
+        lock (_lock)
+        {
+            if (_operation != operation)
+            {
+                return Fault.None;
+            }
+
+            _calls[operation] = _calls.GetValueOrDefault(operation) + 1;
+            if (_calls[operation] != _nth)
+            {
+                return Fault.None;
+            }
+
+            Thrown++;
+            return _afterApplying ? Fault.After : Fault.Before;
+        }
+    }
+
+    private enum Fault
+    {
+        None,
+        Before,
+        After,
+    }
+}
+
+/// <summary>An <see cref="ICreditStore"/> that fails where <see cref="StoreFaults"/> says.</summary>
+internal sealed class FaultyCreditStore(ICreditStore inner, StoreFaults faults) : ICreditStore
+{
+    public ValueTask<CreditBalance> GetBalanceAsync(string accountId, CancellationToken cancellationToken = default) => inner.GetBalanceAsync(accountId, cancellationToken);
+
+    public ValueTask<ReserveResult> ReserveAsync(CreditReservationRequest request, CancellationToken cancellationToken = default)
+        => faults.RunAsync("reserve", () => inner.ReserveAsync(request, cancellationToken));
+
+    public ValueTask<SettleResult> SettleAsync(string reservationId, Money actualAmount, DateTimeOffset now, CancellationToken cancellationToken = default)
+        => faults.RunAsync("settle", () => inner.SettleAsync(reservationId, actualAmount, now, cancellationToken));
+
+    public ValueTask<bool> ReleaseAsync(string reservationId, DateTimeOffset now, CancellationToken cancellationToken = default)
+        => faults.RunAsync("release", () => inner.ReleaseAsync(reservationId, now, cancellationToken));
+
+    public ValueTask<CreditReservation?> FindReservationAsync(string reservationId, CancellationToken cancellationToken = default) => inner.FindReservationAsync(reservationId, cancellationToken);
+
+    public ValueTask<PostResult> PostAsync(LedgerPostRequest request, CancellationToken cancellationToken = default)
+        => faults.RunAsync("post", () => inner.PostAsync(request, cancellationToken));
+
+    public ValueTask<LedgerPage> GetLedgerAsync(string accountId, int limit, string? cursor, CancellationToken cancellationToken = default)
+        => inner.GetLedgerAsync(accountId, limit, cursor, cancellationToken);
+
+    public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, int maxCount, CancellationToken cancellationToken = default)
+        => faults.RunAsync("expire", () => inner.ExpireReservationsAsync(now, maxCount, cancellationToken));
+}
+
+/// <summary>An <see cref="IRateLimitCounterStore"/> that fails where <see cref="StoreFaults"/> says.</summary>
+internal sealed class FaultyCounterStore(IRateLimitCounterStore inner, StoreFaults faults) : IRateLimitCounterStore
+{
+    public ValueTask<long[]> IncrementAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken = default)
+        => faults.RunAsync("increment", () => inner.IncrementAsync(increments, cancellationToken));
+
+    public ValueTask<long[]> GetAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default) => inner.GetAsync(keys, cancellationToken);
+}
+
+/// <summary>An <see cref="IUsageStore"/> that fails where <see cref="StoreFaults"/> says.</summary>
+internal sealed class FaultyUsageStore(IUsageStore inner, StoreFaults faults) : IUsageStore
+{
+    public ValueTask AppendAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
+        => faults.RunAsync("append", () => inner.AppendAsync(records, cancellationToken));
+
+    public ValueTask<UsagePage> QueryAsync(UsageQuery query, CancellationToken cancellationToken = default) => inner.QueryAsync(query, cancellationToken);
+
+    public ValueTask<IReadOnlyList<UsageSummary>> SummarizeAsync(UsageSummaryQuery query, CancellationToken cancellationToken = default) => inner.SummarizeAsync(query, cancellationToken);
+}
+
+internal static class StoreFaultsServiceCollectionExtensions
+{
+    /// <summary>Wraps the registered credit, counter and usage stores so that <paramref name="faults"/> can fail them.</summary>
+    public static IServiceCollection AddStoreFaults(this IServiceCollection services, StoreFaults faults)
+    {
+        services.AddSingleton(faults);
+        Decorate<ICreditStore>(services, inner => new FaultyCreditStore(inner, faults));
+        Decorate<IRateLimitCounterStore>(services, inner => new FaultyCounterStore(inner, faults));
+        Decorate<IUsageStore>(services, inner => new FaultyUsageStore(inner, faults));
+        return services;
+    }
+
+    private static void Decorate<TService>(IServiceCollection services, Func<TService, TService> decorate) where TService : class
+    {
+        var descriptor = services.Last(d => d.ServiceType == typeof(TService));
+        services.Remove(descriptor);
+        services.AddSingleton(sp =>
+        {
+            var inner = descriptor.ImplementationInstance as TService
+                ?? (descriptor.ImplementationFactory is { } factory
+                    ? (TService)factory(sp)
+                    : (TService)ActivatorUtilities.CreateInstance(sp, descriptor.ImplementationType!));
+            return decorate(inner);
+        });
+    }
+}
