@@ -145,6 +145,16 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add("UsageBilling:Llm:DefaultMaxOutputTokens must be at least 1, MaxJsonResponseBytes and MaxRequestBytes at least 1024.");
         }
 
+        if (options.Llm.DefaultMaxOutputTokens > LlmRequestParser.MaxOutputTokensLimit)
+        {
+            failures.Add($"UsageBilling:Llm:DefaultMaxOutputTokens must be at most {LlmRequestParser.MaxOutputTokensLimit} (was {options.Llm.DefaultMaxOutputTokens}).");
+        }
+
+        if (options.Llm.MaxCountedCharacters < 1)
+        {
+            failures.Add($"UsageBilling:Llm:MaxCountedCharacters must be at least 1 (was {options.Llm.MaxCountedCharacters}).");
+        }
+
         if (options.UsageLog.QueueCapacity < 1 || options.UsageLog.BatchSize < 1)
         {
             failures.Add("UsageBilling:UsageLog:QueueCapacity and BatchSize must be at least 1.");

@@ -185,4 +185,18 @@ public sealed class ModelPricingTests
         configure(options);
         return new OptionsPricingCatalog(new StaticOptionsMonitor<UsageBillingOptions>(options));
     }
+
+    [Fact]
+    public void A_cost_too_large_for_money_is_a_clear_overflow_not_a_wrong_number()
+    {
+        var price = OptionsPricingCatalog.ToPrice(Price("gpt-4o", 2.5m, 10m));
+        var usage = new LlmUsage(0, 0, long.MaxValue);
+
+        var error = Assert.Throws<OverflowException>(() => LlmCost.Compute(price, usage));
+        Assert.Contains("too large", error.Message, StringComparison.Ordinal);
+        Assert.False(LlmCost.TryCompute(price, usage, out _));
+        Assert.False(LlmCost.TryCompute(OptionsPricingCatalog.ToPrice(Price("m", 9_000_000_000m, 9_000_000_000m)), new LlmUsage(long.MaxValue, long.MaxValue, long.MaxValue), out _, 10_000m, 1000m));
+        Assert.True(LlmCost.TryCompute(price, new LlmUsage(1_000_000, 0, 0), out var cost));
+        Assert.Equal(Money.FromUnits(2.5m), cost);
+    }
 }
