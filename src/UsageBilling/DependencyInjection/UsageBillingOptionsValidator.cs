@@ -81,18 +81,7 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
 
         foreach (var (path, model) in models)
         {
-            if (string.IsNullOrWhiteSpace(model.Model) && path != "UsageBilling:Pricing:DefaultModelPrice")
-            {
-                failures.Add($"{path}:Model must name the model.");
-            }
-
-            foreach (var (field, value) in new[] { ("Input", model.Input), ("Output", model.Output), ("CachedInput", model.CachedInput ?? 0), ("RequestFee", model.RequestFee) })
-            {
-                if (value < 0 || !Money.TryFromUnits(value, out _))
-                {
-                    failures.Add($"{path}:{field} must be a non-negative amount with at most 9 decimal places (was {value}).");
-                }
-            }
+            ValidateModelPrice(path, model, requireName: path != "UsageBilling:Pricing:DefaultModelPrice", failures);
         }
 
         if (options.Pricing.UnknownModel == UnknownModelPolicy.DefaultPrice && options.Pricing.DefaultModelPrice is null)
@@ -171,5 +160,22 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The rules for one model price, from configuration or the price file: each failure starts with <paramref name="path"/>.</summary>
+    internal static void ValidateModelPrice(string path, ModelPriceOptions model, bool requireName, List<string> failures)
+    {
+        if (requireName && string.IsNullOrWhiteSpace(model.Model))
+        {
+            failures.Add($"{path}:Model must name the model.");
+        }
+
+        foreach (var (field, value) in new[] { ("Input", model.Input), ("Output", model.Output), ("CachedInput", model.CachedInput ?? 0), ("RequestFee", model.RequestFee) })
+        {
+            if (value < 0 || !Money.TryFromUnits(value, out _))
+            {
+                failures.Add($"{path}:{field} must be a non-negative amount with at most 9 decimal places (was {value}).");
+            }
+        }
     }
 }
