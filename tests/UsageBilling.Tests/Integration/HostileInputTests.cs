@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
+using CsCheck;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -107,6 +108,101 @@ public sealed class HostileInputTests : IAsyncLifetime
         Assert.Equal(UsageBillingMetrics.MaxModelTagValues + 1, tags.Distinct().Count());
         Assert.Equal(UsageBillingMetrics.OtherModel, tags[^1]);
     }
+
+    /// <summary>
+    /// Thousands of generated OpenAI chat, Responses and Anthropic bodies (wrong types, missing fields, huge numbers,
+    /// lone surrogates, NULs, long runs) sent to every format's path: no 500, and no 4xx ever moves the balance.
+    /// </summary>
+    [Fact]
+    public async Task Generated_hostile_llm_requests_never_get_500_and_refusals_never_cost_anything()
+    {
+        var (account, client) = await CustomerAsync(1_000_000m);
+        var statuses = new Dictionary<int, int>();
+
+        await HostileRequests.SampleAsync(async request =>
+        {
+            var before = await BalanceAsync(account);
+            var response = await client.PostAsync(request.Path, Json(request.Body));
+            var status = (int)response.StatusCode;
+            statuses[status] = statuses.GetValueOrDefault(status) + 1;
+            var after = await BalanceAsync(account);
+
+            Assert.True(status < 500, $"{status} for {request.Path} {request.Body}: {await response.Content.ReadAsStringAsync()}");
+            Assert.Equal(Money.Zero, after.Reserved);
+            if (status >= 400)
+            {
+                Assert.Equal(before.Balance, after.Balance);
+            }
+        }, iter: 3000, threads: 1, print: r => $"{r.Path} {r.Body}");
+
+        // The generator reaches both sides: served calls and refusals.
+        Assert.True(statuses.GetValueOrDefault(200) > 100, string.Join(", ", statuses));
+        Assert.True(statuses.Where(s => s.Key is >= 400 and < 500).Sum(s => s.Value) > 100, string.Join(", ", statuses));
+    }
+
+    private sealed record HostileRequest(string Path, string Body);
+
+    private static readonly Gen<string> Text = Gen.OneOf(
+            "hi", "", " ", "\\u0000", "\\ud800", "\\udc00", "\\ud83d\\ude42", "\\ud83d", "x", "\\n", "\\\"", "\\\\", "東京", "<|endoftext|>", "\\u001b[31m")
+        .Array[0, 6].Select(parts => string.Concat(parts))
+        .Select(Gen.Int[0, 20], (text, n) => n == 0 ? new string('a', 5000) + text : text);
+
+    private static readonly Gen<string> Number = Gen.OneOf(
+        "1", "16", "0", "-1", "9223372036854775807", "-9223372036854775808", "18446744073709551616", "10000000", "10000001", "1e300", "1.5", "1e3",
+        "\"9\"", "null", "true", "[]", "{}", "2147483648");
+
+    private static readonly Gen<string> Model = Gen.OneOf(
+        Gen.OneOf("\"gpt-4o\"", "\"claude-sonnet-4-5\"", "\"GPT-4O\"", "\"openai/gpt-4o\"", "\"gold\"", "\"\"", "123", "null", "[]", "{}"),
+        Text.Select(t => $"\"{t}\""));
+
+    private static readonly Gen<string> Content = Gen.OneOf(
+        Text.Select(t => $"\"{t}\""),
+        Gen.OneOf("123", "null", "true", "{}", "[]", "[1]", "[{}]", "[null]"),
+        Text.Array[1, 3].Select(parts => "[" + string.Join(",", parts.Select(p => $$"""{"type":"text","text":"{{p}}"}""")) + "]"));
+
+    private static readonly Gen<string> Message = Gen.OneOf(
+        Gen.Select(Gen.OneOf("\"user\"", "\"assistant\"", "\"system\"", "7", "null"), Content, (role, content) => $$"""{"role":{{role}},"content":{{content}}}"""),
+        Gen.OneOf("""{"role":"user"}""", "{}", "1", "null", "\"text\"", "[]",
+            """{"role":"assistant","tool_calls":[{"id":"c","type":"function","function":{"name":"f","arguments":"\ud800"}}]}""",
+            """{"role":"user","content":[{"type":"tool_use","id":"t","name":"f","input":{"a":"\u0000"}}]}"""));
+
+    private static readonly Gen<string> Messages = Gen.OneOf(
+        Message.Array[0, 4].Select(m => "[" + string.Join(",", m) + "]"),
+        Gen.OneOf("null", "{}", "\"hi\"", "5"));
+
+    private static readonly Gen<HostileRequest> HostileRequests = Gen.Select(
+            Gen.OneOf("/v1/chat/completions", "/v1/responses", "/v1/messages"),
+            Model, Messages, Content, Number, Gen.OneOf("max_tokens", "max_completion_tokens", "max_output_tokens", ""),
+            Gen.Int[0, 9],
+            (path, model, messages, content, number, maxName, shape) =>
+        {
+            var fields = new List<string> { $"\"model\":{model}" };
+            fields.Add(path.EndsWith("responses", StringComparison.Ordinal) && shape % 3 != 0 ? $"\"input\":{content}" : $"\"messages\":{messages}");
+            if (maxName.Length > 0)
+            {
+                fields.Add($"\"{maxName}\":{number}");
+            }
+
+            if (shape == 1)
+            {
+                fields.Add($"\"system\":{content}");
+            }
+            else if (shape == 2)
+            {
+                fields.Add($"\"tools\":[{{\"type\":\"function\",\"function\":{{\"name\":{content}}}}}]");
+            }
+            else if (shape == 3)
+            {
+                fields.RemoveAt(0);
+            }
+            else if (shape == 4)
+            {
+                fields.Add($"\"stream\":{number}");
+            }
+
+            var body = "{" + string.Join(",", fields) + "}";
+            return new HostileRequest(path, shape == 5 ? body[..(body.Length / 2)] : shape == 6 ? "[" + body + "]" : body);
+        });
 
     private async Task<(string AccountId, HttpClient Client)> CustomerAsync(decimal credits)
     {
