@@ -22,7 +22,7 @@ internal sealed class SimulatedModel(SimulatorOptions options)
 
     public async Task ChatCompletionsAsync(HttpContext context, JsonElement request)
     {
-        var model = request.GetProperty("model").GetString()!;
+        var model = String(request.GetProperty("model"));
         var maxTokens = MaxTokens(request, "max_completion_tokens", "max_tokens");
         var messages = request.GetProperty("messages");
         var promptTokens = CountPrompt(messages, null);
@@ -65,7 +65,7 @@ internal sealed class SimulatedModel(SimulatorOptions options)
 
     public async Task MessagesAsync(HttpContext context, JsonElement request)
     {
-        var model = request.GetProperty("model").GetString()!;
+        var model = String(request.GetProperty("model"));
         var maxTokens = MaxTokens(request, "max_tokens");
         var messages = request.GetProperty("messages");
         var inputTokens = CountPrompt(messages, request.TryGetProperty("system", out var system) ? system : null);
@@ -134,35 +134,66 @@ internal sealed class SimulatedModel(SimulatorOptions options)
         var count = 3;
         if (system is { ValueKind: JsonValueKind.String } s)
         {
-            count += 3 + Tokenizer.CountTokens(s.GetString()!);
+            count += 3 + CountTokens(String(s));
         }
 
         foreach (var message in messages.EnumerateArray())
         {
-            count += 3 + Tokenizer.CountTokens(Text(message.GetProperty("content")));
+            count += 3 + CountTokens(Text(message));
         }
 
         return count;
     }
 
     private static string LastUserText(JsonElement messages)
-        => messages.EnumerateArray().Where(m => m.TryGetProperty("role", out var r) && r.GetString() == "user")
-            .Select(m => Text(m.GetProperty("content"))).LastOrDefault() ?? "";
+        => messages.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && String(r) == "user")
+            .Select(Text).LastOrDefault() ?? "";
 
-    private static string Text(JsonElement content) => content.ValueKind switch
+    /// <summary>A message's text: its string content, or the text parts of its content array; nothing for a missing or odd content.</summary>
+    private static string Text(JsonElement message)
     {
-        JsonValueKind.String => content.GetString()!,
-        JsonValueKind.Array => string.Concat(content.EnumerateArray().Select(p => p.TryGetProperty("text", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString() : "")),
-        _ => "",
-    };
+        if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("content", out var content))
+        {
+            return "";
+        }
+
+        return content.ValueKind switch
+        {
+            JsonValueKind.String => String(content),
+            JsonValueKind.Array => string.Concat(content.EnumerateArray().Select(p => p.ValueKind == JsonValueKind.Object && p.TryGetProperty("text", out var t) ? String(t) : "")),
+            _ => "",
+        };
+    }
+
+    /// <summary>A JSON string's value; empty for anything else, and for a string that is not valid UTF-16 (a lone surrogate).</summary>
+    private static string String(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.String)
+        {
+            return "";
+        }
+
+        try
+        {
+            return value.GetString()!;
+        }
+        catch (InvalidOperationException)
+        {
+            return "";
+        }
+    }
+
+    /// <summary>Tokens of <paramref name="text"/>; a very long text is counted by its UTF-8 length, as BPE on one long run is slow.</summary>
+    private static int CountTokens(string text)
+        => text.Length > 64 * 1024 ? Encoding.UTF8.GetByteCount(text) : Tokenizer.CountTokens(text);
 
     private static long MaxTokens(JsonElement request, params string[] names)
     {
         foreach (var name in names)
         {
-            if (request.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number)
+            if (request.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var max))
             {
-                return value.GetInt64();
+                return max;
             }
         }
 

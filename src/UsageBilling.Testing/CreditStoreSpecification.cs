@@ -119,6 +119,43 @@ public abstract class CreditStoreSpecification
     }
 
     [SkippableFact]
+    public async Task A_post_that_would_take_the_balance_past_the_maximum_is_refused_and_moves_nothing()
+    {
+        var store = await CreateStoreAsync();
+        var account = NewAccountId();
+        var max = CreditBalance.MaxBalance.ToUnits();
+        Assert.Equal(PostStatus.Posted, (await store.PostAsync(Grant(account, max - 1m, "near-max"))).Status);
+
+        // One unit more reaches the maximum exactly; anything beyond is refused, however large.
+        Assert.Equal(PostStatus.Posted, (await store.PostAsync(Grant(account, 1m, "to-max"))).Status);
+        Assert.Equal(PostStatus.LimitExceeded, (await store.PostAsync(Grant(account, 0.000000001m, "past-max"))).Status);
+        Assert.Equal(PostStatus.LimitExceeded, (await store.PostAsync(Grant(account, 9_000_000_000m, "overflow"))).Status);
+        Assert.Equal(PostStatus.LimitExceeded, (await store.PostAsync(Grant(account, 9_000_000_000m, "overflow-again"))).Status);
+
+        var balance = await store.GetBalanceAsync(account);
+        Assert.Equal(CreditBalance.MaxBalance, balance.Balance);
+        Assert.Equal(balance.Balance, await LedgerSumAsync(store, account));
+        Assert.Equal(2, (await store.GetLedgerAsync(account, 10, null)).Entries.Count);
+
+        // A refused key was not used up: the same key posts once the amount fits.
+        Assert.Equal(PostStatus.Posted, (await store.PostAsync(Post(account, LedgerEntryKind.Adjustment, -5m, "down"))).Status);
+        Assert.Equal(PostStatus.Posted, (await store.PostAsync(Grant(account, 1m, "past-max"))).Status);
+        Assert.Equal(CreditBalance.MaxBalance - Units(4m), (await store.GetBalanceAsync(account)).Balance);
+    }
+
+    [SkippableFact]
+    public async Task A_charge_that_would_take_the_balance_below_the_negative_maximum_is_refused()
+    {
+        var store = await CreateStoreAsync();
+        var account = NewAccountId();
+        var refused = await store.PostAsync(Post(account, LedgerEntryKind.Charge, -9_000_000_000m, "huge-charge") with { RequireAvailableBalance = false });
+        Assert.Equal(PostStatus.LimitExceeded, refused.Status);
+        Assert.Null(refused.Entry);
+        Assert.Equal(Money.Zero, (await store.GetBalanceAsync(account)).Balance);
+        Assert.Empty((await store.GetLedgerAsync(account, 10, null)).Entries);
+    }
+
+    [SkippableFact]
     public async Task A_reservation_holds_credit_without_moving_the_balance()
     {
         var store = await CreateStoreAsync();

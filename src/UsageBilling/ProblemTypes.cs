@@ -20,6 +20,9 @@ public static class ProblemTypes
     /// <summary>The account's available credit does not cover the call (402).</summary>
     public const string InsufficientCredits = Prefix + "insufficient-credits";
 
+    /// <summary>A ledger post would take the balance past <see cref="CreditBalance.MaxBalance"/> (409); nothing moved.</summary>
+    public const string BalanceLimitExceeded = Prefix + "balance-limit-exceeded";
+
     /// <summary>A spend budget of the account or key would be exceeded (402); the problem names the budget.</summary>
     public const string BudgetExceeded = Prefix + "budget-exceeded";
 

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 
 namespace UsageBilling;
@@ -6,6 +7,14 @@ namespace UsageBilling;
 internal sealed class UsageBillingMetrics
 {
     public const string MeterName = "UsageBilling";
+
+    /// <summary>How many distinct model names the <c>usagebilling.model</c> tag takes; later ones are reported as <see cref="OtherModel"/>.</summary>
+    internal const int MaxModelTagValues = 100;
+
+    /// <summary>The <c>usagebilling.model</c> tag value of a model past <see cref="MaxModelTagValues"/>.</summary>
+    internal const string OtherModel = "other";
+
+    private readonly ConcurrentDictionary<string, byte> _modelTags = new(StringComparer.OrdinalIgnoreCase);
 
     private readonly Counter<long> _metered;
     private readonly Counter<long> _rejected;
@@ -71,7 +80,7 @@ internal sealed class UsageBillingMetrics
     {
         if (_unknownModels.Enabled)
         {
-            _unknownModels.Add(1, new KeyValuePair<string, object?>("usagebilling.model", model), new KeyValuePair<string, object?>("usagebilling.policy", policy.ToString()));
+            _unknownModels.Add(1, new KeyValuePair<string, object?>("usagebilling.model", ModelTag(model)), new KeyValuePair<string, object?>("usagebilling.policy", policy.ToString()));
         }
     }
 
@@ -83,5 +92,26 @@ internal sealed class UsageBillingMetrics
             _tokens.Add(usage.CachedInputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "cached_input"));
             _tokens.Add(usage.OutputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "output"));
         }
+    }
+
+    /// <summary>
+    /// The tag value for a client-supplied model name: normalized, and one of at most <see cref="MaxModelTagValues"/>
+    /// distinct values, so a client sending random names cannot grow the metric without bound.
+    /// </summary>
+    internal string ModelTag(string model)
+    {
+        var normalized = ClientStrings.Normalize(model).Trim().ToLowerInvariant();
+        if (_modelTags.ContainsKey(normalized))
+        {
+            return normalized;
+        }
+
+        if (_modelTags.Count >= MaxModelTagValues)
+        {
+            return OtherModel;
+        }
+
+        _modelTags.TryAdd(normalized, 0);
+        return normalized;
     }
 }

@@ -183,6 +183,13 @@ public sealed class LlmOptions
 
     /// <summary>The largest request body parsed for pricing. Default 16 MiB; larger requests get 413.</summary>
     public int MaxRequestBytes { get; set; } = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// The most characters of one request (or one response) counted with the tokenizer. Beyond it the estimate is the
+    /// UTF-8 byte length of the rest, which is never below the token count, so pricing work per request stays bounded.
+    /// Default 1,048,576; at least 1.
+    /// </summary>
+    public int MaxCountedCharacters { get; set; } = 1024 * 1024;
 }
 
 /// <summary>Usage log options.</summary>

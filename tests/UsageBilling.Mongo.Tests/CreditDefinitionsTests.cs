@@ -132,23 +132,44 @@ public sealed class CreditDefinitionsTests
     }
 
     [Fact]
-    public void Applying_a_covered_debit_requires_the_claim_and_the_available_balance()
+    public void Applying_a_covered_debit_requires_the_claim_the_balance_limit_and_the_available_balance()
     {
         AssertBson("""
             {
               "_id": "acct_1",
               "pend": { "$elemMatch": { "id": "led_1", "st": "c" } },
-              "$expr": { "$gte": [ { "$subtract": ["$bal", "$res"] }, NumberLong(3500000000) ] }
+              "$expr": { "$and": [
+                { "$lte": ["$bal", NumberLong(1000000003500000000)] },
+                { "$gte": ["$bal", NumberLong(-999999996500000000)] },
+                { "$gte": [ { "$subtract": ["$bal", "$res"] }, NumberLong(3500000000) ] }
+              ] }
             }
             """, Of(CreditDefinitions.CanApply("acct_1", "led_1", -3_500_000_000, requireAvailableBalance: true)));
     }
 
     [Fact]
-    public void Applying_a_credit_or_an_uncovered_charge_requires_only_the_claim()
+    public void Applying_a_credit_or_an_uncovered_charge_requires_the_claim_and_the_balance_limit()
     {
-        const string ClaimOnly = """{ "_id": "acct_1", "pend": { "$elemMatch": { "id": "led_1", "st": "c" } } }""";
-        AssertBson(ClaimOnly, Of(CreditDefinitions.CanApply("acct_1", "led_1", 10_000_000_000, requireAvailableBalance: true)));
-        AssertBson(ClaimOnly, Of(CreditDefinitions.CanApply("acct_1", "led_1", -3_000_000_000, requireAvailableBalance: false)));
+        AssertBson("""
+            {
+              "_id": "acct_1",
+              "pend": { "$elemMatch": { "id": "led_1", "st": "c" } },
+              "$expr": { "$and": [
+                { "$lte": ["$bal", NumberLong(999999990000000000)] },
+                { "$gte": ["$bal", NumberLong(-1000000010000000000)] }
+              ] }
+            }
+            """, Of(CreditDefinitions.CanApply("acct_1", "led_1", 10_000_000_000, requireAvailableBalance: true)));
+        AssertBson("""
+            {
+              "_id": "acct_1",
+              "pend": { "$elemMatch": { "id": "led_1", "st": "c" } },
+              "$expr": { "$and": [
+                { "$lte": ["$bal", NumberLong(1000000003000000000)] },
+                { "$gte": ["$bal", NumberLong(-999999997000000000)] }
+              ] }
+            }
+            """, Of(CreditDefinitions.CanApply("acct_1", "led_1", -3_000_000_000, requireAvailableBalance: false)));
     }
 
     [Fact]

@@ -52,14 +52,16 @@ internal sealed class CreditStatements
             WHERE {b["AccountId"]} = @account
             RETURNING {b["Balance"]}
             """;
+        // The balance must stay within ±CreditBalance.MaxBalance: compared with bounds computed in C# (@high = max - amount,
+        // @low = -max - amount), so the check itself cannot overflow a 64-bit column.
         _post = $"""
             UPDATE {b.Name} SET {b["Balance"]} = {b["Balance"]} + @amount
-            WHERE {b["AccountId"]} = @account
+            WHERE {b["AccountId"]} = @account AND {b["Balance"]} <= @high AND {b["Balance"]} >= @low
             RETURNING {b["Balance"]}
             """;
         _postIfAvailable = $"""
             UPDATE {b.Name} SET {b["Balance"]} = {b["Balance"]} + @amount
-            WHERE {b["AccountId"]} = @account AND {b["Balance"]} - {b["Reserved"]} + @amount >= 0
+            WHERE {b["AccountId"]} = @account AND {b["Balance"]} - {b["Reserved"]} + @amount >= 0 AND {b["Balance"]} <= @high AND {b["Balance"]} >= @low
             RETURNING {b["Balance"]}
             """;
         _insertReservation = $"""
@@ -123,9 +125,17 @@ internal sealed class CreditStatements
     public Task<long?> ChargeAndReleaseHoldAsync(BillingTransaction transaction, string accountId, long held, long charge, CancellationToken cancellationToken)
         => ReadInt64Async(transaction.Command(_chargeAndReleaseHold).With("@account", accountId).With("@held", held).With("@charge", charge), cancellationToken);
 
-    /// <summary>Adds <paramref name="amount"/> (signed) to the balance; with <paramref name="requireAvailable"/> only if the available balance stays at or above zero. The balance after, or null if refused.</summary>
+    /// <summary>
+    /// Adds <paramref name="amount"/> (signed) to the balance if the balance after stays within ±<see cref="CreditBalance.MaxBalance"/>;
+    /// with <paramref name="requireAvailable"/> only if the available balance stays at or above zero too. The balance after, or null if refused.
+    /// <paramref name="amount"/> must be within ±2 × <see cref="CreditBalance.MaxBalance"/> (a larger one can never be posted).
+    /// </summary>
     public Task<long?> PostAsync(BillingTransaction transaction, string accountId, long amount, bool requireAvailable, CancellationToken cancellationToken)
-        => ReadInt64Async(transaction.Command(requireAvailable ? _postIfAvailable : _post).With("@account", accountId).With("@amount", amount), cancellationToken);
+    {
+        var max = CreditBalance.MaxBalance.Nanos;
+        return ReadInt64Async(transaction.Command(requireAvailable ? _postIfAvailable : _post)
+            .With("@account", accountId).With("@amount", amount).With("@high", max - amount).With("@low", -max - amount), cancellationToken);
+    }
 
     /// <summary>Inserts an active reservation; false if one with the same account and idempotency key exists.</summary>
     public async Task<bool> InsertReservationAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)

@@ -116,16 +116,26 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
             return new PostResult(PostStatus.Duplicate, replayed);
         }
 
+        // No balance can absorb a move this large (the statement's bounds would not even fit in 64 bits).
+        if (!CreditBalance.IsWithinLimit(Money.Zero, new Money(request.Amount.Nanos / 2)))
+        {
+            return new PostResult(PostStatus.LimitExceeded, null);
+        }
+
         var posted = await _database.WriteAsync((transaction, ct) => PostOnceAsync(transaction, request, ct), cancellationToken).ConfigureAwait(false);
         if (posted is not null)
         {
             return posted;
         }
 
-        // Rolled back: either a concurrent post with the same key won, or the available balance does not cover the move.
-        return await FindLedgerEntryAsync(request.AccountId, request.IdempotencyKey, cancellationToken).ConfigureAwait(false) is { } existing
-            ? new PostResult(PostStatus.Duplicate, existing)
-            : new PostResult(PostStatus.InsufficientCredit, null);
+        // Rolled back: a concurrent post with the same key won, the balance would pass its limit, or the available balance does not cover the move.
+        if (await FindLedgerEntryAsync(request.AccountId, request.IdempotencyKey, cancellationToken).ConfigureAwait(false) is { } existing)
+        {
+            return new PostResult(PostStatus.Duplicate, existing);
+        }
+
+        var balance = await GetBalanceAsync(request.AccountId, cancellationToken).ConfigureAwait(false);
+        return new PostResult(CreditBalance.IsWithinLimit(balance.Balance, request.Amount) ? PostStatus.InsufficientCredit : PostStatus.LimitExceeded, null);
     }
 
     public ValueTask<LedgerPage> GetLedgerAsync(string accountId, int limit, string? cursor, CancellationToken cancellationToken = default)

@@ -105,15 +105,28 @@ internal static class CreditDefinitions
         => Builders<BalanceDocument>.Update.Push(d => d.Pending, claim);
 
     /// <summary>
-    /// Applies a claimed entry: matches only while the caller's claim is still claimed (so it applies once) and, for
-    /// a debit that must be covered, while the available balance covers it.
+    /// Applies a claimed entry: matches only while the caller's claim is still claimed (so it applies once), while the
+    /// balance after stays within ±<see cref="CreditBalance.MaxBalance"/> and, for a debit that must be covered, while
+    /// the available balance covers it. The bounds are computed here (max − amount, −max − amount), so the database
+    /// never adds past 64 bits; <paramref name="amount"/> must be within ±2 × <see cref="CreditBalance.MaxBalance"/>.
     /// </summary>
     public static FilterDefinition<BalanceDocument> CanApply(string accountId, string entryId, long amount, bool requireAvailableBalance)
     {
-        var filter = BalanceFilter.And(
+        var max = CreditBalance.MaxBalance.Nanos;
+        var conditions = new BsonArray
+        {
+            new BsonDocument("$lte", new BsonArray { Bal, max - amount }),
+            new BsonDocument("$gte", new BsonArray { Bal, -max - amount }),
+        };
+        if (requireAvailableBalance && amount < 0)
+        {
+            conditions.Add(new BsonDocument("$gte", new BsonArray { new BsonDocument("$subtract", new BsonArray { Bal, Res }), -amount }));
+        }
+
+        return BalanceFilter.And(
             Balance(accountId),
-            BalanceFilter.ElemMatch(d => d.Pending, PendingIs(entryId, PendingLedgerEntryDocument.Claimed)));
-        return requireAvailableBalance && amount < 0 ? BalanceFilter.And(filter, AvailableAtLeast(-amount)) : filter;
+            BalanceFilter.ElemMatch(d => d.Pending, PendingIs(entryId, PendingLedgerEntryDocument.Claimed)),
+            new BsonDocument("$expr", new BsonDocument("$and", conditions)));
     }
 
     /// <summary>

@@ -56,6 +56,11 @@ internal sealed partial class MongoCreditStore
                 if (pending.State == PendingLedgerEntryDocument.Claimed)
                 {
                     await DropClaimAsync(accountId, entry.Id, cancellationToken).ConfigureAwait(false);
+                    if (!CreditBalance.IsWithinLimit(new Money(current!.Balance), new Money(entry.Amount)))
+                    {
+                        return new PostResult(PostStatus.LimitExceeded, null);
+                    }
+
                     if (requireAvailableBalance && entry.Amount < 0)
                     {
                         // The claim stood, so the available-balance condition is what failed.

@@ -154,6 +154,12 @@ internal sealed partial class MongoCreditStore : ICreditStore
     public ValueTask<PostResult> PostAsync(LedgerPostRequest request, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+
+        // No balance can absorb a move this large (the apply filter's bounds would not even fit in 64 bits).
+        if (!CreditBalance.IsWithinLimit(Money.Zero, new Money(request.Amount.Nanos / 2)))
+        {
+            return ValueTask.FromResult(new PostResult(PostStatus.LimitExceeded, null));
+        }
         var entry = new PendingLedgerEntryDocument
         {
             Id = request.EntryId,

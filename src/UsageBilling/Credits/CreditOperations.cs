@@ -110,6 +110,9 @@ public enum PostStatus
 
     /// <summary>The move would have taken the available balance below zero; nothing moved.</summary>
     InsufficientCredit = 2,
+
+    /// <summary>The move would have taken the balance past ±<see cref="CreditBalance.MaxBalance"/>; nothing moved.</summary>
+    LimitExceeded = 3,
 }
 
 /// <summary>The outcome of <see cref="ICreditStore.PostAsync"/>.</summary>

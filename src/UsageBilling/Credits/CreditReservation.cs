@@ -54,4 +54,18 @@ public readonly record struct CreditBalance(Money Balance, Money Reserved)
 {
     /// <summary>What a new reservation can take: <see cref="Balance"/> minus <see cref="Reserved"/>.</summary>
     public Money Available => Balance - Reserved;
+
+    /// <summary>
+    /// The largest balance an account may reach, in either direction: 1,000,000,000 currency units (far inside what
+    /// <see cref="Money"/> and a 64-bit database column hold, so sums of balances, holds and charges cannot overflow).
+    /// Every store refuses a ledger post that would take the balance past it with <see cref="PostStatus.LimitExceeded"/>.
+    /// </summary>
+    public static Money MaxBalance { get; } = new(1_000_000_000L * Money.NanosPerUnit);
+
+    /// <summary>Whether <paramref name="balance"/> plus <paramref name="change"/> stays within ±<see cref="MaxBalance"/> (computed without overflow).</summary>
+    public static bool IsWithinLimit(Money balance, Money change)
+    {
+        var after = (decimal)balance.Nanos + change.Nanos;
+        return after <= MaxBalance.Nanos && after >= -MaxBalance.Nanos;
+    }
 }

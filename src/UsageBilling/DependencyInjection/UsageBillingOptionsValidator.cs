@@ -81,18 +81,7 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
 
         foreach (var (path, model) in models)
         {
-            if (string.IsNullOrWhiteSpace(model.Model) && path != "UsageBilling:Pricing:DefaultModelPrice")
-            {
-                failures.Add($"{path}:Model must name the model.");
-            }
-
-            foreach (var (field, value) in new[] { ("Input", model.Input), ("Output", model.Output), ("CachedInput", model.CachedInput ?? 0), ("RequestFee", model.RequestFee) })
-            {
-                if (value < 0 || !Money.TryFromUnits(value, out _))
-                {
-                    failures.Add($"{path}:{field} must be a non-negative amount with at most 9 decimal places (was {value}).");
-                }
-            }
+            ValidateModelPrice(path, model, requireName: path != "UsageBilling:Pricing:DefaultModelPrice", failures);
         }
 
         if (options.Pricing.UnknownModel == UnknownModelPolicy.DefaultPrice && options.Pricing.DefaultModelPrice is null)
@@ -145,6 +134,16 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add("UsageBilling:Llm:DefaultMaxOutputTokens must be at least 1, MaxJsonResponseBytes and MaxRequestBytes at least 1024.");
         }
 
+        if (options.Llm.DefaultMaxOutputTokens > LlmRequestParser.MaxOutputTokensLimit)
+        {
+            failures.Add($"UsageBilling:Llm:DefaultMaxOutputTokens must be at most {LlmRequestParser.MaxOutputTokensLimit} (was {options.Llm.DefaultMaxOutputTokens}).");
+        }
+
+        if (options.Llm.MaxCountedCharacters < 1)
+        {
+            failures.Add($"UsageBilling:Llm:MaxCountedCharacters must be at least 1 (was {options.Llm.MaxCountedCharacters}).");
+        }
+
         if (options.UsageLog.QueueCapacity < 1 || options.UsageLog.BatchSize < 1)
         {
             failures.Add("UsageBilling:UsageLog:QueueCapacity and BatchSize must be at least 1.");
@@ -166,5 +165,22 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
         }
 
         return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
+    }
+
+    /// <summary>The rules for one model price, from configuration or the price file: each failure starts with <paramref name="path"/>.</summary>
+    internal static void ValidateModelPrice(string path, ModelPriceOptions model, bool requireName, List<string> failures)
+    {
+        if (requireName && string.IsNullOrWhiteSpace(model.Model))
+        {
+            failures.Add($"{path}:Model must name the model.");
+        }
+
+        foreach (var (field, value) in new[] { ("Input", model.Input), ("Output", model.Output), ("CachedInput", model.CachedInput ?? 0), ("RequestFee", model.RequestFee) })
+        {
+            if (value < 0 || !Money.TryFromUnits(value, out _))
+            {
+                failures.Add($"{path}:{field} must be a non-negative amount with at most 9 decimal places (was {value}).");
+            }
+        }
     }
 }

@@ -99,6 +99,11 @@ public static class UsageBillingAdminEndpoints
             return Problems.Invalid("amount", "A non-zero amount is required; grants and refunds must be positive.");
         }
 
+        if (!CreditBalance.IsWithinLimit(Money.Zero, amount))
+        {
+            return Problems.Invalid("amount", $"The amount must be at most {CreditBalance.MaxBalance} in either direction.");
+        }
+
         if (body.IdempotencyKey is { } key && (key.Length is 0 or > 200 || string.IsNullOrWhiteSpace(key)))
         {
             return Problems.Invalid("idempotencyKey", "The idempotency key must be 1 to 200 characters.");
@@ -119,6 +124,8 @@ public static class UsageBillingAdminEndpoints
         {
             PostStatus.Posted => TypedResults.Created($"{context.Request.PathBase}/accounts/{id}/ledger", LedgerEntryResponse.From(result.Entry!)),
             PostStatus.Duplicate => TypedResults.Ok(LedgerEntryResponse.From(result.Entry!)),
+            PostStatus.LimitExceeded => Problems.Result(StatusCodes.Status409Conflict, ProblemTypes.BalanceLimitExceeded, "Balance Limit Exceeded",
+                $"The move would take the account's balance past {CreditBalance.MaxBalance}, the most an account can hold; nothing was posted."),
             _ => Problems.Result(StatusCodes.Status409Conflict, ProblemTypes.InsufficientCredits, "Insufficient Credits",
                 "The adjustment would take the account's available balance below zero."),
         };

@@ -152,6 +152,11 @@ internal sealed class InMemoryCreditStore : ICreditStore
                 return ValueTask.FromResult(new PostResult(PostStatus.InsufficientCredit, null));
             }
 
+            if (!CreditBalance.IsWithinLimit(state.Balance.Balance, request.Amount))
+            {
+                return ValueTask.FromResult(new PostResult(PostStatus.LimitExceeded, null));
+            }
+
             var entry = Append(state, new LedgerEntry
             {
                 Id = request.EntryId,

@@ -45,6 +45,7 @@ internal static class LiteLlmPayload
         }
 
         var model = String(entry, "model_group") ?? String(entry, "model");
+        model = model is null ? null : ClientStrings.Normalize(model);
         if (model is null)
         {
             reason = "missing 'model_group' and 'model'";
@@ -53,16 +54,16 @@ internal static class LiteLlmPayload
 
         if (!Count(entry, "prompt_tokens", out var prompt) || !Count(entry, "completion_tokens", out var completion))
         {
-            reason = "'prompt_tokens' and 'completion_tokens' must be whole numbers of zero or more";
+            reason = "'prompt_tokens' and 'completion_tokens' must be whole numbers from 0 to 1000000000";
             return null;
         }
 
         decimal? cost = null;
         if (entry.TryGetProperty("response_cost", out var costElement) && costElement.ValueKind != JsonValueKind.Null)
         {
-            if (costElement.ValueKind != JsonValueKind.Number || !costElement.TryGetDecimal(out var value) || value < 0)
+            if (costElement.ValueKind != JsonValueKind.Number || !costElement.TryGetDecimal(out var value) || value < 0 || value > CreditBalance.MaxBalance.ToUnits())
             {
-                reason = "'response_cost' must be a non-negative number";
+                reason = "'response_cost' must be a number from 0 to 1000000000";
                 return null;
             }
 
@@ -79,7 +80,7 @@ internal static class LiteLlmPayload
             && metadata.TryGetProperty("requester_custom_headers", out var headers) && headers.ValueKind == JsonValueKind.Object)
         {
             endUser = headers.EnumerateObject().Where(h => string.Equals(h.Name, "x-litellm-end-user-id", StringComparison.OrdinalIgnoreCase))
-                .Select(h => h.Value.ValueKind == JsonValueKind.String ? h.Value.GetString() : null).FirstOrDefault(v => !string.IsNullOrEmpty(v));
+                .Select(h => h.Value.ValueKind == JsonValueKind.String ? ClientStrings.Read(h.Value) : null).FirstOrDefault(v => !string.IsNullOrEmpty(v));
         }
 
         long cached = 0;
@@ -94,7 +95,9 @@ internal static class LiteLlmPayload
     }
 
     private static string? String(JsonElement element, string name)
-        => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(value.GetString()) ? value.GetString() : null;
+        => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && ClientStrings.Read(value) is { } text && !string.IsNullOrWhiteSpace(text) ? text : null;
+
+    private const long MaxTokens = 1_000_000_000;
 
     private static bool Count(JsonElement element, string name, out long count)
     {
@@ -104,7 +107,8 @@ internal static class LiteLlmPayload
             return true;
         }
 
-        return value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out count) && count >= 0;
+        // Bounded so that no token count can overflow the cost arithmetic.
+        return value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out count) && count is >= 0 and <= MaxTokens;
     }
 
     /// <summary>LiteLLM sends times as Unix seconds (fractional) or ISO 8601 strings.</summary>
@@ -121,7 +125,7 @@ internal static class LiteLlmPayload
         }
 
         return value.ValueKind == JsonValueKind.String
-            && DateTimeOffset.TryParse(value.GetString(), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed)
+            && DateTimeOffset.TryParse(ClientStrings.Read(value), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var parsed)
             ? parsed : null;
     }
 }

@@ -10,8 +10,12 @@ internal sealed record LlmEstimate(LlmRequest Request, ModelPrice Price, decimal
     /// <summary>Input as counted plus the largest output the request allows, priced.</summary>
     public Money ReserveAmount => LlmCost.Compute(Price, new LlmUsage(InputTokens, 0, MaxOutputTokens), MarkupPercent, Multiplier);
 
-    /// <summary>What <paramref name="usage"/> costs at this call's price, markup and multiplier.</summary>
-    public Money CostOf(LlmUsage usage, ModelPrice? price = null) => LlmCost.Compute(price ?? Price, usage, MarkupPercent, Multiplier);
+    /// <summary>
+    /// What <paramref name="usage"/> costs at this call's price, markup and multiplier. A cost past
+    /// <see cref="CreditBalance.MaxBalance"/> (only an upstream reporting absurd usage gets there) is charged as that maximum.
+    /// </summary>
+    public Money CostOf(LlmUsage usage, ModelPrice? price = null)
+        => LlmCost.TryCompute(price ?? Price, usage, out var cost, MarkupPercent, Multiplier) ? Money.Min(cost, CreditBalance.MaxBalance) : CreditBalance.MaxBalance;
 
     public long TokenEstimate => InputTokens + MaxOutputTokens;
 }
@@ -94,7 +98,8 @@ internal sealed partial class LlmMeter
             }
 
             var fee = new ModelPrice { Model = model, InputPerMillion = Money.Zero, OutputPerMillion = Money.Zero, CachedInputPerMillion = Money.Zero, RequestFee = options.Llm.OwnProviderKeyFee };
-            return new LlmEstimate(parsed, fee, 0m, _tokens.CountInput(parsed), parsed.MaxOutputTokens ?? options.Llm.DefaultMaxOutputTokens, OwnKey: true);
+            var ownKeyEstimate = new LlmEstimate(parsed, fee, 0m, _tokens.CountInput(parsed, context.RequestAborted), parsed.MaxOutputTokens ?? options.Llm.DefaultMaxOutputTokens, OwnKey: true);
+            return await WithinLimitAsync(context, ownKeyEstimate).ConfigureAwait(false);
         }
 
         if (price is null)
@@ -124,9 +129,24 @@ internal sealed partial class LlmMeter
         }
 
         var markup = await _pricing.GetPlanMarkupPercentAsync(account.Plan, context.RequestAborted).ConfigureAwait(false);
-        var input = _tokens.CountInput(parsed);
+        var input = _tokens.CountInput(parsed, context.RequestAborted);
         var maxOutput = parsed.MaxOutputTokens ?? options.Llm.DefaultMaxOutputTokens;
-        return new LlmEstimate(parsed, price, markup, input, maxOutput, multiplier);
+        return await WithinLimitAsync(context, new LlmEstimate(parsed, price, markup, input, maxOutput, multiplier)).ConfigureAwait(false);
+    }
+
+    /// <summary>The estimate, or <see langword="null"/> after a 400 when its largest cost could never be held (it would overflow or pass the balance limit).</summary>
+    private async Task<LlmEstimate?> WithinLimitAsync(HttpContext context, LlmEstimate estimate)
+    {
+        if (LlmCost.TryCompute(estimate.Price, new LlmUsage(estimate.InputTokens, 0, estimate.MaxOutputTokens), out var reserve, estimate.MarkupPercent, estimate.Multiplier)
+            && reserve <= CreditBalance.MaxBalance)
+        {
+            return estimate;
+        }
+
+        _metrics.RequestRejected("invalid_llm_request");
+        await Problems.WriteAsync(context, StatusCodes.Status400BadRequest, ProblemTypes.InvalidLlmRequest, "Invalid Request",
+            $"The request's largest cost ({estimate.InputTokens} input and {estimate.MaxOutputTokens} output tokens) is more than an account can hold; lower the output-token maximum or send less input.").ConfigureAwait(false);
+        return null;
     }
 
     /// <summary>
@@ -155,7 +175,7 @@ internal sealed partial class LlmMeter
         }
 
         // At least what reached the client is charged, even when the stream ended before its usage event.
-        var counted = _tokens.CountText(estimate.Request.Model, observed.OutputText);
+        var counted = _tokens.CountText(estimate.Request.Model, observed.OutputText, cancellationToken);
         var output = Math.Max(observed.ReportedOutputTokens ?? 0, counted);
         var estimated = observed.ReportedInputTokens is null || observed.ReportedOutputTokens is null || counted > observed.ReportedOutputTokens;
         var actual = new LlmUsage(observed.ReportedInputTokens ?? estimate.InputTokens, observed.ReportedCachedInputTokens ?? 0, output);

@@ -8,6 +8,9 @@ internal sealed record LlmRequest(LlmApiFormat Format, string Model, bool Stream
 /// <summary>Parses OpenAI chat-completions, OpenAI Responses and Anthropic messages request bodies.</summary>
 internal static class LlmRequestParser
 {
+    /// <summary>The largest output-token maximum a request may ask for; larger values are refused with 400 before any arithmetic.</summary>
+    internal const long MaxOutputTokensLimit = 10_000_000;
+
     /// <summary>Keys whose string values are not text the model reads (ids, roles, image data).</summary>
     private static readonly HashSet<string> NonTextKeys = new(StringComparer.Ordinal)
     {
@@ -54,7 +57,15 @@ internal static class LlmRequestParser
                 return null;
             }
 
-            if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String || string.IsNullOrWhiteSpace(modelElement.GetString()))
+            if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String)
+            {
+                error = "The request must name a model.";
+                return null;
+            }
+
+            // The name reaches usage records, logs and metric tags: normalized once, here.
+            var model = ClientStrings.Normalize(ClientStrings.Read(modelElement));
+            if (string.IsNullOrWhiteSpace(model))
             {
                 error = "The request must name a model.";
                 return null;
@@ -71,9 +82,9 @@ internal static class LlmRequestParser
             {
                 if (root.TryGetProperty(name, out var max) && max.ValueKind != JsonValueKind.Null)
                 {
-                    if (max.ValueKind != JsonValueKind.Number || !max.TryGetInt64(out var value) || value < 1)
+                    if (max.ValueKind != JsonValueKind.Number || !max.TryGetInt64(out var value) || value is < 1 or > MaxOutputTokensLimit)
                     {
-                        error = $"'{name}' must be a positive integer.";
+                        error = $"'{name}' must be an integer between 1 and {MaxOutputTokensLimit}.";
                         return null;
                     }
 
@@ -137,7 +148,7 @@ internal static class LlmRequestParser
                 segments.Add(tools.GetRawText());
             }
 
-            return new LlmRequest(format, modelElement.GetString()!, stream, maxOutput, segments, messages);
+            return new LlmRequest(format, model, stream, maxOutput, segments, messages);
         }
     }
 
@@ -145,7 +156,7 @@ internal static class LlmRequestParser
     {
         if (root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String)
         {
-            segments.Add(value.GetString()!);
+            segments.Add(ClientStrings.Read(value));
         }
     }
 
@@ -155,7 +166,7 @@ internal static class LlmRequestParser
         switch (element.ValueKind)
         {
             case JsonValueKind.String:
-                segments.Add(element.GetString()!);
+                segments.Add(ClientStrings.Read(element));
                 break;
             case JsonValueKind.Array:
                 foreach (var item in element.EnumerateArray())

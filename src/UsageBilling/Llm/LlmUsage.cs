@@ -24,7 +24,14 @@ public static class LlmCost
     /// so that no call that used tokens is free. Computed in <see cref="decimal"/> (base 10, 28 digits) — never binary
     /// floating point.
     /// </summary>
+    /// <exception cref="OverflowException">The cost does not fit in <see cref="Money"/>.</exception>
     public static Money Compute(ModelPrice price, LlmUsage usage, decimal markupPercent = 0m, decimal multiplier = 1m)
+        => TryCompute(price, usage, out var cost, markupPercent, multiplier)
+            ? cost
+            : throw new OverflowException($"The cost of {usage.InputTokens} input, {usage.CachedInputTokens} cached and {usage.OutputTokens} output tokens of '{price.Model}' is too large for an amount of money.");
+
+    /// <summary>Like <see cref="Compute"/>, but returns <see langword="false"/> instead of throwing when the cost does not fit in <see cref="Money"/>.</summary>
+    internal static bool TryCompute(ModelPrice price, LlmUsage usage, out Money cost, decimal markupPercent = 0m, decimal multiplier = 1m)
     {
         ArgumentNullException.ThrowIfNull(price);
         if (usage.InputTokens < 0 || usage.CachedInputTokens < 0 || usage.OutputTokens < 0)
@@ -37,15 +44,31 @@ public static class LlmCost
             throw new ArgumentOutOfRangeException(nameof(markupPercent), markupPercent, "The markup must be above -100 %.");
         }
 
-        var tokenNanos = (usage.InputTokens * (decimal)price.InputPerMillion.Nanos
-            + usage.CachedInputTokens * (decimal)price.CachedInputPerMillion.Nanos
-            + usage.OutputTokens * (decimal)price.OutputPerMillion.Nanos) / TokensPerMillion;
         if (multiplier < 0m)
         {
             throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "The multiplier cannot be negative.");
         }
 
-        var nanos = (tokenNanos + price.RequestFee.Nanos) * (100m + markupPercent) / 100m * multiplier;
-        return new Money((long)decimal.Ceiling(nanos));
+        cost = default;
+        decimal nanos;
+        try
+        {
+            var tokenNanos = (usage.InputTokens * (decimal)price.InputPerMillion.Nanos
+                + usage.CachedInputTokens * (decimal)price.CachedInputPerMillion.Nanos
+                + usage.OutputTokens * (decimal)price.OutputPerMillion.Nanos) / TokensPerMillion;
+            nanos = decimal.Ceiling((tokenNanos + price.RequestFee.Nanos) * (100m + markupPercent) / 100m * multiplier);
+        }
+        catch (OverflowException)
+        {
+            return false;
+        }
+
+        if (nanos > long.MaxValue || nanos < long.MinValue)
+        {
+            return false;
+        }
+
+        cost = new Money((long)nanos);
+        return true;
     }
 }

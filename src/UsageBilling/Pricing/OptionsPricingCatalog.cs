@@ -151,11 +151,58 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
         public static partial void PriceFileUnreadable(ILogger logger, Exception exception, string path);
     }
 
+    /// <summary>
+    /// Reads and validates the price file with the rules configuration prices follow. Every failure is an
+    /// <see cref="InvalidDataException"/> whose message names the setting, the file and (for a bad price) the model and field.
+    /// </summary>
     internal static ModelPriceFile LoadPriceFile(string path)
     {
-        using var stream = File.OpenRead(path);
-        return JsonSerializer.Deserialize<ModelPriceFile>(stream, PriceFileJson)
-            ?? throw new InvalidDataException($"The price file '{path}' is empty.");
+        const string Setting = "UsageBilling:Pricing:ModelPriceFile";
+        ModelPriceFile? file;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            file = JsonSerializer.Deserialize<ModelPriceFile>(stream, PriceFileJson);
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidDataException($"{Setting} names the price file '{path}', which does not exist.", ex);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"The price file '{path}' ({Setting}) is not valid: {ex.Message}", ex);
+        }
+
+        if (file is null)
+        {
+            throw new InvalidDataException($"The price file '{path}' ({Setting}) is empty.");
+        }
+
+        var failures = new List<string>();
+        var seen = new HashSet<(string, DateTimeOffset?)>();
+        for (var i = 0; i < file.Models.Count; i++)
+        {
+            var model = file.Models[i];
+            var name = model.Model?.Trim() ?? "";
+            var where = $"models[{i}]" + (name.Length > 0 ? $" '{name}'" : "");
+            UsageBillingOptionsValidator.ValidateModelPrice(where, model, requireName: true, failures);
+            if (name.Length > 0 && !seen.Add((name.ToLowerInvariant(), model.EffectiveFrom)))
+            {
+                failures.Add($"{where} is listed twice" + (model.EffectiveFrom is { } from ? $" with effectiveFrom {from:O}." : " (without effectiveFrom)."));
+            }
+        }
+
+        foreach (var (alias, target) in file.Aliases)
+        {
+            if (string.IsNullOrWhiteSpace(alias) || string.IsNullOrWhiteSpace(target))
+            {
+                failures.Add($"aliases: '{alias}' → '{target}' needs a name on both sides.");
+            }
+        }
+
+        return failures.Count == 0
+            ? file
+            : throw new InvalidDataException($"The price file '{path}' ({Setting}) is not valid: {string.Join(" ", failures)}");
     }
 
     private static readonly JsonSerializerOptions PriceFileJson = new(JsonSerializerDefaults.Web) { ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };

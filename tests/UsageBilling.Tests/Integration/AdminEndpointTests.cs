@@ -68,6 +68,40 @@ public sealed class AdminEndpointTests : IDisposable
         Assert.Equal((0.6m, 0m), await _factory.GetBalanceAsync(accountId));
     }
 
+    [Theory]
+    [InlineData("InMemory")]
+    [InlineData("Sqlite")]
+    public async Task Grants_that_would_overflow_the_balance_are_refused_and_leave_it_unchanged(string store)
+    {
+        var database = Path.Combine(Path.GetTempPath(), $"usagebilling-overflow-{Guid.NewGuid():N}.db");
+        try
+        {
+            await using var factory = new MeteredApiFactory { Store = store, ConnectionString = $"Data Source={database}" };
+            var (accountId, _, _) = await factory.CreateCustomerAsync(credits: 0m);
+            using var admin = factory.CreateAdminClient();
+            var credits = $"/admin/billing/accounts/{accountId}/credits";
+
+            // The reproduction: 9e9, 9e9, then 1. A single amount past the maximum is a bad request.
+            var tooLarge = await MeteredApiFactory.ReadProblemAsync(await admin.PostAsJsonAsync(credits, new { amount = 9_000_000_000m }), 400, ProblemTypes.ValidationFailed);
+            Assert.Contains("1000000000", tooLarge.GetRawText(), StringComparison.Ordinal);
+
+            Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync(credits, new { amount = 900_000_000m })).StatusCode);
+            Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync(credits, new { amount = 100_000_000m })).StatusCode);
+            await MeteredApiFactory.ReadProblemAsync(await admin.PostAsJsonAsync(credits, new { amount = 1m }), 409, ProblemTypes.BalanceLimitExceeded);
+            await MeteredApiFactory.ReadProblemAsync(await admin.PostAsJsonAsync(credits, new { amount = 900_000_000m, kind = "refund" }), 409, ProblemTypes.BalanceLimitExceeded);
+
+            Assert.Equal((1_000_000_000m, 0m), await factory.GetBalanceAsync(accountId));
+            Assert.Equal(1_000_000_000m, await factory.GetLedgerSumAsync(accountId));
+        }
+        finally
+        {
+            foreach (var file in new[] { database, database + "-wal", database + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
     [Fact]
     public async Task The_ledger_pages_newest_first()
     {

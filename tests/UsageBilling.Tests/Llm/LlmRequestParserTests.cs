@@ -72,8 +72,8 @@ public sealed class LlmRequestParserTests
     [InlineData("{\"model\":\"\",\"messages\":[]}", "model")]
     [InlineData("{\"model\":\"gpt-4o\"}", "messages")]
     [InlineData("{\"model\":\"gpt-4o\",\"messages\":[1]}", "message")]
-    [InlineData("{\"model\":\"gpt-4o\",\"messages\":[],\"max_tokens\":0}", "positive")]
-    [InlineData("{\"model\":\"gpt-4o\",\"messages\":[],\"max_tokens\":\"9\"}", "positive")]
+    [InlineData("{\"model\":\"gpt-4o\",\"messages\":[],\"max_tokens\":0}", "between 1 and 10000000")]
+    [InlineData("{\"model\":\"gpt-4o\",\"messages\":[],\"max_tokens\":\"9\"}", "between 1 and 10000000")]
     public void Malformed_requests_are_refused_with_a_reason(string body, string reason)
     {
         Assert.Null(LlmRequestParser.TryParse(Encoding.UTF8.GetBytes(body), LlmApiFormat.OpenAIChatCompletions, out var error));
@@ -85,6 +85,42 @@ public sealed class LlmRequestParserTests
     {
         Assert.Null(LlmRequestParser.TryParse("""{"model":"claude","messages":[]}"""u8, LlmApiFormat.AnthropicMessages, out var error));
         Assert.Contains("max_tokens", error, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(LlmApiFormat.OpenAIChatCompletions, "max_tokens", "\"messages\":[]")]
+    [InlineData(LlmApiFormat.OpenAIChatCompletions, "max_completion_tokens", "\"messages\":[]")]
+    [InlineData(LlmApiFormat.OpenAIResponses, "max_output_tokens", "\"input\":\"hi\"")]
+    [InlineData(LlmApiFormat.AnthropicMessages, "max_tokens", "\"messages\":[]")]
+    public void Output_token_maximums_beyond_the_range_are_refused_with_the_range(LlmApiFormat format, string name, string rest)
+    {
+        foreach (var value in new[] { "9223372036854775807", "10000001", "1e300", "-1" })
+        {
+            var body = $$"""{"model":"m",{{rest}},"{{name}}":{{value}}}""";
+            Assert.Null(LlmRequestParser.TryParse(Encoding.UTF8.GetBytes(body), format, out var error));
+            Assert.Equal($"'{name}' must be an integer between 1 and 10000000.", error);
+        }
+
+        Assert.Equal(10_000_000, Parse($$"""{"model":"m",{{rest}},"{{name}}":10000000}""", format).MaxOutputTokens);
+    }
+
+    [Fact]
+    public void Invalid_utf16_and_nul_in_text_and_model_do_not_throw_and_are_replaced()
+    {
+        var request = Parse("""{"model":"gpt-4o\u0000\ud800","messages":[{"role":"user","content":"a\u0000\ud800b \udc00 \ud83d\ude42"}]}""", LlmApiFormat.OpenAIChatCompletions);
+
+        Assert.Equal("gpt-4o\uFFFD\uFFFD", request.Model);
+        Assert.Equal("a\0\uFFFDb \uFFFD \ud83d\ude42", Assert.Single(request.TextSegments, s => s.StartsWith('a')));
+    }
+
+    [Fact]
+    public void Model_names_are_capped_and_stripped_of_control_characters()
+    {
+        var request = Parse($$"""{"model":"evil\n\tmodel{{new string('x', 1000)}}","messages":[]}""", LlmApiFormat.OpenAIChatCompletions);
+
+        Assert.Equal(ClientStrings.MaxLength, request.Model.Length);
+        Assert.StartsWith("evil\uFFFD\uFFFDmodelxxx", request.Model, StringComparison.Ordinal);
+        Assert.DoesNotContain(request.Model, char.IsControl);
     }
 
     [Theory]

@@ -105,6 +105,63 @@ public sealed class ModelPricingTests
         }
     }
 
+    [Theory]
+    [InlineData("""{ "models": [ { "model": "ok", "input": 1, "output": 2 }, { "model": "cheap", "input": -1, "output": 2 } ] }""", "'cheap'", "Input", "was -1")]
+    [InlineData("""{ "models": [ { "model": "m", "input": 1, "output": 2, "requestFee": 0.0000000001 } ] }""", "'m'", "RequestFee", "9 decimal places")]
+    [InlineData("""{ "models": [ { "model": "m", "input": 1, "output": 2 }, { "model": " M ", "input": 3, "output": 4 } ] }""", "'M'", "listed twice", "models[1]")]
+    [InlineData("""{ "models": [ { "model": "", "input": 1, "output": 2 } ] }""", "models[0]", "Model must name the model", "")]
+    [InlineData("""{ "models": [ { "model": "m", "input": "NaN", "output": 2 } ] }""", "$.models[0].input", "not valid", "")]
+    [InlineData("""{ "models": [ { "model": "m", "input": 1, """, "not valid", "", "")]
+    public async Task A_bad_price_file_stops_start_up_naming_the_file_the_model_and_the_field(string content, string model, string field, string detail)
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"prices-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, content);
+        try
+        {
+            var catalog = Catalog(o => o.Pricing.ModelPriceFile = file);
+            var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await catalog.GetModelPriceAsync("ok", Now));
+            Assert.Contains(file, error.Message, StringComparison.Ordinal);
+            Assert.Contains("UsageBilling:Pricing:ModelPriceFile", error.Message, StringComparison.Ordinal);
+            Assert.Contains(model, error.Message, StringComparison.Ordinal);
+            Assert.Contains(field, error.Message, StringComparison.Ordinal);
+            Assert.Contains(detail, error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public async Task A_missing_price_file_names_the_setting_and_the_path()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}", "prices.json");
+        var catalog = Catalog(o => o.Pricing.ModelPriceFile = file);
+        var error = await Assert.ThrowsAsync<InvalidDataException>(async () => await catalog.GetModelPriceAsync("m", Now));
+        Assert.Equal($"UsageBilling:Pricing:ModelPriceFile names the price file '{file}', which does not exist.", error.Message);
+    }
+
+    [Fact]
+    public async Task A_negative_price_in_the_file_stops_the_host_from_starting()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"prices-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """{ "models": [ { "model": "gpt-4o", "input": 2.5, "output": -10 } ] }""");
+        try
+        {
+            var builder = Microsoft.AspNetCore.Builder.WebApplication.CreateBuilder();
+            Microsoft.AspNetCore.TestHost.WebHostBuilderExtensions.UseTestServer(builder.WebHost);
+            builder.Services.AddUsageBilling(o => o.Pricing.ModelPriceFile = file);
+            await using var app = builder.Build();
+            var error = await Assert.ThrowsAsync<InvalidDataException>(() => app.StartAsync());
+            Assert.Contains("'gpt-4o'", error.Message, StringComparison.Ordinal);
+            Assert.Contains("Output must be a non-negative amount", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
     [Fact]
     public async Task Plan_markups_come_from_options()
     {
@@ -184,5 +241,19 @@ public sealed class ModelPricingTests
         var options = new UsageBillingOptions();
         configure(options);
         return new OptionsPricingCatalog(new StaticOptionsMonitor<UsageBillingOptions>(options));
+    }
+
+    [Fact]
+    public void A_cost_too_large_for_money_is_a_clear_overflow_not_a_wrong_number()
+    {
+        var price = OptionsPricingCatalog.ToPrice(Price("gpt-4o", 2.5m, 10m));
+        var usage = new LlmUsage(0, 0, long.MaxValue);
+
+        var error = Assert.Throws<OverflowException>(() => LlmCost.Compute(price, usage));
+        Assert.Contains("too large", error.Message, StringComparison.Ordinal);
+        Assert.False(LlmCost.TryCompute(price, usage, out _));
+        Assert.False(LlmCost.TryCompute(OptionsPricingCatalog.ToPrice(Price("m", 9_000_000_000m, 9_000_000_000m)), new LlmUsage(long.MaxValue, long.MaxValue, long.MaxValue), out _, 10_000m, 1000m));
+        Assert.True(LlmCost.TryCompute(price, new LlmUsage(1_000_000, 0, 0), out var cost));
+        Assert.Equal(Money.FromUnits(2.5m), cost);
     }
 }
