@@ -15,6 +15,7 @@ namespace UsageBilling;
 internal sealed partial class ApiKeyAuthenticationHandler : AuthenticationHandler<AuthenticationSchemeOptions>
 {
     private const string FailureItemKey = "UsageBilling.ApiKeyFailure";
+    private const string StoreFailureItemKey = "UsageBilling.ApiKeyStoreFailure";
     private readonly ApiKeyManager _keys;
     private readonly IList<string> _headerNames;
     private readonly UsageBillingMetrics _metrics;
@@ -41,7 +42,19 @@ internal sealed partial class ApiKeyAuthenticationHandler : AuthenticationHandle
             return AuthenticateResult.NoResult();
         }
 
-        var validation = await _keys.ValidateAsync(presented, Context.RequestAborted).ConfigureAwait(false);
+        ApiKeyValidation validation;
+        try
+        {
+            validation = await _keys.ValidateAsync(presented, Context.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!Context.RequestAborted.IsCancellationRequested)
+        {
+            // The key store is down: the caller is told so (503 on challenge), not that the key is wrong.
+            Context.Items[StoreFailureItemKey] = true;
+            Log.StoreUnavailable(Logger, ex);
+            return AuthenticateResult.Fail("The API key store is unavailable.");
+        }
+
         if (validation.Failure is { } failure)
         {
             Context.Items[FailureItemKey] = failure;
@@ -68,6 +81,13 @@ internal sealed partial class ApiKeyAuthenticationHandler : AuthenticationHandle
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
+        if (Context.Items.ContainsKey(StoreFailureItemKey))
+        {
+            Response.Headers.RetryAfter = "5";
+            return Problems.WriteAsync(Context, StatusCodes.Status503ServiceUnavailable, ProblemTypes.StoreUnavailable, "Service Unavailable",
+                "The API key store could not be reached; nothing was charged and the request was not run. Retry later.");
+        }
+
         var failure = Context.Items.TryGetValue(FailureItemKey, out var value) ? (ApiKeyFailure?)value : null;
         Response.Headers.WWWAuthenticate = failure is null
             ? "Bearer"
@@ -115,5 +135,8 @@ internal sealed partial class ApiKeyAuthenticationHandler : AuthenticationHandle
     {
         [LoggerMessage(1, LogLevel.Debug, "API key refused ({Failure}); key starts with {DisplayPrefix}.", EventName = "ApiKeyRefused")]
         public static partial void KeyRejected(ILogger logger, ApiKeyFailure failure, string displayPrefix);
+
+        [LoggerMessage(2, LogLevel.Error, "Looking up an API key failed in the key store; the request is answered 503.", EventName = "ApiKeyStoreUnavailable")]
+        public static partial void StoreUnavailable(ILogger logger, Exception exception);
     }
 }

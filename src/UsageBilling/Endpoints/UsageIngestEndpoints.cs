@@ -75,7 +75,20 @@ public static partial class UsageIngestEndpoints
             var result = new IngestResult();
             for (var index = 0; index < entries.Count; index++)
             {
-                var outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, calls, time, context.RequestAborted).ConfigureAwait(false);
+                Outcome outcome;
+                try
+                {
+                    outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, calls, time, context.RequestAborted).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
+                {
+                    // A store failed part-way: what was written stays written once, and the sender's retry finishes the rest.
+                    Log.StoreUnavailable(logger, ex, index);
+                    context.Response.Headers.RetryAfter = "5";
+                    return Problems.Result(StatusCodes.Status503ServiceUnavailable, ProblemTypes.StoreUnavailable, "Service Unavailable",
+                        $"A billing store failed at entry {index}; retry the whole post: entries already billed are recognised and not billed again.");
+                }
+
                 switch (outcome.Kind)
                 {
                     case OutcomeKind.Processed:
@@ -207,5 +220,8 @@ public static partial class UsageIngestEndpoints
     {
         [LoggerMessage(1, LogLevel.Warning, "Ingested entry {Index} (call {CallId}) was skipped: {Reason}.", EventName = "IngestEntrySkipped")]
         public static partial void Skipped(ILogger logger, int index, string? callId, string reason);
+
+        [LoggerMessage(2, LogLevel.Error, "Ingesting entry {Index} failed in a billing store; answered 503 so that the sender retries.", EventName = "IngestStoreUnavailable")]
+        public static partial void StoreUnavailable(ILogger logger, Exception exception, int index);
     }
 }
