@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -65,38 +64,23 @@ internal sealed partial class UsageBillingMiddleware
 
         _metrics.RequestMetered();
         var request = context.Request;
-        var options = _options.CurrentValue;
         var key = request.Headers[IdempotencyRequest.Header].ToString();
-        var record = new UsageRecord
-        {
-            RequestId = BillingIds.New("req", _timeProvider), Timestamp = now, KeyId = caller.Key.Id, AccountId = caller.Account.Id, Method = request.Method,
-            Route = (context.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? request.Path.Value ?? "/", StatusCode = 0, DurationMs = 0, Cost = Money.Zero,
-            IdempotencyKey = key.Length > 0 ? key : null,
-        };
-
+        var record = CallResponses.StartRecord(context, caller, BillingIds.New("req", _timeProvider), key, now);
         Admission admission;
         CallQuote? quote = null;
         try
         {
-            if (key.Length > 0 && !IdempotencyRequest.IsValidKey(key))
+            var priced = key.Length > 0 && !IdempotencyRequest.IsValidKey(key) ? default : await _pricer.QuoteAsync(context, flat, llm, caller, now).ConfigureAwait(false);
+            if (priced.Outcome is { } unpriced)
             {
-                admission = Admission.Refused(CallRefusals.InvalidKey);
+                await _calls.RecordAsync(CallResponses.Finished(context, record with { Outcome = unpriced }, started)).ConfigureAwait(false);
+                return;
             }
-            else
-            {
-                var priced = await _pricer.QuoteAsync(context, flat, llm, caller, now).ConfigureAwait(false);
-                if (priced.Quote is null)
-                {
-                    await _calls.RecordAsync(Finished(context, record with { Outcome = priced.Outcome }, started)).ConfigureAwait(false);
-                    return;
-                }
 
-                quote = priced.Quote;
-                var idempotency = key.Length > 0 ? await IdempotencyRequest.ReadAsync(request, key, context.RequestAborted).ConfigureAwait(false) : (IdempotencyRequest?)null;
-                var call = new CallRequest(caller, quote, PlanLimits.For(options, caller.Account.Plan, caller.Key), record.RequestId,
-                    string.Concat(request.Method, " ", request.Path.Value), idempotency, now);
-                admission = await _calls.AdmitAsync(call, context.RequestAborted).ConfigureAwait(false);
-            }
+            quote = priced.Quote;
+            admission = quote is null ? Admission.Refused(CallRefusals.InvalidKey) : await _calls.AdmitAsync(new CallRequest(caller, quote,
+                PlanLimits.For(_options.CurrentValue, caller.Account.Plan, caller.Key), record.RequestId, string.Concat(request.Method, " ", request.Path.Value),
+                key.Length > 0 ? await IdempotencyRequest.ReadAsync(request, key, context.RequestAborted).ConfigureAwait(false) : null, now), context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
         {
@@ -108,79 +92,53 @@ internal sealed partial class UsageBillingMiddleware
         RateLimitHeaders.Apply(context.Response, admission.Counts.Limits, now);
         if (admission.Lease is not { } lease)
         {
-            await AnswerAsync(context, admission).ConfigureAwait(false);
+            await CallResponses.WriteAsync(context, admission, _metrics).ConfigureAwait(false);
             var outcome = admission.Refusal?.Outcome ?? UsageOutcomes.Replayed;
-            await _calls.RecordAsync(Finished(context, record with { Outcome = outcome, Model = quote?.Llm?.Price.Model }, started)).ConfigureAwait(false);
+            await _calls.RecordAsync(CallResponses.Finished(context, record with { Outcome = outcome, Model = quote?.Llm?.Price.Model }, started)).ConfigureAwait(false);
             return;
         }
 
         await using (lease.ConfigureAwait(false))
         {
-            var capture = key.Length > 0 ? new ResponseCapture(context.Response.Body, options.Idempotency.MaxResponseBytes) : null;
-            var body = context.Response.Body;
-            context.Response.Body = capture ?? body;
-            var observation = quote!.Llm is { } estimate ? new LlmCallObservation(context, estimate, _llm, _metrics, options) : null;
-            ExceptionDispatchInfo? failure = null;
-            try
-            {
-                await _next(context).ConfigureAwait(false);
-            }
-            catch (Exception ex)
-            {
-                failure = ExceptionDispatchInfo.Capture(ex);
-            }
-
-            context.Response.Body = body;
-            var (result, llmRecord) = observation is not null
-                ? await observation.FinishAsync(failure is not null, record, now).ConfigureAwait(false)
-                : (new CallResult(quote.Amount, !options.IsBillableStatusCode(context.Response.StatusCode)), record);
-            if (observation is not null || failure is null)
-            {
-                // A flat endpoint that threw is not completed: disposing the lease gives everything back.
-                var status = context.Response.StatusCode;
-                var keep = capture is null || failure is not null || status >= 500 ? null
-                    : new StoredResponse(lease.Request.Idempotency!.Value.Fingerprint, status, context.Response.ContentType,
-                        IsStream(context.Response) ? null : capture.Body, result.Release ? Money.Zero : result.Charge, record.RequestId);
-                await lease.CompleteAsync(result with { Response = keep }, Finished(context, llmRecord, started, failure is not null)).ConfigureAwait(false);
-            }
-            else
-            {
-                await _calls.RecordAsync(Finished(context, record with { Outcome = UsageOutcomes.Failed }, started, failed: true)).ConfigureAwait(false);
-            }
-
-            failure?.Throw();
+            await RunAsync(context, lease, record, started, now).ConfigureAwait(false);
         }
     }
 
-    /// <summary>Writes a refusal (with its problem) or a replay (the stored response, or 409 with the outcome when it could not be kept).</summary>
-    private Task AnswerAsync(HttpContext context, Admission admission)
+    /// <summary>Runs the endpoint under the lease and completes it; a flat endpoint that threw is not completed, so disposing the lease gives everything back.</summary>
+    private async Task RunAsync(HttpContext context, CallLease lease, UsageRecord record, long started, DateTimeOffset now)
     {
-        if (admission.Replay is { Body: { } body } replay)
+        var options = _options.CurrentValue;
+        var body = context.Response.Body;
+        var capture = lease.Request.Idempotency is null ? null : new ResponseCapture(body, options.Idempotency.MaxResponseBytes);
+        context.Response.Body = capture ?? body;
+        var observation = lease.Request.Quote.Llm is { } estimate ? new LlmCallObservation(context, estimate, _llm, _metrics, options) : null;
+        ExceptionDispatchInfo? failure = null;
+        try
         {
-            context.Response.StatusCode = replay.StatusCode;
-            context.Response.ContentType = replay.ContentType;
-            context.Response.Headers[IdempotencyRequest.ReplayedHeader] = "true";
-            return context.Response.Body.WriteAsync(body).AsTask();
+            await _next(context).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            failure = ExceptionDispatchInfo.Capture(ex);
         }
 
-        var refusal = admission.Refusal ?? CallRefusals.AlreadyCompleted(admission.Replay!);
-        _metrics.RequestRejected(refusal.Reason);
-        if (refusal.Type == ProblemTypes.StoreUnavailable)
+        context.Response.Body = body;
+        var (result, finished) = observation is not null
+            ? await observation.FinishAsync(failure is not null, record, now).ConfigureAwait(false)
+            : (new CallResult(lease.Request.Quote.Amount, !options.IsBillableStatusCode(context.Response.StatusCode)), record);
+        finished = CallResponses.Finished(context, finished, started, failure is not null);
+        if (observation is not null || failure is null)
         {
-            context.Response.Headers.RetryAfter = "5";
+            var keep = CallResponses.ToKeep(context.Response, capture, lease, result, failure is not null, record.RequestId);
+            await lease.CompleteAsync(result with { Response = keep }, finished).ConfigureAwait(false);
+        }
+        else
+        {
+            await _calls.RecordAsync(finished with { Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
         }
 
-        return Problems.WriteAsync(context, refusal.Status, refusal.Type, refusal.Title, refusal.Detail, refusal.Extensions);
+        failure?.Throw();
     }
-
-    private static bool IsStream(HttpResponse response) => response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-
-    private static UsageRecord Finished(HttpContext context, UsageRecord record, long started, bool failed = false) => record with
-    {
-        StatusCode = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode,
-        DurationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-        ClientAborted = context.RequestAborted.IsCancellationRequested,
-    };
 
     private static partial class Log
     {
