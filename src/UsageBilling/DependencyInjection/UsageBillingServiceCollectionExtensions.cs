@@ -62,9 +62,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.AddDataProtection();
         services.TryAddSingleton(static sp => new ProviderKeyManager(
             sp.GetRequiredService<IProviderKeyStore>(), sp.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>(), sp.GetRequiredService<TimeProvider>()));
-        services.TryAddSingleton<RequestLimitEnforcer>();
         services.TryAddSingleton<TokenCounter>();
-        services.TryAddSingleton<BudgetEnforcer>();
         services.TryAddSingleton<IIngestAccountResolver, EndUserAccountResolver>();
         services.TryAddSingleton<BillingAlerts>();
         services.TryAddSingleton<BillingEventDispatcher>();

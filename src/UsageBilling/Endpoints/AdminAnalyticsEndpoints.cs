@@ -94,7 +94,7 @@ internal static class AdminAnalyticsEndpoints
             }
 
             var limits = PlanLimits.For(options.CurrentValue, plan, key);
-            var month = RequestLimitEnforcer.MonthWindow(key.Id, limits.MonthlyRequests ?? 0, now);
+            var month = LimitWindows.MonthWindow(key.Id, limits.MonthlyRequests ?? 0, now);
             statuses.Add((key, limits.MonthlyRequests, month.CounterKey, month.ResetAt));
         }
 

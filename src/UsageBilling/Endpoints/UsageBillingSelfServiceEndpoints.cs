@@ -57,10 +57,10 @@ public static class UsageBillingSelfServiceEndpoints
         var caller = Caller(context);
         var now = time.GetUtcNow();
         var limits = PlanLimits.For(options.CurrentValue, caller.Account.Plan, caller.Key);
-        var windows = RequestLimitEnforcer.Windows(caller.Key.Id, limits, now);
+        var windows = LimitWindows.Windows(caller.Key.Id, limits, now);
         var budgets = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
-        BudgetEnforcer.AddPeriods(budgets, "account", caller.Account.Id, caller.Account.Budget, now);
-        BudgetEnforcer.AddPeriods(budgets, "key", caller.Key.Id, caller.Key.Budget, now);
+        BudgetPeriods.AddPeriods(budgets, "account", caller.Account.Id, caller.Account.Budget, now);
+        BudgetPeriods.AddPeriods(budgets, "key", caller.Key.Id, caller.Key.Budget, now);
 
         var values = await counters.GetAsync(windows.Select(w => w.CounterKey).Concat(budgets.Select(b => b.CounterKey)).ToList(), context.RequestAborted).ConfigureAwait(false);
         var windowStatus = windows.Select((w, i) => new LimitStatusResponse(w.Policy, w.Limit, values[i], Math.Max(0, w.Limit - values[i]), w.ResetAt)).ToList();

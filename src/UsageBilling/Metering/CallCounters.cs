@@ -101,23 +101,23 @@ internal sealed class CallCounters
     /// </summary>
     public async ValueTask<CallCounts> AcquireAsync(IApiKeyFeature caller, RequestLimits limits, long tokens, Money amount, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        var windows = RequestLimitEnforcer.Windows(caller.Key.Id, limits, now, tokens);
-        var periods = BudgetEnforcer.Periods(caller.Account, caller.Key, now);
+        var windows = LimitWindows.Windows(caller.Key.Id, limits, now, tokens);
+        var periods = BudgetPeriods.Periods(caller.Account, caller.Key, now);
         if (windows.Count == 0 && periods.Count == 0)
         {
             return CallCounts.None;
         }
 
-        var limitIncrements = RequestLimitEnforcer.Increments(windows);
-        var budgetIncrements = BudgetEnforcer.Increments(periods, amount);
+        var limitIncrements = LimitWindows.Increments(windows);
+        var budgetIncrements = BudgetPeriods.Increments(periods, amount);
         var increments = new CounterIncrement[limitIncrements.Length + budgetIncrements.Length];
         limitIncrements.CopyTo(increments, 0);
         budgetIncrements.CopyTo(increments, limitIncrements.Length);
 
         var values = await _store.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
-        var limitDecision = windows.Count == 0 ? LimitDecision.Unlimited : RequestLimitEnforcer.Evaluate(windows, limitIncrements, values);
+        var limitDecision = windows.Count == 0 ? LimitDecision.Unlimited : LimitWindows.Evaluate(windows, limitIncrements, values);
         var budgetDecision = periods.Count == 0 ? BudgetDecision.None
-            : BudgetEnforcer.Evaluate(periods, budgetIncrements, new ArraySegment<long>(values, limitIncrements.Length, budgetIncrements.Length), amount);
+            : BudgetPeriods.Evaluate(periods, budgetIncrements, new ArraySegment<long>(values, limitIncrements.Length, budgetIncrements.Length), amount);
         return new CallCounts(limitDecision, budgetDecision, increments);
     }
 

@@ -225,7 +225,7 @@ internal sealed partial class MeteredCalls
     private async ValueTask AddIngestedSpendAsync(BillingAccount account, Money cost, string idempotencyKey, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var periods = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
-        BudgetEnforcer.AddPeriods(periods, "account", account.Id, account.Budget, at);
+        BudgetPeriods.AddPeriods(periods, "account", account.Id, account.Budget, at);
         if (periods.Count == 0)
         {
             return;
@@ -235,7 +235,7 @@ internal sealed partial class MeteredCalls
         // give-back (marker and spend together) undoes exactly that.
         var increments = new CounterIncrement[periods.Count + 1];
         increments[0] = new CounterIncrement("spend:ingested:" + idempotencyKey, 1, periods.Max(p => p.ResetAt));
-        BudgetEnforcer.Increments(periods, cost).CopyTo(increments, 1);
+        BudgetPeriods.Increments(periods, cost).CopyTo(increments, 1);
         var values = await _counters.ApplyAsync(increments, cancellationToken).ConfigureAwait(false);
         if (values[0] > 1)
         {
@@ -245,7 +245,7 @@ internal sealed partial class MeteredCalls
             return;
         }
 
-        var states = BudgetEnforcer.Evaluate(periods, increments[1..], values[1..], Money.Zero).States;
+        var states = BudgetPeriods.Evaluate(periods, increments[1..], values[1..], Money.Zero).States;
         await CheckAlertsAsync(account.Id, "", states, balanceToo: false).ConfigureAwait(false);
     }
 

@@ -79,41 +79,12 @@ internal sealed class LimitDecision
 }
 
 /// <summary>
-/// Counts requests (and LLM tokens) in fixed UTC-aligned windows through <see cref="IRateLimitCounterStore"/>. A
-/// request is counted in every window at once; if any window is over its limit, the counts are given back and the
-/// request refused, so a refused request never uses up quota and concurrent requests can never together exceed a limit.
+/// The fixed UTC-aligned windows a request (and its LLM tokens) counts in, and what their counters say. The counting
+/// itself is <see cref="CallCounters"/>: every window and budget period in one counter-store call, given back at once
+/// when any is over, so a refused request never uses up quota and concurrent requests never together exceed a limit.
 /// </summary>
-internal sealed class RequestLimitEnforcer
+internal static class LimitWindows
 {
-    private readonly IRateLimitCounterStore _counters;
-
-    public RequestLimitEnforcer(IRateLimitCounterStore counters) => _counters = counters;
-
-    /// <param name="keyId">The API key.</param>
-    /// <param name="limits">The key's effective limits.</param>
-    /// <param name="now">Now.</param>
-    /// <param name="tokens">The request's token estimate, counted against <see cref="RequestLimits.TokensPerMinute"/>; 0 for none.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    public async ValueTask<LimitDecision> AcquireAsync(string keyId, RequestLimits limits, DateTimeOffset now, CancellationToken cancellationToken, long tokens = 0)
-    {
-        var windows = Windows(keyId, limits, now, tokens);
-        if (windows.Count == 0)
-        {
-            return LimitDecision.Unlimited;
-        }
-
-        var increments = Increments(windows);
-        var decision = Evaluate(windows, increments, await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false));
-        if (decision.Allowed)
-        {
-            return decision;
-        }
-
-        // Refused: take the counts back out and report what the caller sees without this request.
-        await GiveBackAsync(increments, cancellationToken).ConfigureAwait(false);
-        return decision.Refused();
-    }
-
     /// <summary>The counter increments of <paramref name="windows"/>, in the same order.</summary>
     internal static CounterIncrement[] Increments(List<Window> windows)
     {
@@ -142,33 +113,6 @@ internal sealed class RequestLimitEnforcer
         }
 
         return new LimitDecision(states, increments, exceeded);
-    }
-
-    /// <summary>Takes a request's counts back out (the request was refused for another reason, for example no credit).</summary>
-    public async ValueTask GiveBackAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
-    {
-        if (increments.Count == 0)
-        {
-            return;
-        }
-
-        var reversed = new CounterIncrement[increments.Count];
-        for (var i = 0; i < increments.Count; i++)
-        {
-            reversed[i] = increments[i] with { Delta = -increments[i].Delta };
-        }
-
-        await _counters.IncrementAsync(reversed, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Moves a counted token estimate to the actual count once a call settles.</summary>
-    public async ValueTask CorrectTokensAsync(CounterIncrement counted, long actualTokens, CancellationToken cancellationToken)
-    {
-        var delta = actualTokens - counted.Delta;
-        if (delta != 0)
-        {
-            await _counters.IncrementAsync([counted with { Delta = delta }], cancellationToken).ConfigureAwait(false);
-        }
     }
 
     /// <summary>Every window the request counts in: the request windows, then the token window when <paramref name="tokens"/> is positive and limited.</summary>

@@ -32,36 +32,13 @@ internal sealed class BudgetDecision
 }
 
 /// <summary>
-/// Enforces <see cref="SpendBudget"/> caps at reserve time. A call's hold is added to the spend counter of every
-/// period of the account's and the key's budgets at once (periods are UTC calendar days, ISO weeks and months); if
-/// any goes over its cap the counts are given back and the call refused, so concurrent calls can never together
-/// overspend. When the call settles the hold is replaced by what was actually charged.
+/// The periods of <see cref="SpendBudget"/> caps (UTC calendar days, ISO weeks and months) and what their spend
+/// counters say. <see cref="CallCounters"/> adds a call's hold to every period of the account's and the key's budgets
+/// together with its limit windows; if any goes over its cap the counts are given back and the call refused, so
+/// concurrent calls never together overspend. When the call completes the hold is replaced by what was charged.
 /// </summary>
-internal sealed class BudgetEnforcer
+internal static class BudgetPeriods
 {
-    private readonly IRateLimitCounterStore _counters;
-
-    public BudgetEnforcer(IRateLimitCounterStore counters) => _counters = counters;
-
-    public async ValueTask<BudgetDecision> AcquireAsync(BillingAccount account, ApiKeyRecord key, Money amount, DateTimeOffset now, CancellationToken cancellationToken)
-    {
-        var periods = Periods(account, key, now);
-        if (periods.Count == 0)
-        {
-            return BudgetDecision.None;
-        }
-
-        var increments = Increments(periods, amount);
-        var decision = Evaluate(periods, increments, await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false), amount);
-        if (decision.Exceeded is not null)
-        {
-            await CorrectAsync(decision.States, Money.Zero, cancellationToken).ConfigureAwait(false);
-            return new BudgetDecision([], decision.Exceeded);
-        }
-
-        return decision;
-    }
-
     /// <summary>Every budget period of the account and the key that a call at <paramref name="now"/> counts in.</summary>
     internal static List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> Periods(BillingAccount account, ApiKeyRecord key, DateTimeOffset now)
     {
@@ -94,49 +71,6 @@ internal sealed class BudgetEnforcer
         }
 
         return new BudgetDecision(states, exceeded);
-    }
-
-    /// <summary>
-    /// Adds spend that was charged without a reservation (usage reported by another gateway) to the account's budget
-    /// periods, so that its next metered calls see it; returns the states for alerting.
-    /// </summary>
-    public async ValueTask<IReadOnlyList<BudgetState>> AddSpendAsync(BillingAccount account, Money charged, DateTimeOffset at, CancellationToken cancellationToken)
-    {
-        var periods = new List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)>();
-        AddPeriods(periods, "account", account.Id, account.Budget, at);
-        if (periods.Count == 0 || charged.IsZero)
-        {
-            return [];
-        }
-
-        return await CountAsync(periods, charged, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Adds <paramref name="amount"/> to every period's spend counter at once and returns the periods as they stand.</summary>
-    private async ValueTask<IReadOnlyList<BudgetState>> CountAsync(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount,
-        CancellationToken cancellationToken)
-    {
-        var increments = periods.Select(p => new CounterIncrement(p.CounterKey, amount.Nanos, p.ResetAt)).ToArray();
-        var values = await _counters.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
-        return periods.Select((p, i) => new BudgetState(p.Name, p.Cap, new Money(values[i]), p.ResetAt, increments[i])).ToList();
-    }
-
-    /// <summary>Replaces the counted hold with what was charged (zero for a refused or released call); returns the corrected states.</summary>
-    public async ValueTask<IReadOnlyList<BudgetState>> CorrectAsync(IReadOnlyList<BudgetState> states, Money charged, CancellationToken cancellationToken)
-    {
-        if (states.Count == 0)
-        {
-            return states;
-        }
-
-        var corrections = states.Select(s => s.Counter with { Delta = charged.Nanos - s.Counter.Delta }).ToArray();
-        if (corrections[0].Delta == 0)
-        {
-            return states;
-        }
-
-        var values = await _counters.IncrementAsync(corrections, cancellationToken).ConfigureAwait(false);
-        return states.Select((s, i) => s with { Spent = new Money(values[i]) }).ToList();
     }
 
     internal static void AddPeriods(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, string scope, string id, SpendBudget? budget, DateTimeOffset now)
