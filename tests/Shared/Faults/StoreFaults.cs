@@ -6,8 +6,9 @@ namespace UsageBilling.Tests.Faults;
 internal sealed class InjectedStoreFaultException(string message) : Exception(message);
 
 /// <summary>
-/// Makes one store operation fail on its N-th call after <see cref="Arm"/>: before the store applies it (a refused
-/// connection), or after (the reply was lost: a timeout after the commit). Every other call passes through.
+/// Makes one store operation fail on its N-th call after <see cref="Arm"/> (and the calls after it, for an outage
+/// that lasts several calls): before the store applies it (a refused connection), or after (the reply was lost: a
+/// timeout after the commit). Every other call passes through.
 /// </summary>
 internal sealed class StoreFaults
 {
@@ -16,16 +17,17 @@ internal sealed class StoreFaults
     private string? _operation;
     private int _nth;
     private bool _afterApplying;
+    private int _times;
 
     /// <summary>How many faults were thrown since <see cref="Arm"/>.</summary>
     public int Thrown { get; private set; }
 
-    public void Arm(string operation, int nth, bool afterApplying)
+    public void Arm(string operation, int nth, bool afterApplying, int times = 1)
     {
         lock (_lock)
         {
             _calls.Clear();
-            (_operation, _nth, _afterApplying, Thrown) = (operation, nth, afterApplying, 0);
+            (_operation, _nth, _afterApplying, _times, Thrown) = (operation, nth, afterApplying, times, 0);
         }
     }
 
@@ -58,7 +60,7 @@ internal sealed class StoreFaults
             }
 
             _calls[operation] = _calls.GetValueOrDefault(operation) + 1;
-            if (_calls[operation] != _nth)
+            if (_calls[operation] < _nth || _calls[operation] >= _nth + _times)
             {
                 return Fault.None;
             }
