@@ -197,8 +197,16 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
             return null;
         }
 
-        await statements.EnsureBalanceAsync(transaction, request.AccountId, cancellationToken).ConfigureAwait(false);
-        if (await statements.HoldIfAvailableAsync(transaction, request.AccountId, request.Amount.Nanos, cancellationToken).ConfigureAwait(false) is not { } balance)
+        // The balance row exists for every account that ever had money; only a free call on an account without one
+        // needs it made (no per-call INSERT on the hot path).
+        var balance = await statements.HoldIfAvailableAsync(transaction, request.AccountId, request.Amount.Nanos, cancellationToken).ConfigureAwait(false);
+        if (balance is null && request.Amount.IsZero)
+        {
+            await statements.EnsureBalanceAsync(transaction, request.AccountId, cancellationToken).ConfigureAwait(false);
+            balance = await statements.HoldIfAvailableAsync(transaction, request.AccountId, 0, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (balance is null)
         {
             return new ReserveResult(ReserveStatus.InsufficientCredit, null);
         }
@@ -215,7 +223,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
             CreatedAt = request.CreatedAt,
             ExpiresAt = request.ExpiresAt,
         };
-        return new ReserveResult(ReserveStatus.Reserved, reservation, balance);
+        return new ReserveResult(ReserveStatus.Reserved, reservation, balance.Value);
     }
 
     /// <summary>Settles an active, else an expired, reservation. Null when it is neither.</summary>
