@@ -206,4 +206,7 @@ public sealed class UsageLogOptions
 
     /// <summary>The longest wait between retries when the store fails. Default 30 s.</summary>
     public TimeSpan MaxRetryDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The most records the in-memory usage store keeps; older ones are dropped. Default 100,000. Other stores ignore it.</summary>
+    public int InMemoryCapacity { get; set; } = 100_000;
 }

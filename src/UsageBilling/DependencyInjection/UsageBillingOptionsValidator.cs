@@ -144,9 +144,9 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add($"UsageBilling:Llm:MaxCountedCharacters must be at least 1 (was {options.Llm.MaxCountedCharacters}).");
         }
 
-        if (options.UsageLog.QueueCapacity < 1 || options.UsageLog.BatchSize < 1)
+        if (options.UsageLog.QueueCapacity < 1 || options.UsageLog.BatchSize < 1 || options.UsageLog.InMemoryCapacity < 1)
         {
-            failures.Add("UsageBilling:UsageLog:QueueCapacity and BatchSize must be at least 1.");
+            failures.Add("UsageBilling:UsageLog:QueueCapacity, BatchSize and InMemoryCapacity must be at least 1.");
         }
 
         if (options.UsageLog.FlushInterval <= TimeSpan.Zero || options.UsageLog.MaxRetryDelay <= TimeSpan.Zero)

@@ -2,12 +2,20 @@ using System.Globalization;
 
 namespace UsageBilling;
 
-/// <summary>The in-memory <see cref="IUsageStore"/>.</summary>
+/// <summary>
+/// The in-memory <see cref="IUsageStore"/>: a ring of the newest <see cref="UsageLogOptions.InMemoryCapacity"/>
+/// records (the oldest are dropped), so that a long-running process does not grow without bound.
+/// </summary>
 internal sealed class InMemoryUsageStore : IUsageStore
 {
     private readonly Lock _lock = new();
-    private readonly List<UsageRecord> _records = [];
+    private readonly Queue<UsageRecord> _records = new();
     private readonly HashSet<string> _ids = new(StringComparer.Ordinal);
+    private readonly int _capacity;
+
+    public InMemoryUsageStore(Microsoft.Extensions.Options.IOptions<UsageBillingOptions> options) => _capacity = options.Value.UsageLog.InMemoryCapacity;
+
+    internal InMemoryUsageStore(int capacity = 100_000) => _capacity = capacity;
 
     public ValueTask AppendAsync(IReadOnlyList<UsageRecord> records, CancellationToken cancellationToken = default)
     {
@@ -17,7 +25,11 @@ internal sealed class InMemoryUsageStore : IUsageStore
             {
                 if (_ids.Add(record.RequestId))
                 {
-                    _records.Add(record);
+                    _records.Enqueue(record);
+                    if (_records.Count > _capacity)
+                    {
+                        _ids.Remove(_records.Dequeue().RequestId);
+                    }
                 }
             }
         }
