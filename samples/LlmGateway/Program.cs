@@ -7,6 +7,7 @@ using UsageBilling;
 var builder = WebApplication.CreateBuilder(args);
 
 // Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
+builder.Services.AddHealthChecks().AddUsageBilling();
 builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
     .UseConfiguredStore(builder.Configuration, builder.Environment);
 builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
@@ -86,6 +87,8 @@ app.MapOpenApi();
 
 app.MapUsageBillingAdmin("/admin/billing")
     .RequireAdminToken(services => services.GetRequiredService<IOptions<GatewayOptions>>().Value.AdminToken);
+
+app.MapHealthChecks("/healthz");
 
 app.Run();
 

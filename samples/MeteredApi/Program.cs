@@ -4,6 +4,7 @@ using UsageBilling;
 var builder = WebApplication.CreateBuilder(args);
 
 // Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
+builder.Services.AddHealthChecks().AddUsageBilling();
 builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
     .UseConfiguredStore(builder.Configuration, builder.Environment);
 
@@ -54,6 +55,8 @@ app.MapOpenApi();
 
 app.MapUsageBillingAdmin("/admin/billing")
     .RequireAdminToken(_ => adminToken);
+
+app.MapHealthChecks("/healthz");
 
 app.Run();
 

@@ -1,0 +1,61 @@
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace UsageBilling;
+
+/// <summary>
+/// Reports whether metered calls can be billed: the credit and counter stores answer (Unhealthy when not: metered
+/// calls get 503), the usage log keeps up (Degraded when its queue is more than 80 % full), and no completion is
+/// waiting for a store (Degraded while settles or releases are being retried).
+/// </summary>
+internal sealed class UsageBillingHealthCheck : IHealthCheck
+{
+    private const string ProbeAccount = "usagebilling-health-probe";
+
+    private readonly ICreditStore _credits;
+    private readonly IRateLimitCounterStore _counters;
+    private readonly UsageLogQueue _usageLog;
+    private readonly PendingCompletions _pending;
+    private readonly IOptionsMonitor<UsageBillingOptions> _options;
+
+    public UsageBillingHealthCheck(ICreditStore credits, IRateLimitCounterStore counters, UsageLogQueue usageLog, PendingCompletions pending,
+        IOptionsMonitor<UsageBillingOptions> options)
+    {
+        _credits = credits;
+        _counters = counters;
+        _usageLog = usageLog;
+        _pending = pending;
+        _options = options;
+    }
+
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var backlog = _usageLog.Reader.CanCount ? _usageLog.Reader.Count : 0;
+        var capacity = _options.CurrentValue.UsageLog.QueueCapacity;
+        var data = new Dictionary<string, object>
+        {
+            ["usageLogBacklog"] = backlog,
+            ["usageLogCapacity"] = capacity,
+            ["pendingCompletions"] = _pending.Count,
+        };
+
+        try
+        {
+            await _credits.GetBalanceAsync(ProbeAccount, cancellationToken).ConfigureAwait(false);
+            await _counters.GetAsync([ProbeAccount], cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            return HealthCheckResult.Unhealthy("A billing store does not answer; metered calls are answered 503.", ex, data);
+        }
+
+        if (_pending.Count > 0)
+        {
+            return HealthCheckResult.Degraded($"{_pending.Count} completions (settles, releases, counter corrections) are waiting for a store.", data: data);
+        }
+
+        return backlog * 5L > capacity * 4L
+            ? HealthCheckResult.Degraded($"The usage log's queue is {backlog} of {capacity} records full.", data: data)
+            : HealthCheckResult.Healthy("Billing stores answer and the usage log keeps up.", data);
+    }
+}
