@@ -39,7 +39,7 @@ internal static class LiteLlmPayload
 
         if (!IsIdentifier(callId))
         {
-            reason = $"'id' must be 1 to {MaxIdLength} characters without control characters";
+            reason = $"'id' must be 1 to {MaxIdLength} characters without control characters or invalid UTF-16";
             return null;
         }
 
@@ -83,7 +83,7 @@ internal static class LiteLlmPayload
             ? String(spend, "run_id") : null;
         if (runId is not null && !IsIdentifier(runId))
         {
-            reason = $"'metadata.spend_logs_metadata.run_id' must be 1 to {MaxIdLength} characters without control characters";
+            reason = $"'metadata.spend_logs_metadata.run_id' must be 1 to {MaxIdLength} characters without control characters or invalid UTF-16";
             return null;
         }
 
@@ -112,9 +112,10 @@ internal static class LiteLlmPayload
     /// <summary>
     /// Whether <paramref name="id"/> can key a charge and a usage record as it is: an id is never rewritten (two ids
     /// must not become one), so one with control characters (NUL, which PostgreSQL refuses in text, included) or
-    /// lone surrogates is skipped.
+    /// invalid UTF-16 (read as U+FFFD, so U+FFFD too) is skipped.
     /// </summary>
-    private static bool IsIdentifier(string id) => id.Length <= MaxIdLength && ReferenceEquals(ClientStrings.Normalize(id, MaxIdLength), id);
+    private static bool IsIdentifier(string id)
+        => id.Length <= MaxIdLength && !id.Contains(ClientStrings.Replacement, StringComparison.Ordinal) && ReferenceEquals(ClientStrings.Normalize(id, MaxIdLength), id);
 
     private static string? String(JsonElement element, string name)
         => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && ClientStrings.Read(value) is { } text && !string.IsNullOrWhiteSpace(text) ? text : null;
