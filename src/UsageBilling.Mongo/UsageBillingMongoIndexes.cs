@@ -57,7 +57,8 @@ public sealed class UsageBillingMongoIndexes
     ];
 
     /// <summary>
-    /// Reservations: one per (account, idempotency key), which makes a key hold once; (state, expiry) for the sweeper;
+    /// Reservations: one per (account, idempotency key), which makes a key hold once; (state, expiry) and (state,
+    /// creation) for the sweeper, which also expires holds older than the current timeout;
     /// settled-after-expiry charges still to write, for repair.
     /// </summary>
     internal static IReadOnlyList<CreateIndexModel<ReservationDocument>> Reservations { get; } =
@@ -66,6 +67,8 @@ public sealed class UsageBillingMongoIndexes
             new CreateIndexOptions { Name = "account_key_unique", Unique = true }),
         new(Builders<ReservationDocument>.IndexKeys.Ascending(d => d.State).Ascending(d => d.ExpiresAt.UtcTicks),
             new CreateIndexOptions { Name = "state_expires_at" }),
+        new(Builders<ReservationDocument>.IndexKeys.Ascending(d => d.State).Ascending(d => d.CreatedAt.UtcTicks),
+            new CreateIndexOptions { Name = "state_created_at" }),
         new(Builders<ReservationDocument>.IndexKeys.Ascending(d => d.PendingChargeAt),
             new CreateIndexOptions<ReservationDocument>
             {

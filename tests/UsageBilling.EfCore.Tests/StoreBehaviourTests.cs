@@ -180,7 +180,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
 
         var settles = reservations.Select(r => Task.Run(async () => await credits.SettleAsync(r.Id, Money.FromUnits(0.5m), Now)));
         var releases = reservations.Select(r => Task.Run(async () => await credits.ReleaseAsync(r.Id, Now)));
-        var expiries = Enumerable.Range(0, 10).Select(_ => Task.Run(async () => await credits.ExpireReservationsAsync(Now, 7)));
+        var expiries = Enumerable.Range(0, 10).Select(_ => Task.Run(async () => await credits.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 7)));
         var settled = await Task.WhenAll(settles);
         await Task.WhenAll(releases);
         await Task.WhenAll(expiries);
