@@ -31,8 +31,7 @@ internal static class Production
         builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
             .UseMongo(
                 builder.Configuration.GetConnectionString("Billing")!,   // e.g. mongodb://db1,db2,db3/?replicaSet=rs0&w=majority
-                "usagebilling",
-                o => o.CreateIndexesOnStartup = true);
+                "usagebilling");   // creates its indexes at start-up (CreateIndexesOnStartup, on by default)
         // </snippet:production-mongo>
     }
 

@@ -16,7 +16,7 @@ namespace Microsoft.Extensions.DependencyInjection;
 /// var billing = builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"));
 /// if (builder.Configuration.GetConnectionString("UsageBillingMongo") is { Length: &gt; 0 } mongo)
 /// {
-///     billing.UseMongo(mongo, "usagebilling", o =&gt; o.CreateIndexesOnStartup = true);
+///     billing.UseMongo(mongo, "usagebilling"); // creates its indexes at start-up (CreateIndexesOnStartup)
 /// }
 /// </code>
 /// with <c>ConnectionStrings:UsageBillingMongo</c> set to, say, <c>mongodb://localhost:27017</c>.

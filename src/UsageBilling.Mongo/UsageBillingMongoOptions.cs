@@ -4,7 +4,7 @@ namespace UsageBilling.Mongo;
 
 /// <summary>
 /// Options of the MongoDB stores (<c>UseMongo(...)</c>): where the database is, the collection names, and whether
-/// the indexes are created at start-up.
+/// the indexes are created at start-up (the default) or only checked.
 /// </summary>
 /// <remarks>
 /// The database is taken from <see cref="Database"/>, else <see cref="DatabaseFactory"/>, else
@@ -56,10 +56,11 @@ public sealed class UsageBillingMongoOptions
 
     /// <summary>
     /// Whether a hosted service runs <see cref="UsageBillingMongoIndexes.EnsureIndexesAsync"/> at start-up. Default
-    /// <see langword="false"/>: create the indexes in a deployment step instead, or turn this on. The stores rely on the
-    /// unique indexes for idempotency, so they must exist before the first request.
+    /// <see langword="true"/>. Turn it off to create the indexes in a deployment step instead (the application's user
+    /// then needs no index privileges): start-up then checks with <c>listIndexes</c> that every unique index the
+    /// stores rely on for idempotency exists, and fails, naming the missing ones, if not.
     /// </summary>
-    public bool CreateIndexesOnStartup { get; set; }
+    public bool CreateIndexesOnStartup { get; set; } = true;
 
     /// <summary>
     /// How old a ledger entry claim must be before repair treats its writer as gone and drops the claim (no money

@@ -338,6 +338,28 @@ public abstract class CreditStoreSpecification
     }
 
     [SkippableFact]
+    public async Task A_hold_created_long_ago_expires_by_the_current_timeout_whatever_its_stored_expiry()
+    {
+        var store = await CreateStoreAsync();
+        var account = NewAccountId();
+        await store.PostAsync(Grant(account, 10m, "g"));
+
+        // Both were made under a 10-hour timeout; the current one is 5 minutes.
+        var old = (await store.ReserveAsync(Reserve(account, 1m, "old") with { CreatedAt = Now.AddHours(-1), ExpiresAt = Now.AddHours(9) })).Reservation!;
+        var atCutoff = (await store.ReserveAsync(Reserve(account, 2m, "at-cutoff") with { CreatedAt = Now.AddMinutes(-5), ExpiresAt = Now.AddHours(10) })).Reservation!;
+        var recent = (await store.ReserveAsync(Reserve(account, 4m, "recent") with { CreatedAt = Now.AddMinutes(-1), ExpiresAt = Now.AddHours(10) })).Reservation!;
+
+        var expired = await ExpireAllAsync(store, Now, createdBefore: Now.AddMinutes(-5));
+
+        Assert.True(expired >= 2, "the two holds older than the current timeout expire");
+        Assert.Equal(ReservationState.Expired, (await store.FindReservationAsync(old.Id))!.State);
+        Assert.Equal(ReservationState.Expired, (await store.FindReservationAsync(atCutoff.Id))!.State);
+        Assert.Equal(ReservationState.Active, (await store.FindReservationAsync(recent.Id))!.State);
+        Assert.Equal(new CreditBalance(Units(10m), Units(4m)), await store.GetBalanceAsync(account));
+        Assert.False(await store.ReleaseAsync(old.Id, Now));
+    }
+
+    [SkippableFact]
     public async Task Expiring_respects_the_batch_size()
     {
         var store = await CreateStoreAsync();
@@ -348,8 +370,8 @@ public abstract class CreditStoreSpecification
             await store.ReserveAsync(Reserve(account, 1m, $"r{i}") with { ExpiresAt = Now.AddYears(-50) });
         }
 
-        Assert.Equal(2, await store.ExpireReservationsAsync(Now.AddYears(-49), 2));
-        Assert.Equal(1, await store.ExpireReservationsAsync(Now.AddYears(-49), 2));
+        Assert.Equal(2, await store.ExpireReservationsAsync(Now.AddYears(-49), NoCreationCutoff, 2));
+        Assert.Equal(1, await store.ExpireReservationsAsync(Now.AddYears(-49), NoCreationCutoff, 2));
         Assert.Equal(Money.Zero, (await store.GetBalanceAsync(account)).Reserved);
     }
 
@@ -521,13 +543,16 @@ public abstract class CreditStoreSpecification
         ExpiresAt = Now.AddMinutes(10),
     };
 
-    private static async Task<int> ExpireAllAsync(ICreditStore store, DateTimeOffset now)
+    /// <summary>A creation cut-off no reservation is older than: only the stored expiry counts.</summary>
+    private static readonly DateTimeOffset NoCreationCutoff = DateTimeOffset.UnixEpoch;
+
+    private static async Task<int> ExpireAllAsync(ICreditStore store, DateTimeOffset now, DateTimeOffset? createdBefore = null)
     {
         var total = 0;
         int count;
         do
         {
-            count = await store.ExpireReservationsAsync(now, 1000);
+            count = await store.ExpireReservationsAsync(now, createdBefore ?? NoCreationCutoff, 1000);
             total += count;
         }
         while (count == 1000);

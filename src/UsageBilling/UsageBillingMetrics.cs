@@ -22,6 +22,8 @@ internal sealed class UsageBillingMetrics
     private readonly Counter<long> _keysRefused;
     private readonly Counter<long> _usageWritten;
     private readonly Counter<long> _usageWriteFailures;
+    private readonly Counter<long> _usageDropped;
+    private readonly Counter<long> _usageDeadLettered;
     private readonly Counter<long> _reservationsExpired;
     private readonly Counter<long> _unknownModels;
     private readonly Counter<long> _tokens;
@@ -36,6 +38,8 @@ internal sealed class UsageBillingMetrics
         _keysRefused = meter.CreateCounter<long>("usagebilling.api_keys.refused", "{request}", "Requests whose API key was refused, by reason.");
         _usageWritten = meter.CreateCounter<long>("usagebilling.usage_log.written", "{record}", "Usage records written to the store.");
         _usageWriteFailures = meter.CreateCounter<long>("usagebilling.usage_log.write_failures", "{batch}", "Failed usage-log batch writes (each is retried).");
+        _usageDropped = meter.CreateCounter<long>("usagebilling.usage_log.dropped", "{record}", "Usage records dropped because the queue stayed full for UsageLog:MaxEnqueueWait.");
+        _usageDeadLettered = meter.CreateCounter<long>("usagebilling.usage_log.dead_lettered", "{record}", "Usage records the store refused on their own, set aside instead of written.");
         _reservationsExpired = meter.CreateCounter<long>("usagebilling.reservations.expired", "{reservation}", "Reservations released by the sweeper.");
         _unknownModels = meter.CreateCounter<long>("usagebilling.llm.unknown_models", "{request}", "LLM calls naming a model without a price, by model and policy.");
         _tokens = meter.CreateCounter<long>("usagebilling.llm.tokens", "{token}", "LLM tokens billed, by kind (input, cached_input, output).");
@@ -71,6 +75,10 @@ internal sealed class UsageBillingMetrics
     public void UsageWritten(int count) => _usageWritten.Add(count);
 
     public void UsageWriteFailed() => _usageWriteFailures.Add(1);
+
+    public void UsageDropped() => _usageDropped.Add(1);
+
+    public void UsageDeadLettered() => _usageDeadLettered.Add(1);
 
     public void CompletionDeferred() => _completionsDeferred.Add(1);
 

@@ -195,8 +195,17 @@ public sealed class LlmOptions
 /// <summary>Usage log options.</summary>
 public sealed class UsageLogOptions
 {
-    /// <summary>How many records may wait in memory. When full, requests wait for room rather than lose a record. Default 10,000.</summary>
+    /// <summary>
+    /// How many records may wait in memory. When full, a request waits up to <see cref="MaxEnqueueWait"/> for room,
+    /// then its record is dropped (logged as an error and counted in <c>usagebilling.usage_log.dropped</c>). Default 10,000.
+    /// </summary>
     public int QueueCapacity { get; set; } = 10_000;
+
+    /// <summary>
+    /// The longest a request waits for room in a full queue before its record is dropped, so that a slow or failing
+    /// usage store can never hold up metered requests. Zero drops at once; at most 1 minute. Default 250 ms.
+    /// </summary>
+    public TimeSpan MaxEnqueueWait { get; set; } = TimeSpan.FromMilliseconds(250);
 
     /// <summary>The most records written in one store call. Default 500.</summary>
     public int BatchSize { get; set; } = 500;
@@ -209,4 +218,18 @@ public sealed class UsageLogOptions
 
     /// <summary>The most records the in-memory usage store keeps; older ones are dropped. Default 100,000. Other stores ignore it.</summary>
     public int InMemoryCapacity { get; set; } = 100_000;
+
+    /// <summary>
+    /// How many times a batch is tried (with backoff) before it is split in halves to find the records the store
+    /// refuses. A record the store refuses alone, while the store is otherwise reachable, is dead-lettered; while the
+    /// store is unreachable, nothing is dead-lettered and the batch is retried until it lands. At least 1. Default 3.
+    /// </summary>
+    public int MaxBatchAttempts { get; set; } = 3;
+
+    /// <summary>
+    /// A directory where dead-lettered records are appended as JSON lines (<c>usage-dead-letters.jsonl</c>), one
+    /// object per record with the time, the error type and the record. <see langword="null"/> (the default) keeps
+    /// them only in memory (the last 1,000) and in the error log.
+    /// </summary>
+    public string? DeadLetterDirectory { get; set; }
 }

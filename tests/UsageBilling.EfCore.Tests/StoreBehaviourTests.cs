@@ -65,6 +65,26 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     }
 
     [SkippableFact]
+    public async Task A_nul_in_a_client_string_is_refused_by_postgresql_and_the_usage_log_queue_replaces_it()
+    {
+        var usage = database.Get<IUsageStore>();
+        var account = NewId("acct");
+        var hostile = Record(account, Now, NewId("req")) with { Model = "gpt\u00004o", Route = "/x/\0", IdempotencyKey = "k\0" };
+        if (database is PostgresTestDatabase)
+        {
+            // PostgreSQL refuses NUL in text: such a record would fail its whole batch, every time.
+            await Assert.ThrowsAnyAsync<Exception>(async () => await usage.AppendAsync([hostile]));
+        }
+
+        await usage.AppendAsync([UsageLogQueue.Normalize(hostile)]);
+
+        var read = Assert.Single((await usage.QueryAsync(new UsageQuery { AccountId = account })).Records);
+        Assert.Equal("gpt\uFFFD4o", read.Model);
+        Assert.Equal("/x/\uFFFD", read.Route);
+        Assert.Equal("k\uFFFD", read.IdempotencyKey);
+    }
+
+    [SkippableFact]
     public async Task Usage_ties_on_the_timestamp_are_broken_by_ordinal_request_id_whatever_the_collation()
     {
         // Ordinal: "req_B" < "req_a" < "req_b"; most linguistic collations put "req_a" first.
@@ -180,7 +200,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
 
         var settles = reservations.Select(r => Task.Run(async () => await credits.SettleAsync(r.Id, Money.FromUnits(0.5m), Now)));
         var releases = reservations.Select(r => Task.Run(async () => await credits.ReleaseAsync(r.Id, Now)));
-        var expiries = Enumerable.Range(0, 10).Select(_ => Task.Run(async () => await credits.ExpireReservationsAsync(Now, 7)));
+        var expiries = Enumerable.Range(0, 10).Select(_ => Task.Run(async () => await credits.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 7)));
         var settled = await Task.WhenAll(settles);
         await Task.WhenAll(releases);
         await Task.WhenAll(expiries);

@@ -244,7 +244,12 @@ public sealed class CreditDefinitionsTests
     [Fact]
     public void The_sweeper_and_repair_find_their_work_by_indexed_fields()
     {
-        AssertBson($$"""{ "st": "active", "ea.t": { "$lte": NumberLong({{NowTicks}}) } }""", Of(CreditDefinitions.Due(Now)));
+        AssertBson($$"""
+            { "$or": [
+              { "st": "active", "ea.t": { "$lte": NumberLong({{NowTicks}}) } },
+              { "st": "active", "ca.t": { "$lte": NumberLong({{Now.AddMinutes(-5).UtcTicks}}) } }
+            ] }
+            """, Of(CreditDefinitions.Due(Now, Now.AddMinutes(-5))));
         AssertBson("""{ "ea.t": 1 }""", Of(CreditDefinitions.DueOrder));
         AssertBson("""{ "pc": true, "pca": { "$lte": NumberLong(5) } }""", Of(CreditDefinitions.ChargePending(5)));
         AssertBson("""

@@ -15,14 +15,15 @@ public sealed class IndexDefinitionsTests
     }
 
     [Fact]
-    public void Reservations_are_unique_per_account_and_key_and_the_sweeper_reads_state_then_expiry()
+    public void Reservations_are_unique_per_account_and_key_and_the_sweeper_reads_state_then_expiry_or_creation()
     {
         var indexes = UsageBillingMongoIndexes.Reservations;
-        Assert.Equal(3, indexes.Count);
+        Assert.Equal(4, indexes.Count);
         AssertIndex(indexes[0], """{ "acct": 1, "key": 1 }""", "account_key_unique", unique: true);
         AssertIndex(indexes[1], """{ "st": 1, "ea.t": 1 }""", "state_expires_at", unique: false);
-        AssertIndex(indexes[2], """{ "pca": 1 }""", "pending_charge", unique: false);
-        var partial = Assert.IsType<CreateIndexOptions<ReservationDocument>>(indexes[2].Options).PartialFilterExpression;
+        AssertIndex(indexes[2], """{ "st": 1, "ca.t": 1 }""", "state_created_at", unique: false);
+        AssertIndex(indexes[3], """{ "pca": 1 }""", "pending_charge", unique: false);
+        var partial = Assert.IsType<CreateIndexOptions<ReservationDocument>>(indexes[3].Options).PartialFilterExpression;
         AssertBson("""{ "pc": true }""", Of(partial));
     }
 

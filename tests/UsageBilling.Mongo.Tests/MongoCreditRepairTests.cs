@@ -65,9 +65,9 @@ public sealed class MongoCreditRepairTests(MongoTestDatabase mongo) : IClassFixt
         await db.Balances.FindOneAndUpdateAsync(CreditDefinitions.CanHold(account, hold.IdempotencyKey, hold.Amount), CreditDefinitions.Hold(hold));
         Assert.Null(await store.FindReservationAsync(hold.ReservationId));
 
-        await store.ExpireReservationsAsync(Now, 1000);
+        await store.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 1000);
         Assert.NotNull(await store.FindReservationAsync(hold.ReservationId));
-        await store.ExpireReservationsAsync(Now, 1000);
+        await store.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 1000);
 
         Assert.Equal(ReservationState.Expired, (await store.FindReservationAsync(hold.ReservationId))!.State);
         Assert.Equal(new CreditBalance(Units(10m), Money.Zero), await store.GetBalanceAsync(account));
@@ -81,7 +81,7 @@ public sealed class MongoCreditRepairTests(MongoTestDatabase mongo) : IClassFixt
         await db.Reservations.UpdateOneAsync(CreditDefinitions.ReservationIn(reservation.Id, ReservationStates.Active), CreditDefinitions.SetState(ReservationStates.Released));
         Assert.Equal(Units(4m), (await store.GetBalanceAsync(account)).Reserved);
 
-        await store.ExpireReservationsAsync(Now, 1000);
+        await store.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 1000);
 
         Assert.Equal(new CreditBalance(Units(10m), Money.Zero), await store.GetBalanceAsync(account));
         Assert.Equal(ReservationState.Released, (await store.FindReservationAsync(reservation.Id))!.State);
@@ -113,12 +113,12 @@ public sealed class MongoCreditRepairTests(MongoTestDatabase mongo) : IClassFixt
     {
         var (db, store, account) = await StartAsync(10m);
         var reservation = (await store.ReserveAsync(Reserve(account, 2m, "slow", Now.AddMinutes(-1)))).Reservation!;
-        await store.ExpireReservationsAsync(Now, 1000);
+        await store.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 1000);
         await db.Reservations.UpdateOneAsync(CreditDefinitions.ReservationIn(reservation.Id, ReservationStates.Expired), CreditDefinitions.SettleFromExpired(2_000_000_000, Now, storeTicks: 0));
         Assert.Equal(new CreditBalance(Units(10m), Money.Zero), await store.GetBalanceAsync(account));
 
-        await store.ExpireReservationsAsync(Now, 1000);
-        await store.ExpireReservationsAsync(Now, 1000);
+        await store.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 1000);
+        await store.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 1000);
 
         Assert.Equal(new CreditBalance(Units(8m), Money.Zero), await store.GetBalanceAsync(account));
         var ledger = await store.GetLedgerAsync(account, 10, null);
@@ -148,7 +148,7 @@ public sealed class MongoCreditRepairTests(MongoTestDatabase mongo) : IClassFixt
         };
         await db.Balances.FindOneAndUpdateAsync(CreditDefinitions.CanHold(account, hold.IdempotencyKey, hold.Amount), CreditDefinitions.Hold(hold));
 
-        await store.ExpireReservationsAsync(Now, 1000);
+        await store.ExpireReservationsAsync(Now, DateTimeOffset.UnixEpoch, 1000);
         var final = (await store.FindReservationAsync(first.Id))!;
         Assert.Equal(ReservationState.Released, final.State);
         Assert.Equal(new CreditBalance(Units(10m), Money.Zero), await store.GetBalanceAsync(account));

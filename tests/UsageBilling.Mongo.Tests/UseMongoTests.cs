@@ -74,16 +74,18 @@ public sealed class UseMongoTests
     }
 
     [Fact]
-    public async Task Indexes_are_not_touched_at_start_up_unless_asked()
+    public async Task Start_up_creates_the_indexes_by_default_and_checks_them_when_creation_is_off()
     {
-        // The connection string points at a port nothing listens on: creating indexes would fail the start.
-        await using var provider = Build(b => b.UseMongo("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200&connectTimeoutMS=200", "db"));
-        var initializer = provider.GetServices<IHostedService>().OfType<MongoIndexInitializer>().Single();
-        await initializer.StartAsync(CancellationToken.None);
+        Assert.True(new UsageBillingMongoOptions().CreateIndexesOnStartup);
 
-        await using var eager = Build(b => b.UseMongo("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200&connectTimeoutMS=200", "db", o => o.CreateIndexesOnStartup = true));
+        // The connection string points at a port nothing listens on: both creating and listing indexes fail the start.
+        await using var eager = Build(b => b.UseMongo("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200&connectTimeoutMS=200", "db"));
         var eagerInitializer = eager.GetServices<IHostedService>().OfType<MongoIndexInitializer>().Single();
         await Assert.ThrowsAsync<TimeoutException>(() => eagerInitializer.StartAsync(CancellationToken.None));
+
+        await using var checking = Build(b => b.UseMongo("mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=200&connectTimeoutMS=200", "db", o => o.CreateIndexesOnStartup = false));
+        var checkingInitializer = checking.GetServices<IHostedService>().OfType<MongoIndexInitializer>().Single();
+        await Assert.ThrowsAsync<TimeoutException>(() => checkingInitializer.StartAsync(CancellationToken.None));
     }
 
     private static ServiceProvider Build(Action<UsageBillingBuilder> useMongo)

@@ -86,7 +86,7 @@ internal sealed class CreditStatements
             UPDATE {r.Name} SET {r["State"]} = {Expired}
             WHERE {r["State"]} = {Active} AND {r["Id"]} IN (
                 SELECT {r["Id"]} FROM {r.Name}
-                WHERE {r["State"]} = {Active} AND {r["ExpiresAt"]} <= @now
+                WHERE {r["State"]} = {Active} AND ({r["ExpiresAt"]} <= @now OR {r["CreatedAt"]} <= @createdBefore)
                 ORDER BY {r["ExpiresAt"]}
                 LIMIT @max{skipLocked})
             RETURNING {r["AccountId"]}, {r["Amount"]}
@@ -170,11 +170,16 @@ internal sealed class CreditStatements
         return await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? (reader.GetString(0), reader.GetInt64(1)) : null;
     }
 
-    /// <summary>Moves up to <paramref name="max"/> due active reservations to expired; the account and amount of each.</summary>
-    public async Task<List<(string AccountId, long Amount)>> ExpireDueAsync(BillingTransaction transaction, long nowTicks, int max, CancellationToken cancellationToken)
+    /// <summary>
+    /// Moves up to <paramref name="max"/> due active reservations (past their expiry, or created at or before
+    /// <paramref name="createdBeforeTicks"/>) to expired; the account and amount of each. The partial index on the
+    /// expiry of active reservations serves both conditions: it holds only the calls in flight, read in expiry order.
+    /// </summary>
+    public async Task<List<(string AccountId, long Amount)>> ExpireDueAsync(BillingTransaction transaction, long nowTicks, long createdBeforeTicks, int max,
+        CancellationToken cancellationToken)
     {
         var expired = new List<(string, long)>();
-        await using var command = transaction.Command(_expireDue).With("@now", nowTicks).With("@max", max);
+        await using var command = transaction.Command(_expireDue).With("@now", nowTicks).With("@createdBefore", createdBeforeTicks).With("@max", max);
         await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
         while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
         {

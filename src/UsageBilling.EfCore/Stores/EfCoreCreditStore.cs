@@ -167,13 +167,13 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
         }, (accountId, limit, before, cancellationToken), cancellationToken);
     }
 
-    public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, int maxCount, CancellationToken cancellationToken = default)
+    public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
         return _database.WriteAsync(async (transaction, ct) =>
         {
             var statements = Statements(transaction.Schema);
-            var expired = await statements.ExpireDueAsync(transaction, StoredTime.ToTicks(now), maxCount, ct).ConfigureAwait(false);
+            var expired = await statements.ExpireDueAsync(transaction, StoredTime.ToTicks(now), StoredTime.ToTicks(createdBefore), maxCount, ct).ConfigureAwait(false);
 
             // Balance rows in a fixed order, so that two sweepers on two instances cannot deadlock.
             foreach (var account in expired.GroupBy(e => e.AccountId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))

@@ -209,11 +209,19 @@ internal static class CreditDefinitions
 
     public static UpdateDefinition<ReservationDocument> SetState(string state) => Builders<ReservationDocument>.Update.Set(d => d.State, state);
 
-    /// <summary>Active reservations due to expire, oldest expiry first (the (st, ea.t) index).</summary>
-    public static FilterDefinition<ReservationDocument> Due(DateTimeOffset now)
-        => ReservationFilter.And(
-            ReservationFilter.Eq(d => d.State, ReservationStates.Active),
-            ReservationFilter.Lte(d => d.ExpiresAt.UtcTicks, now.UtcTicks));
+    /// <summary>
+    /// Active reservations due to expire: past their expiry (the (st, ea.t) index), or created at or before
+    /// <paramref name="createdBefore"/> whatever their expiry (the (st, ca.t) index). Each branch of the <c>$or</c>
+    /// names the state, so that each is served by its own index.
+    /// </summary>
+    public static FilterDefinition<ReservationDocument> Due(DateTimeOffset now, DateTimeOffset createdBefore)
+        => ReservationFilter.Or(
+            ReservationFilter.And(
+                ReservationFilter.Eq(d => d.State, ReservationStates.Active),
+                ReservationFilter.Lte(d => d.ExpiresAt.UtcTicks, now.UtcTicks)),
+            ReservationFilter.And(
+                ReservationFilter.Eq(d => d.State, ReservationStates.Active),
+                ReservationFilter.Lte(d => d.CreatedAt.UtcTicks, createdBefore.UtcTicks)));
 
     public static SortDefinition<ReservationDocument> DueOrder { get; } = Builders<ReservationDocument>.Sort.Ascending(d => d.ExpiresAt.UtcTicks);
 

@@ -205,13 +205,13 @@ internal sealed partial class MongoCreditStore : ICreditStore
         return new LedgerPage(entries, next);
     }
 
-    public async ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, int maxCount, CancellationToken cancellationToken = default)
+    public async ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
         var expired = 0;
         while (expired < maxCount)
         {
-            var due = await _database.Reservations.Find(CreditDefinitions.Due(now))
+            var due = await _database.Reservations.Find(CreditDefinitions.Due(now, createdBefore))
                 .Sort(CreditDefinitions.DueOrder)
                 .Limit(maxCount - expired)
                 .ToListAsync(cancellationToken).ConfigureAwait(false);

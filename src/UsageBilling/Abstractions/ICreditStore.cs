@@ -46,6 +46,15 @@ public interface ICreditStore
     /// <param name="cancellationToken">Cancels the read.</param>
     ValueTask<LedgerPage> GetLedgerAsync(string accountId, int limit, string? cursor, CancellationToken cancellationToken = default);
 
-    /// <summary>Marks up to <paramref name="maxCount"/> active reservations whose expiry is at or before <paramref name="now"/> as expired and removes their holds. Returns how many.</summary>
-    ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, int maxCount, CancellationToken cancellationToken = default);
+    /// <summary>
+    /// Marks up to <paramref name="maxCount"/> active reservations as expired and removes their holds: those whose
+    /// expiry is at or before <paramref name="now"/>, and those created at or before <paramref name="createdBefore"/>
+    /// whatever their stored expiry (so that a shorter <c>Credits:ReservationTimeout</c> applies to holds made under a
+    /// longer one, for example holds left by a crash). Returns how many.
+    /// </summary>
+    /// <param name="now">Reservations whose <see cref="CreditReservation.ExpiresAt"/> is at or before this are due.</param>
+    /// <param name="createdBefore">Reservations whose <see cref="CreditReservation.CreatedAt"/> is at or before this are due too: the sweeper passes now minus the current reservation timeout.</param>
+    /// <param name="maxCount">The most reservations to expire in this call (at least 1).</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default);
 }

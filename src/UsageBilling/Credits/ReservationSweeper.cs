@@ -4,7 +4,11 @@ using Microsoft.Extensions.Options;
 
 namespace UsageBilling;
 
-/// <summary>Releases reservations that were neither settled nor released before they expired (for example after a crash).</summary>
+/// <summary>
+/// Releases reservations that were neither settled nor released before they expired (for example after a crash): those
+/// past their stored expiry, and those older than the current <see cref="CreditOptions.ReservationTimeout"/>, so that
+/// lowering the timeout also frees holds made under the old one.
+/// </summary>
 internal sealed partial class ReservationSweeper : BackgroundService
 {
     private readonly ICreditStore _store;
@@ -41,7 +45,9 @@ internal sealed partial class ReservationSweeper : BackgroundService
         int count;
         do
         {
-            count = await _store.ExpireReservationsAsync(_timeProvider.GetUtcNow(), _options.SweepBatchSize, cancellationToken).ConfigureAwait(false);
+            // The current timeout applies to every hold, also to those made under a longer one before a restart.
+            var now = _timeProvider.GetUtcNow();
+            count = await _store.ExpireReservationsAsync(now, now - _options.ReservationTimeout, _options.SweepBatchSize, cancellationToken).ConfigureAwait(false);
             total += count;
         }
         while (count == _options.SweepBatchSize);

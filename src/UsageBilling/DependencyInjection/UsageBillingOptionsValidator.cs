@@ -154,6 +154,16 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add("UsageBilling:UsageLog:FlushInterval and MaxRetryDelay must be positive.");
         }
 
+        if (options.UsageLog.MaxEnqueueWait < TimeSpan.Zero || options.UsageLog.MaxEnqueueWait > TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"UsageBilling:UsageLog:MaxEnqueueWait must be from 0 to 1 minute (was {options.UsageLog.MaxEnqueueWait}).");
+        }
+
+        if (options.UsageLog.MaxBatchAttempts < 1)
+        {
+            failures.Add($"UsageBilling:UsageLog:MaxBatchAttempts must be at least 1 (was {options.UsageLog.MaxBatchAttempts}).");
+        }
+
         if (options.Idempotency.MaxResponseBytes < 0 || options.Idempotency.ReplayFor < TimeSpan.FromSeconds(1))
         {
             failures.Add("UsageBilling:Idempotency:MaxResponseBytes must not be negative and ReplayFor must be at least 1 s.");

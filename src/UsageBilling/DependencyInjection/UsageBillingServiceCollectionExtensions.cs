@@ -68,6 +68,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<BillingEventDispatcher>();
         services.TryAddSingleton<LlmMeter>();
         services.TryAddSingleton<UsageLogQueue>();
+        services.TryAddSingleton<UsageDeadLetters>();
         services.TryAddSingleton<ReservationSweeper>();
         services.AddDistributedMemoryCache();
         services.TryAddSingleton<IdempotentResponseStore>();

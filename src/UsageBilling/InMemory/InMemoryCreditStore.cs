@@ -200,7 +200,7 @@ internal sealed class InMemoryCreditStore : ICreditStore
         }
     }
 
-    public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, int maxCount, CancellationToken cancellationToken = default)
+    public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default)
     {
         var expired = 0;
         foreach (var state in _accounts.Values)
@@ -214,7 +214,7 @@ internal sealed class InMemoryCreditStore : ICreditStore
                         return ValueTask.FromResult(expired);
                     }
 
-                    if (reservation.State == ReservationState.Active && reservation.ExpiresAt <= now)
+                    if (reservation.State == ReservationState.Active && (reservation.ExpiresAt <= now || reservation.CreatedAt <= createdBefore))
                     {
                         state.Reservations[reservation.Id] = reservation with { State = ReservationState.Expired };
                         state.Balance = state.Balance with { Reserved = state.Balance.Reserved - reservation.Amount };

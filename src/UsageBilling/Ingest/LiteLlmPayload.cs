@@ -37,6 +37,12 @@ internal static class LiteLlmPayload
             return null;
         }
 
+        if (!IsIdentifier(callId))
+        {
+            reason = $"'id' must be 1 to {MaxIdLength} characters without control characters or invalid UTF-16";
+            return null;
+        }
+
         var status = String(entry, "status");
         if (status is not null && !string.Equals(status, "success", StringComparison.OrdinalIgnoreCase))
         {
@@ -75,6 +81,12 @@ internal static class LiteLlmPayload
         var metadata = entry.TryGetProperty("metadata", out var m) && m.ValueKind == JsonValueKind.Object ? m : default;
         var runId = metadata.ValueKind == JsonValueKind.Object && metadata.TryGetProperty("spend_logs_metadata", out var spend) && spend.ValueKind == JsonValueKind.Object
             ? String(spend, "run_id") : null;
+        if (runId is not null && !IsIdentifier(runId))
+        {
+            reason = $"'metadata.spend_logs_metadata.run_id' must be 1 to {MaxIdLength} characters without control characters or invalid UTF-16";
+            return null;
+        }
+
         var endUser = String(entry, "end_user");
         if (string.IsNullOrEmpty(endUser) && metadata.ValueKind == JsonValueKind.Object
             && metadata.TryGetProperty("requester_custom_headers", out var headers) && headers.ValueKind == JsonValueKind.Object)
@@ -90,9 +102,20 @@ internal static class LiteLlmPayload
         }
 
         return new LiteLlmCall(callId, runId ?? callId, model, prompt, completion, cached, cost, start, Math.Max(0, (end - start).TotalMilliseconds), endUser,
-            metadata.ValueKind == JsonValueKind.Object ? String(metadata, "user_api_key_alias") : null,
-            metadata.ValueKind == JsonValueKind.Object ? String(metadata, "user_api_key_hash") : null);
+            metadata.ValueKind == JsonValueKind.Object && String(metadata, "user_api_key_alias") is { } alias ? ClientStrings.Normalize(alias) : null,
+            metadata.ValueKind == JsonValueKind.Object && String(metadata, "user_api_key_hash") is { } hash ? ClientStrings.Normalize(hash) : null);
     }
+
+    /// <summary>The longest call or run id accepted: it becomes the idempotency key of the charge and the usage record's id.</summary>
+    internal const int MaxIdLength = 255;
+
+    /// <summary>
+    /// Whether <paramref name="id"/> can key a charge and a usage record as it is: an id is never rewritten (two ids
+    /// must not become one), so one with control characters (NUL, which PostgreSQL refuses in text, included) or
+    /// invalid UTF-16 (read as U+FFFD, so U+FFFD too) is skipped.
+    /// </summary>
+    private static bool IsIdentifier(string id)
+        => id.Length <= MaxIdLength && !id.Contains(ClientStrings.Replacement, StringComparison.Ordinal) && ReferenceEquals(ClientStrings.Normalize(id, MaxIdLength), id);
 
     private static string? String(JsonElement element, string name)
         => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String && ClientStrings.Read(value) is { } text && !string.IsNullOrWhiteSpace(text) ? text : null;

@@ -100,8 +100,8 @@ internal sealed class FaultyCreditStore(ICreditStore inner, StoreFaults faults) 
     public ValueTask<LedgerPage> GetLedgerAsync(string accountId, int limit, string? cursor, CancellationToken cancellationToken = default)
         => inner.GetLedgerAsync(accountId, limit, cursor, cancellationToken);
 
-    public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, int maxCount, CancellationToken cancellationToken = default)
-        => faults.RunAsync("expire", () => inner.ExpireReservationsAsync(now, maxCount, cancellationToken));
+    public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default)
+        => faults.RunAsync("expire", () => inner.ExpireReservationsAsync(now, createdBefore, maxCount, cancellationToken));
 }
 
 /// <summary>An <see cref="IRateLimitCounterStore"/> that fails where <see cref="StoreFaults"/> says.</summary>

@@ -202,6 +202,33 @@ public sealed class CustomHostTests
     }
 
     [Fact]
+    public async Task The_sweeper_applies_the_current_timeout_to_holds_made_under_a_longer_one()
+    {
+        // Restarted with a 2-minute timeout; a crash before the restart left a hold made under a 10-hour one.
+        await using var app = await StartAsync(_ => { }, o => o.Credits.ReservationTimeout = TimeSpan.FromMinutes(2));
+        var (account, _) = await CreateCustomerAsync(app, 1m);
+        var store = app.Services.GetRequiredService<ICreditStore>();
+        var now = _time.GetUtcNow();
+        var crashed = await store.ReserveAsync(new CreditReservationRequest
+        {
+            ReservationId = "res_crashed", AccountId = account, Amount = Money.FromUnits(0.6m), IdempotencyKey = "crashed-call",
+            CreatedAt = now, ExpiresAt = now.AddHours(10),
+        });
+        Assert.Equal(ReserveStatus.Reserved, crashed.Status);
+        var sweeper = app.Services.GetRequiredService<ReservationSweeper>();
+
+        // The sweeper's own timer may run too when the clock moves: assert the hold's state, not who swept it.
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await sweeper.SweepOnceAsync(CancellationToken.None);
+        Assert.Equal(ReservationState.Active, (await store.FindReservationAsync("res_crashed"))!.State);
+        _time.Advance(TimeSpan.FromMinutes(1));
+        await sweeper.SweepOnceAsync(CancellationToken.None);
+
+        Assert.Equal(new CreditBalance(Money.FromUnits(1m), Money.Zero), await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account));
+        Assert.Equal(ReservationState.Expired, (await store.FindReservationAsync("res_crashed"))!.State);
+    }
+
+    [Fact]
     public async Task Invalid_options_stop_the_app_at_start_up_with_a_clear_message()
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(_ => { }, o =>

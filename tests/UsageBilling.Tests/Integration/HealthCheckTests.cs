@@ -45,7 +45,7 @@ public sealed class HealthCheckTests
 
         public ValueTask<LedgerPage> GetLedgerAsync(string accountId, int limit, string? cursor, CancellationToken cancellationToken = default) => throw Down();
 
-        public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, int maxCount, CancellationToken cancellationToken = default) => throw Down();
+        public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default) => throw Down();
 
         private static InjectedStoreFaultException Down() => new("The credit store is unreachable.");
     }
