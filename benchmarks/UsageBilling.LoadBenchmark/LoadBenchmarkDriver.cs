@@ -146,13 +146,13 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
     {
         var bare = _rows.FirstOrDefault(r => r.Name == Subject.Bare.Name);
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"| subject | req/s | p50 | p99 | × bare | SQL statements/call | server CPU/call | server alloc/call | machine CPU busy |");
-        text.AppendLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|");
+        text.AppendLine(CultureInfo.InvariantCulture, $"| subject | req/s | p50 | p99 | × bare | SQL statements/call | round trips/call | server CPU/call | server alloc/call | machine CPU busy |");
+        text.AppendLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var row in _rows)
         {
             var ratio = bare is null || row.Server is null ? "–" : (row.Load.PerSecond / bare.Load.PerSecond).ToString("0.000", CultureInfo.InvariantCulture);
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"| {row.Name}: {row.Description} | {row.Load.PerSecond:N0} | {Ms(row.Load.P50)} | {Ms(row.Load.P99)} | {ratio} | {row.StatementsPerCall} | {row.CpuPerCall} | {row.AllocatedPerCall} | {row.Load.MachineBusy:P0} |");
+                $"| {row.Name}: {row.Description} | {row.Load.PerSecond:N0} | {Ms(row.Load.P50)} | {Ms(row.Load.P99)} | {ratio} | {row.StatementsPerCall} | {row.RoundTripsPerCall} | {row.CpuPerCall} | {row.AllocatedPerCall} | {row.Load.MachineBusy:P0} |");
         }
 
         var hot = _rows.FirstOrDefault(r => r.Name == Subject.PostgresHot.Name);
@@ -186,21 +186,37 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
     private sealed record Row(string Name, string Description, LoadResult Load, ServerStats? Before, ServerStats? After, bool CountsStatements,
         WaitProfile? Waits)
     {
-        private static readonly string[] StatementKinds = ["BEGIN", "SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "OTHER", "COMMIT", "ROLLBACK"];
-
         public ServerStats? Server => After;
 
         private long Calls => Before is null || After is null ? Load.Calls : Math.Max(1, After.Served - Before.Served);
 
         private double PerCall(string counter) => (After!.Database.GetValueOrDefault(counter) - Before!.Database.GetValueOrDefault(counter)) / (double)Calls;
 
-        private double Statements => StatementKinds.Sum(PerCall);
+        private bool OnPostgres => After!.Database.Keys.Any(k => k.StartsWith("npgsql.", StringComparison.Ordinal));
+
+        private IEnumerable<string> Counters(string prefix) => After!.Database.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal));
+
+        // Npgsql sends COMMIT / ROLLBACK itself, outside its command activities: EF's transaction counts stand for them.
+        private double PostgresCommits => PerCall("ef.COMMIT") + PerCall("ef.ROLLBACK");
+
+        /// <summary>
+        /// SQLite: every statement the engine ran. PostgreSQL: every statement in a command, plus BEGIN, COMMIT / ROLLBACK
+        /// and the pool reset DISCARD ALL (one per connection open).
+        /// </summary>
+        private double Statements => OnPostgres
+            ? Counters("npgsql.").Where(k => k != "npgsql.roundTrips").Sum(PerCall) + PerCall("ef.BEGIN") + PostgresCommits + PerCall("ef.opens")
+            : Counters("sqlite.").Sum(PerCall);
 
         public string StatementsPerCall => CountsStatements && Before is not null ? Statements.ToString("0.00", CultureInfo.InvariantCulture) : "–";
 
+        /// <summary>PostgreSQL: commands (BEGIN and DISCARD ALL ride with the next one) plus COMMIT / ROLLBACK. SQLite runs in process.</summary>
+        public string RoundTripsPerCall => CountsStatements && Before is not null && OnPostgres
+            ? (PerCall("npgsql.roundTrips") + PostgresCommits).ToString("0.00", CultureInfo.InvariantCulture)
+            : "–";
+
         public string CpuPerCall => Before is null || After is null
             ? "–"
-            : TimeSpan.FromTicks((After.CpuTicks - Before.CpuTicks) / Calls).TotalMicroseconds.ToString("N0' µs'", CultureInfo.InvariantCulture);
+            : TimeSpan.FromTicks((After.CpuTicks - Before.CpuTicks) / Calls).TotalMicroseconds.ToString("#,0' µs'", CultureInfo.InvariantCulture);
 
         public string AllocatedPerCall => Before is null || After is null
             ? "–"
@@ -211,18 +227,20 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             var parts = new List<string>();
             if (Before is not null && After is not null)
             {
-                parts.Add($"{Calls:N0} calls answered 200, {After.Failed - Before.Failed:N0} refused");
+                parts.Add($"{Calls:N0} calls answered 200, {After.Failed - Before.Failed:N0} refused; server CPU {CpuPerCall}/call, {AllocatedPerCall}/call");
                 if (CountsStatements)
                 {
-                    var verbs = StatementKinds.Where(v => PerCall(v) > 0.005).Select(v => $"{v} {PerCall(v):0.00}");
-                    parts.Add($"statements/call: {string.Join(", ", verbs)}; EF commands {PerCall("commands"):0.00}, connection opens {PerCall("opens"):0.00}"
-                        + (After.Database.GetValueOrDefault("npgsqlOperations") > 0 ? $", Npgsql operations {PerCall("npgsqlOperations"):0.00}" : ""));
+                    var prefix = OnPostgres ? "npgsql." : "sqlite.";
+                    var verbs = Counters(prefix).Where(k => k != "npgsql.roundTrips" && PerCall(k) > 0.005)
+                        .OrderByDescending(PerCall).Select(k => $"{k[prefix.Length..]} {PerCall(k):0.00}");
+                    var transactions = $"EF transactions {PerCall("ef.BEGIN"):0.00} begun, {PerCall("ef.COMMIT"):0.00} committed, {PerCall("ef.ROLLBACK"):0.00} rolled back; connection opens {PerCall("ef.opens"):0.00}";
+                    parts.Add($"statements/call by verb: {string.Join(", ", verbs)}; {transactions}");
                 }
 
                 parts.Add($"GC gen0 {After.Gen0 - Before.Gen0}, gen2 {After.Gen2 - Before.Gen2}; working set at end {After.WorkingSet / 1048576.0:N0} MB");
             }
 
-            parts.Add($"client CPU {Load.ClientCpu.TotalMicroseconds / Math.Max(1, Load.Calls):N0} µs/call");
+            parts.Add($"load generator CPU {Load.ClientCpu.TotalMicroseconds / Math.Max(1, Load.Calls):#,0} µs/call");
             if (Load.Errors.Count > 0)
             {
                 parts.Add("errors: " + string.Join(", ", Load.Errors.Select(e => $"{e.Key} ×{e.Value}")));
@@ -230,10 +248,19 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
 
             if (Waits is not null)
             {
-                parts.Add($"PostgreSQL backends (mean over {Waits.Samples} samples): {Waits}");
+                parts.Add($"PostgreSQL backends of the subject's database, mean number in each state over {Waits.Samples} samples: {Waits}");
             }
 
-            return string.Join("; ", parts);
+            var text = string.Join("; ", parts);
+            if (CountsStatements && Before is not null && After is not null)
+            {
+                var shapes = After.StatementShapes
+                    .Select(p => (Shape: p.Key, PerCall: (p.Value - Before.StatementShapes.GetValueOrDefault(p.Key)) / (double)Calls))
+                    .Where(p => p.PerCall > 0.005).OrderByDescending(p => p.PerCall).Take(15);
+                text += Environment.NewLine + string.Join(Environment.NewLine, shapes.Select(p => $"    {p.PerCall,5:0.00}/call  {p.Shape}"));
+            }
+
+            return text;
         }
     }
 }

@@ -24,13 +24,28 @@ internal sealed class PostgresServer(string connectionString, int poolSize)
         return new NpgsqlConnectionStringBuilder(connectionString) { Database = name, MaxPoolSize = poolSize, Timeout = 60 }.ConnectionString;
     }
 
+    /// <summary>
+    /// Drops the database once the host has exited. A plain <c>DROP DATABASE</c> stops an autovacuum worker still in it
+    /// (which <c>WITH (FORCE)</c> may not: it is not the role's process); it is retried while a closing connection lingers.
+    /// </summary>
     public async Task DropDatabaseAsync(string name)
     {
         NpgsqlConnection.ClearAllPools();
         await using var admin = new NpgsqlConnection(connectionString);
         await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+        for (var attempt = 1; ; attempt++)
+        {
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{name}\"", admin);
+            try
+            {
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException e) when (e.SqlState == PostgresErrorCodes.ObjectInUse && attempt < 10)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        }
     }
 
     public async Task<string> DescribeAsync()

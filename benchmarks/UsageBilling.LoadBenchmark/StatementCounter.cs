@@ -1,162 +1,121 @@
+using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Diagnostics.Metrics;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
 using Microsoft.EntityFrameworkCore.Diagnostics;
 
 namespace UsageBilling.LoadBenchmark;
 
 /// <summary>
-/// Counts, in a subject's host process, what the EF Core stores send to the database: every command (a round trip)
-/// and every statement in it by verb, every transaction begin / commit / rollback, and every connection open. Registered on
-/// the context options with <c>AddInterceptors(StatementCounter.Interceptors)</c>. On PostgreSQL it also counts the
-/// operations Npgsql itself reports (meter <c>Npgsql</c>, <c>db.client.operation.duration</c>), which include commands
-/// run as raw SQL outside EF.
+/// Counts, in a subject's host process, the SQL the stores send, below EF Core (the stores run raw commands on the
+/// context's connection, which EF's command interceptors do not see):
+/// <list type="bullet">
+/// <item>SQLite: every statement the engine starts (<c>sqlite3_trace</c> on each connection EF opens), BEGIN and COMMIT included.</item>
+/// <item>PostgreSQL: every command Npgsql sends (its <c>Npgsql</c> activity source, one activity per round trip), plus
+/// the transactions EF begins and commits (Npgsql pipelines <c>BEGIN</c> with the first command and sends <c>COMMIT</c>
+/// as a round trip of its own) and the pool resets (<c>DISCARD ALL</c>, prepended to the first command after a pooled
+/// connection is reopened: one per connection open).</item>
+/// </list>
+/// Registered on the context options with <c>AddInterceptors(StatementCounter.Interceptors)</c>.
 /// </summary>
-internal static class StatementCounter
+internal static partial class StatementCounter
 {
-    private static readonly string[] Verbs = ["SELECT", "INSERT", "UPDATE", "DELETE", "WITH", "OTHER"];
-    private static readonly long[] StatementsByVerb = new long[Verbs.Length];
-    private static long s_commands;
-    private static long s_begins;
-    private static long s_commits;
-    private static long s_rollbacks;
-    private static long s_opens;
-    private static long s_npgsqlOperations;
-    private static MeterListener? s_listener;
+    private static readonly ConcurrentDictionary<string, long> Counts = new();
+    private static readonly ConcurrentDictionary<string, long> Shapes = new();
+    private static readonly SQLitePCL.strdelegate_trace SqliteTrace = (_, sql) => CountStatements(sql, "sqlite");
+    private static ActivityListener? s_listener;
 
-    public static IInterceptor[] Interceptors { get; } = [new Commands(), new Transactions(), new Connections()];
+    public static IInterceptor[] Interceptors { get; } = [new Transactions(), new Connections()];
 
-    /// <summary>Starts counting Npgsql's own operations (PostgreSQL subjects only).</summary>
+    /// <summary>Starts counting the commands Npgsql sends (PostgreSQL subjects only).</summary>
     public static void ListenToNpgsql()
     {
-        s_listener = new MeterListener
+        s_listener = new ActivityListener
         {
-            InstrumentPublished = (instrument, listener) =>
+            ShouldListenTo = source => source.Name == "Npgsql",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllData,
+            ActivityStopped = activity =>
             {
-                if (instrument.Meter.Name == "Npgsql" && instrument.Name == "db.client.operation.duration")
-                {
-                    listener.EnableMeasurementEvents(instrument);
-                }
+                Add("npgsql.roundTrips");
+                var text = activity.GetTagItem("db.query.text") as string ?? activity.DisplayName;
+                CountStatements(text, "npgsql");
             },
         };
-        s_listener.SetMeasurementEventCallback<double>((_, _, _, _) => Interlocked.Increment(ref s_npgsqlOperations));
-        s_listener.Start();
+        ActivitySource.AddActivityListener(s_listener);
     }
 
-    public static Dictionary<string, long> Snapshot()
+    public static Dictionary<string, long> Snapshot() => new(Counts);
+
+    public static Dictionary<string, long> SnapshotShapes() => new(Shapes);
+
+    private static void Add(string counter, long by = 1) => Counts.AddOrUpdate(counter, by, (_, n) => n + by);
+
+    private static void CountStatements(string sql, string source)
     {
-        var counts = new Dictionary<string, long>
-        {
-            ["commands"] = Interlocked.Read(ref s_commands),
-            ["BEGIN"] = Interlocked.Read(ref s_begins),
-            ["COMMIT"] = Interlocked.Read(ref s_commits),
-            ["ROLLBACK"] = Interlocked.Read(ref s_rollbacks),
-            ["opens"] = Interlocked.Read(ref s_opens),
-            ["npgsqlOperations"] = Interlocked.Read(ref s_npgsqlOperations),
-        };
-        for (var i = 0; i < Verbs.Length; i++)
-        {
-            counts[Verbs[i]] = Interlocked.Read(ref StatementsByVerb[i]);
-        }
-
-        return counts;
-    }
-
-    private static void Count(DbCommand command)
-    {
-        Interlocked.Increment(ref s_commands);
-
-        // EF batches several statements into one command, each ending with ';' (values travel as parameters).
-        foreach (var statement in command.CommandText.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var statement in sql.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
             var end = statement.AsSpan().IndexOfAny(' ', '\n', '\r');
             var verb = (end < 0 ? statement : statement[..end]).ToUpperInvariant();
-            var index = Array.IndexOf(Verbs, verb);
-            Interlocked.Increment(ref StatementsByVerb[index < 0 ? Verbs.Length - 1 : index]);
+            Add($"{source}.{verb}");
+            // sqlite3_trace shows the statement with its values bound: they become '?' so that one statement is one shape.
+            var shape = Literal().Replace(string.Join(' ', statement.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)), "?");
+            Shapes.AddOrUpdate($"{source}: {(shape.Length > 90 ? shape[..90] + "…" : shape)}", 1, (_, n) => n + 1);
         }
     }
 
-    private sealed class Commands : DbCommandInterceptor
-    {
-        public override InterceptionResult<DbDataReader> ReaderExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<DbDataReader> result)
-        {
-            Count(command);
-            return result;
-        }
-
-        public override ValueTask<InterceptionResult<DbDataReader>> ReaderExecutingAsync(DbCommand command, CommandEventData eventData,
-            InterceptionResult<DbDataReader> result, CancellationToken cancellationToken = default)
-        {
-            Count(command);
-            return ValueTask.FromResult(result);
-        }
-
-        public override InterceptionResult<int> NonQueryExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<int> result)
-        {
-            Count(command);
-            return result;
-        }
-
-        public override ValueTask<InterceptionResult<int>> NonQueryExecutingAsync(DbCommand command, CommandEventData eventData,
-            InterceptionResult<int> result, CancellationToken cancellationToken = default)
-        {
-            Count(command);
-            return ValueTask.FromResult(result);
-        }
-
-        public override InterceptionResult<object> ScalarExecuting(DbCommand command, CommandEventData eventData, InterceptionResult<object> result)
-        {
-            Count(command);
-            return result;
-        }
-
-        public override ValueTask<InterceptionResult<object>> ScalarExecutingAsync(DbCommand command, CommandEventData eventData,
-            InterceptionResult<object> result, CancellationToken cancellationToken = default)
-        {
-            Count(command);
-            return ValueTask.FromResult(result);
-        }
-    }
+    [GeneratedRegex(@"'(?:[^']|'')*'|\b-?\d+(?:\.\d+)?\b")]
+    private static partial Regex Literal();
 
     private sealed class Transactions : DbTransactionInterceptor
     {
         public override DbTransaction TransactionStarted(DbConnection connection, TransactionEndEventData eventData, DbTransaction result)
         {
-            Interlocked.Increment(ref s_begins);
+            Add("ef.BEGIN");
             return result;
         }
 
         public override ValueTask<DbTransaction> TransactionStartedAsync(DbConnection connection, TransactionEndEventData eventData, DbTransaction result,
             CancellationToken cancellationToken = default)
         {
-            Interlocked.Increment(ref s_begins);
+            Add("ef.BEGIN");
             return ValueTask.FromResult(result);
         }
 
-        public override void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) => Interlocked.Increment(ref s_commits);
+        public override void TransactionCommitted(DbTransaction transaction, TransactionEndEventData eventData) => Add("ef.COMMIT");
 
         public override Task TransactionCommittedAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
         {
-            Interlocked.Increment(ref s_commits);
+            Add("ef.COMMIT");
             return Task.CompletedTask;
         }
 
-        public override void TransactionRolledBack(DbTransaction transaction, TransactionEndEventData eventData) => Interlocked.Increment(ref s_rollbacks);
+        public override void TransactionRolledBack(DbTransaction transaction, TransactionEndEventData eventData) => Add("ef.ROLLBACK");
 
         public override Task TransactionRolledBackAsync(DbTransaction transaction, TransactionEndEventData eventData, CancellationToken cancellationToken = default)
         {
-            Interlocked.Increment(ref s_rollbacks);
+            Add("ef.ROLLBACK");
             return Task.CompletedTask;
         }
     }
 
     private sealed class Connections : DbConnectionInterceptor
     {
-        public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Interlocked.Increment(ref s_opens);
+        public override void ConnectionOpened(DbConnection connection, ConnectionEndEventData eventData) => Opened(connection);
 
         public override Task ConnectionOpenedAsync(DbConnection connection, ConnectionEndEventData eventData, CancellationToken cancellationToken = default)
         {
-            Interlocked.Increment(ref s_opens);
+            Opened(connection);
             return Task.CompletedTask;
+        }
+
+        private static void Opened(DbConnection connection)
+        {
+            Add("ef.opens");
+            if (connection is SqliteConnection { Handle: { } handle })
+            {
+                SQLitePCL.raw.sqlite3_trace(handle, SqliteTrace, null);
+            }
         }
     }
 }

@@ -125,7 +125,8 @@ internal static class SubjectHost
             process.WorkingSet64,
             GC.CollectionCount(0),
             GC.CollectionCount(2),
-            StatementCounter.Snapshot());
+            StatementCounter.Snapshot(),
+            StatementCounter.SnapshotShapes());
     }
 }
 
@@ -134,4 +135,4 @@ internal sealed record ReadyMessage(int Port, string[] Keys);
 
 /// <summary>Cumulative counters of a subject host; the driver subtracts two of them.</summary>
 internal sealed record ServerStats(long Served, long Failed, long AllocatedBytes, long CpuTicks, long WorkingSet, int Gen0, int Gen2,
-    Dictionary<string, long> Database);
+    Dictionary<string, long> Database, Dictionary<string, long> StatementShapes);
