@@ -125,7 +125,12 @@ internal static class SubjectHost
             process.WorkingSet64,
             GC.CollectionCount(0),
             GC.CollectionCount(2),
-            StatementCounter.Snapshot(),
+            new Dictionary<string, long>(StatementCounter.Snapshot())
+            {
+                ["runtime.lockContentions"] = Monitor.LockContentionCount,
+                ["runtime.threadPoolWorkItems"] = ThreadPool.CompletedWorkItemCount,
+                ["runtime.threadPoolThreads"] = ThreadPool.ThreadCount,
+            },
             StatementCounter.SnapshotShapes());
     }
 }
