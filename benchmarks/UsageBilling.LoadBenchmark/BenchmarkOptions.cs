@@ -1,0 +1,65 @@
+using System.Globalization;
+
+namespace UsageBilling.LoadBenchmark;
+
+/// <summary>The driver's command line.</summary>
+internal sealed record BenchmarkOptions
+{
+    public const string PlainUpdate = "pgupdate";
+
+    public const string Usage = """
+        Usage: UsageBilling.LoadBenchmark [--duration SECONDS] [--warmup SECONDS] [--connections N] [--subjects LIST]
+          --duration     measured time per subject, default 10
+          --warmup       load before measuring (JIT, pools, caches), default 3
+          --connections  concurrent HTTP connections (and PostgreSQL callers/pool size), default 64
+          --subjects     comma-separated, default bare,memory,sqlite,pg64,pghot,pgupdate
+                         (bare is always run first when any other is asked for: ratios are to bare in the same run)
+        PostgreSQL subjects (pg64, pghot, pgupdate) need USAGEBILLING_POSTGRES; without it they are skipped.
+        """;
+
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
+
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(3);
+
+    public int Connections { get; init; } = 64;
+
+    public IReadOnlyList<string> Subjects { get; init; } = [.. Subject.All.Select(s => s.Name), PlainUpdate];
+
+    public bool Help { get; init; }
+
+    public static BenchmarkOptions Parse(string[] args)
+    {
+        var options = new BenchmarkOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
+            double Seconds() => double.TryParse(Value(), NumberStyles.Float, CultureInfo.InvariantCulture, out var s) && s >= 0
+                ? s
+                : throw new ArgumentException($"{args[i - 1]} needs a number of seconds.");
+            options = args[i] switch
+            {
+                "--duration" => options with { Duration = TimeSpan.FromSeconds(Seconds()) },
+                "--warmup" => options with { WarmUp = TimeSpan.FromSeconds(Seconds()) },
+                "--connections" => options with
+                {
+                    Connections = int.TryParse(Value(), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException("--connections needs a positive number."),
+                },
+                "--subjects" => options with { Subjects = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "--help" or "-h" => options with { Help = true },
+                _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),
+            };
+        }
+
+        foreach (var name in options.Subjects.Where(n => n != PlainUpdate))
+        {
+            Subject.Find(name);
+        }
+
+        if (options.Duration <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("--duration must be positive.");
+        }
+
+        return options;
+    }
+}

@@ -1,0 +1,268 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace UsageBilling.LoadBenchmark;
+
+/// <summary>Runs each subject in its own host process, drives it, and prints the table and what bounds each row.</summary>
+internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
+{
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+    private readonly PostgresServer? _postgres = PostgresServer.FromEnvironment(options.Connections);
+    private readonly List<Row> _rows = [];
+    private readonly List<string> _skipped = [];
+
+    public async Task RunAsync()
+    {
+        var requested = options.Subjects.ToHashSet();
+        if (requested.Any(n => n != BenchmarkOptions.PlainUpdate))
+        {
+            requested.Add(Subject.Bare.Name);
+        }
+
+        Console.WriteLine($"UsageBilling load benchmark: {options.Connections} connections, warm-up {options.WarmUp.TotalSeconds:0.#} s, measured {options.Duration.TotalSeconds:0.#} s per subject; "
+            + $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
+        if (_postgres is not null && requested.Any(IsPostgres))
+        {
+            Console.WriteLine(await _postgres.DescribeAsync());
+        }
+
+        foreach (var subject in Subject.All.Where(s => requested.Contains(s.Name)))
+        {
+            if (subject.Backend == SubjectBackend.Postgres && _postgres is null)
+            {
+                _skipped.Add($"{subject.Name} skipped: set {PostgresServer.Variable} to a PostgreSQL connection string whose role may create databases.");
+                Console.WriteLine(_skipped[^1]);
+                continue;
+            }
+
+            _rows.Add(await RunSubjectAsync(subject));
+        }
+
+        if (requested.Contains(BenchmarkOptions.PlainUpdate))
+        {
+            if (_postgres is null)
+            {
+                _skipped.Add($"{BenchmarkOptions.PlainUpdate} skipped: set {PostgresServer.Variable}.");
+                Console.WriteLine(_skipped[^1]);
+            }
+            else
+            {
+                _rows.Add(await RunPlainUpdateAsync(_postgres));
+            }
+        }
+
+        Console.WriteLine();
+        Console.WriteLine(Report());
+    }
+
+    private static bool IsPostgres(string name) => name == BenchmarkOptions.PlainUpdate || Subject.Find(name).Backend == SubjectBackend.Postgres;
+
+    private async Task<Row> RunSubjectAsync(Subject subject)
+    {
+        Console.WriteLine($"-- {subject.Name}: {subject.Description}");
+        string? connectionString = null;
+        string? database = null;
+        string? sqlitePath = null;
+        switch (subject.Backend)
+        {
+            case SubjectBackend.Sqlite:
+                sqlitePath = Path.Combine(Path.GetTempPath(), $"usagebilling-load-{Guid.NewGuid():N}.db");
+                connectionString = $"Data Source={sqlitePath}";
+                break;
+            case SubjectBackend.Postgres:
+                database = $"usagebilling_load_{Guid.NewGuid():N}";
+                connectionString = await _postgres!.CreateDatabaseAsync(database);
+                break;
+        }
+
+        try
+        {
+            using var host = await SubjectProcess.StartAsync(subject, connectionString);
+            using var statsClient = new HttpClient { BaseAddress = host.BaseAddress };
+            ServerStats? before = null, after = null;
+            using var stopSampling = new CancellationTokenSource();
+            Task<WaitProfile>? sampling = null;
+            var load = await LoadGenerator.RunAsync(new Uri(host.BaseAddress, "/x"), host.Keys, options.Connections, options.WarmUp, options.Duration,
+                async () =>
+                {
+                    before = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
+                    if (database is not null)
+                    {
+                        sampling = _postgres!.SampleWaitsAsync(database, stopSampling.Token);
+                    }
+                },
+                async () =>
+                {
+                    after = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
+                    await stopSampling.CancelAsync();
+                });
+            var waits = sampling is null ? null : await sampling;
+            await host.StopAsync();
+            var row = new Row(subject.Name, subject.Description, load, before!, after!, subject.IsEntityFrameworkCore, waits);
+            Console.WriteLine($"   {load.PerSecond:N0} req/s, p50 {Ms(load.P50)}, p99 {Ms(load.P99)}");
+            return row;
+        }
+        finally
+        {
+            if (sqlitePath is not null)
+            {
+                SqliteConnection.ClearAllPools();
+                foreach (var file in new[] { sqlitePath, sqlitePath + "-wal", sqlitePath + "-shm" })
+                {
+                    File.Delete(file);
+                }
+            }
+
+            if (database is not null)
+            {
+                await _postgres!.DropDatabaseAsync(database);
+            }
+        }
+    }
+
+    private async Task<Row> RunPlainUpdateAsync(PostgresServer postgres)
+    {
+        const string description = "PostgreSQL plain UPDATE ... WHERE balance >= @x, one row (raw Npgsql, no HTTP)";
+        Console.WriteLine($"-- {BenchmarkOptions.PlainUpdate}: {description}");
+        var database = $"usagebilling_load_{Guid.NewGuid():N}";
+        var connectionString = await postgres.CreateDatabaseAsync(database);
+        try
+        {
+            var (load, waits) = await postgres.RunPlainUpdateAsync(database, connectionString, options.Connections, options.WarmUp, options.Duration);
+            Console.WriteLine($"   {load.PerSecond:N0} updates/s, p50 {Ms(load.P50)}, p99 {Ms(load.P99)}");
+            return new Row(BenchmarkOptions.PlainUpdate, description, load, null, null, false, waits);
+        }
+        finally
+        {
+            await postgres.DropDatabaseAsync(database);
+        }
+    }
+
+    private string Report()
+    {
+        var bare = _rows.FirstOrDefault(r => r.Name == Subject.Bare.Name);
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"| subject | req/s | p50 | p99 | × bare | SQL statements/call | round trips/call | server CPU/call | server alloc/call | machine CPU busy |");
+        text.AppendLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
+        foreach (var row in _rows)
+        {
+            var ratio = bare is null || row.Server is null ? "–" : (row.Load.PerSecond / bare.Load.PerSecond).ToString("0.000", CultureInfo.InvariantCulture);
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {row.Name}: {row.Description} | {row.Load.PerSecond:N0} | {Ms(row.Load.P50)} | {Ms(row.Load.P99)} | {ratio} | {row.StatementsPerCall} | {row.RoundTripsPerCall} | {row.CpuPerCall} | {row.AllocatedPerCall} | {row.Load.MachineBusy:P0} |");
+        }
+
+        var hot = _rows.FirstOrDefault(r => r.Name == Subject.PostgresHot.Name);
+        var plain = _rows.FirstOrDefault(r => r.Name == BenchmarkOptions.PlainUpdate);
+        if (hot is not null && plain is not null && plain.Load.PerSecond > 0)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"Hot account vs plain UPDATE on one row, same {options.Connections} callers: {hot.Load.PerSecond / plain.Load.PerSecond:0.000}× ({hot.Load.PerSecond:N0} calls/s vs {plain.Load.PerSecond:N0} updates/s).");
+        }
+
+        text.AppendLine();
+        text.AppendLine("Per subject (per call = divided by the calls the host answered in the measured window):");
+        foreach (var row in _rows)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"- {row.Name}: {row.Details()}");
+        }
+
+        foreach (var skipped in _skipped)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"- {skipped}");
+        }
+
+        return text.ToString();
+    }
+
+    internal static string Ms(TimeSpan t) => t.TotalMilliseconds < 10
+        ? t.TotalMilliseconds.ToString("0.00 'ms'", CultureInfo.InvariantCulture)
+        : t.TotalMilliseconds.ToString("0 'ms'", CultureInfo.InvariantCulture);
+
+    private sealed record Row(string Name, string Description, LoadResult Load, ServerStats? Before, ServerStats? After, bool CountsStatements,
+        WaitProfile? Waits)
+    {
+        public ServerStats? Server => After;
+
+        private long Calls => Before is null || After is null ? Load.Calls : Math.Max(1, After.Served - Before.Served);
+
+        private double PerCall(string counter) => (After!.Database.GetValueOrDefault(counter) - Before!.Database.GetValueOrDefault(counter)) / (double)Calls;
+
+        private bool OnPostgres => After!.Database.Keys.Any(k => k.StartsWith("npgsql.", StringComparison.Ordinal));
+
+        private IEnumerable<string> Counters(string prefix) => After!.Database.Keys.Where(k => k.StartsWith(prefix, StringComparison.Ordinal));
+
+        // Npgsql sends COMMIT / ROLLBACK itself, outside its command activities: EF's transaction counts stand for them.
+        private double PostgresCommits => PerCall("ef.COMMIT") + PerCall("ef.ROLLBACK");
+
+        /// <summary>
+        /// SQLite: every statement the engine ran. PostgreSQL: every statement in a command, plus BEGIN, COMMIT / ROLLBACK
+        /// and the pool reset DISCARD ALL (one per connection open).
+        /// </summary>
+        private double Statements => OnPostgres
+            ? Counters("npgsql.").Where(k => k != "npgsql.roundTrips").Sum(PerCall) + PerCall("ef.BEGIN") + PostgresCommits + PerCall("ef.opens")
+            : Counters("sqlite.").Sum(PerCall);
+
+        public string StatementsPerCall => CountsStatements && Before is not null ? Statements.ToString("0.00", CultureInfo.InvariantCulture) : "–";
+
+        /// <summary>PostgreSQL: commands (BEGIN and DISCARD ALL ride with the next one) plus COMMIT / ROLLBACK. SQLite runs in process.</summary>
+        public string RoundTripsPerCall => CountsStatements && Before is not null && OnPostgres
+            ? (PerCall("npgsql.roundTrips") + PostgresCommits).ToString("0.00", CultureInfo.InvariantCulture)
+            : "–";
+
+        public string CpuPerCall => Before is null || After is null
+            ? "–"
+            : TimeSpan.FromTicks((After.CpuTicks - Before.CpuTicks) / Calls).TotalMicroseconds.ToString("#,0' µs'", CultureInfo.InvariantCulture);
+
+        public string AllocatedPerCall => Before is null || After is null
+            ? "–"
+            : ((After.AllocatedBytes - Before.AllocatedBytes) / (double)Calls / 1024).ToString("0.0' KB'", CultureInfo.InvariantCulture);
+
+        public string Details()
+        {
+            var parts = new List<string>();
+            if (Before is not null && After is not null)
+            {
+                parts.Add($"{Calls:N0} calls answered 200, {After.Failed - Before.Failed:N0} refused; server CPU {CpuPerCall}/call, {AllocatedPerCall}/call");
+                if (CountsStatements)
+                {
+                    var prefix = OnPostgres ? "npgsql." : "sqlite.";
+                    var verbs = Counters(prefix).Where(k => k != "npgsql.roundTrips" && PerCall(k) > 0.005)
+                        .OrderByDescending(PerCall).Select(k => $"{k[prefix.Length..]} {PerCall(k):0.00}");
+                    var transactions = $"EF transactions {PerCall("ef.BEGIN"):0.00} begun, {PerCall("ef.COMMIT"):0.00} committed, {PerCall("ef.ROLLBACK"):0.00} rolled back; connection opens {PerCall("ef.opens"):0.00}";
+                    parts.Add($"statements/call by verb: {string.Join(", ", verbs)}; {transactions}");
+                }
+
+                parts.Add($"GC gen0 {After.Gen0 - Before.Gen0}, gen2 {After.Gen2 - Before.Gen2}; working set at end {After.WorkingSet / 1048576.0:N0} MB; "
+                    + $"per call {PerCall("runtime.threadPoolWorkItems"):0.0} thread-pool work items, {PerCall("runtime.lockContentions"):0.00} lock contentions; "
+                    + $"{After.Database.GetValueOrDefault("runtime.threadPoolThreads")} thread-pool threads at end");
+            }
+
+            parts.Add($"load generator CPU {Load.ClientCpu.TotalMicroseconds / Math.Max(1, Load.Calls):#,0} µs/call");
+            if (Load.Errors.Count > 0)
+            {
+                parts.Add("errors: " + string.Join(", ", Load.Errors.Select(e => $"{e.Key} ×{e.Value}")));
+            }
+
+            if (Waits is not null)
+            {
+                parts.Add($"PostgreSQL backends of the subject's database, mean number in each state over {Waits.Samples} samples: {Waits}");
+            }
+
+            var text = string.Join("; ", parts);
+            if (CountsStatements && Before is not null && After is not null)
+            {
+                var shapes = After.StatementShapes
+                    .Select(p => (Shape: p.Key, PerCall: (p.Value - Before.StatementShapes.GetValueOrDefault(p.Key)) / (double)Calls))
+                    .Where(p => p.PerCall > 0.005).OrderByDescending(p => p.PerCall).Take(15);
+                text += Environment.NewLine + string.Join(Environment.NewLine, shapes.Select(p => $"    {p.PerCall,5:0.00}/call  {p.Shape}"));
+            }
+
+            return text;
+        }
+    }
+}

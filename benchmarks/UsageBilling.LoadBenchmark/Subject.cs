@@ -1,0 +1,26 @@
+namespace UsageBilling.LoadBenchmark;
+
+/// <summary>What one host serves: the endpoint bare, or metered on one backend.</summary>
+internal sealed record Subject(string Name, string Description, SubjectBackend Backend, int Accounts)
+{
+    public static readonly Subject Bare = new("bare", "bare endpoint (no UsageBilling)", SubjectBackend.None, 1);
+    public static readonly Subject InMemory = new("memory", "full pipeline, in-memory stores", SubjectBackend.InMemory, 1);
+    public static readonly Subject Sqlite = new("sqlite", "full pipeline, SQLite (EF Core, temp file)", SubjectBackend.Sqlite, 1);
+    public static readonly Subject Postgres64 = new("pg64", "full pipeline, PostgreSQL, 64 accounts", SubjectBackend.Postgres, 64);
+    public static readonly Subject PostgresHot = new("pghot", "full pipeline, PostgreSQL, one hot account", SubjectBackend.Postgres, 1);
+
+    public static IReadOnlyList<Subject> All { get; } = [Bare, InMemory, Sqlite, Postgres64, PostgresHot];
+
+    public bool IsEntityFrameworkCore => Backend is SubjectBackend.Sqlite or SubjectBackend.Postgres;
+
+    public static Subject Find(string name) => All.FirstOrDefault(s => s.Name == name)
+        ?? throw new ArgumentException($"Unknown subject '{name}'; the subjects are {string.Join(", ", All.Select(s => s.Name))} (and pgupdate, the plain-UPDATE baseline).");
+}
+
+internal enum SubjectBackend
+{
+    None,
+    InMemory,
+    Sqlite,
+    Postgres,
+}
