@@ -51,7 +51,8 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
                 await insert.PrepareAsync(ct).ConfigureAwait(false);
                 foreach (var record in unique)
                 {
-                    Rebind(insert, record);
+                    insert.Parameters.Clear();
+                    Bind(insert, 0, record);
                     await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
                 }
             }
@@ -96,20 +97,6 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             .With(p + "15", r.TokensEstimated)
             .With(p + "16", r.Streamed)
             .With(p + "17", r.ClientAborted);
-    }
-
-    /// <summary>Sets the values of a single-row insert's parameters to <paramref name="r"/>.</summary>
-    private static void Rebind(DbCommand insert, UsageRecord r)
-    {
-        object?[] values =
-        [
-            r.RequestId, r.Timestamp.ToUnixTimeMilliseconds(), r.KeyId, r.AccountId, r.Method, r.Route, r.StatusCode, r.DurationMs, r.Cost.Nanos,
-            r.Outcome, r.IdempotencyKey, r.Model, r.InputTokens, r.OutputTokens, r.CachedInputTokens, r.TokensEstimated, r.Streamed, r.ClientAborted,
-        ];
-        for (var i = 0; i < values.Length; i++)
-        {
-            insert.Parameters[i].Value = values[i] ?? DBNull.Value;
-        }
     }
 
     public ValueTask<UsagePage> QueryAsync(UsageQuery query, CancellationToken cancellationToken = default)
