@@ -42,5 +42,30 @@ public abstract class RateLimitCounterStoreSpecification
         Assert.Equal(new long[] { Concurrency }, read);
     }
 
+    [SkippableFact]
+    public async Task Concurrent_calls_sharing_counters_in_any_order_never_deadlock_nor_lose_an_increment()
+    {
+        var store = await CreateStoreAsync();
+        var keys = Enumerable.Range(0, 6).Select(_ => NewKey()).ToArray();
+        var calls = Math.Min(Concurrency, 200);
+        await Task.WhenAll(Enumerable.Range(0, calls).Select(i => Task.Run(async () =>
+        {
+            var order = i % 2 == 0 ? keys : keys.Reverse().ToArray();
+            var values = await store.IncrementAsync(order.Select(k => new CounterIncrement(k, 1, WindowEnd)).ToList());
+            Assert.All(values, v => Assert.InRange(v, 1, calls));
+        })));
+
+        Assert.All(await store.GetAsync(keys), v => Assert.Equal(calls, v));
+    }
+
+    [SkippableFact]
+    public async Task A_key_named_twice_in_one_call_moves_by_both_deltas()
+    {
+        var store = await CreateStoreAsync();
+        var (a, b) = (NewKey(), NewKey());
+        await store.IncrementAsync([new(a, 2, WindowEnd), new(b, 1, WindowEnd), new(a, 3, WindowEnd)]);
+        Assert.Equal(new long[] { 5, 1 }, await store.GetAsync([a, b]));
+    }
+
     private static string NewKey() => $"key_{Guid.NewGuid():N}:m:1";
 }

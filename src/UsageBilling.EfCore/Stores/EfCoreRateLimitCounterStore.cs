@@ -5,8 +5,8 @@ using Microsoft.Extensions.Options;
 namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
-/// The Entity Framework Core <see cref="IRateLimitCounterStore"/>: each increment is one upsert
-/// (<c>INSERT ... ON CONFLICT (key) DO UPDATE SET value = value + excluded.value RETURNING value</c>), so every app
+/// The Entity Framework Core <see cref="IRateLimitCounterStore"/>: all increments of a call are one multi-row upsert
+/// (<c>INSERT ... VALUES (...), (...) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value RETURNING key, value</c>), so every app
 /// instance on the database shares the counters. Expired counters are deleted in the background, in batches, at
 /// most once per <see cref="UsageBillingEntityFrameworkCoreOptions.ExpiredCounterCleanupInterval"/>.
 /// </summary>
@@ -23,7 +23,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
     private long _nextCleanupTicks;
     private int _cleaning;
     private int _disposing;
-    private string? _upsertSql;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _upsertSql = new();
     private string? _deleteExpiredSql;
 
     public EfCoreRateLimitCounterStore(BillingDatabase<TContext> database, TimeProvider timeProvider,
@@ -45,26 +45,40 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
             return values;
         }
 
-        // Rows are locked in key order, so two calls that share counters cannot deadlock in PostgreSQL.
-        var order = Enumerable.Range(0, increments.Count).OrderBy(i => increments[i].Key, StringComparer.Ordinal).ToArray();
-        await _database.WriteAsync(async (transaction, ct) =>
+        // One multi-row upsert for all of them. Rows are locked in key order, so two calls that share counters cannot
+        // deadlock in PostgreSQL; a key named twice is moved once by the sum of its deltas (both read its final value).
+        var merged = increments
+            .GroupBy(static i => i.Key, StringComparer.Ordinal)
+            .Select(static g => new CounterIncrement(g.Key, g.Sum(static i => i.Delta), g.Max(static i => i.ExpiresAt)))
+            .OrderBy(static i => i.Key, StringComparer.Ordinal)
+            .ToArray();
+        var byKey = await _database.WriteAsync(async (transaction, ct) =>
         {
-            var sql = _upsertSql ??= UpsertSql(transaction.Schema.Counters);
-            foreach (var i in order)
+            var table = transaction.Schema.Counters;
+            await using var upsert = transaction.Command(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table));
+            for (var i = 0; i < merged.Length; i++)
             {
-                var increment = increments[i];
-                await using var upsert = transaction.Command(sql)
-                    .With("@key", increment.Key)
-                    .With("@delta", increment.Delta)
-                    .With("@expires", StoredTime.ToTicks(increment.ExpiresAt));
-                await using var reader = await upsert.ExecuteReaderAsync(ct).ConfigureAwait(false);
-                await reader.ReadAsync(ct).ConfigureAwait(false);
-                values[i] = reader.GetInt64(0);
+                var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+                upsert.With("@k" + n, merged[i].Key).With("@d" + n, merged[i].Delta).With("@e" + n, StoredTime.ToTicks(merged[i].ExpiresAt));
+            }
+
+            var result = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
+            await using (var reader = await upsert.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    result[reader.GetString(0)] = reader.GetInt64(1);
+                }
             }
 
             await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return true;
+            return result;
         }, cancellationToken).ConfigureAwait(false);
+
+        for (var i = 0; i < increments.Count; i++)
+        {
+            values[i] = byKey[increments[i].Key];
+        }
 
         ScheduleCleanup();
         return values;
@@ -169,11 +183,15 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
         });
     }
 
-    private static string UpsertSql(BillingTable t) => $"""
-        INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]}) VALUES (@key, @delta, @expires)
-        ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
-        RETURNING {t["Value"]}
-        """;
+    private static string UpsertSql(BillingTable t, int rows)
+    {
+        var values = string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@k{i}, @d{i}, @e{i})"));
+        return $"""
+            INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]}) VALUES {values}
+            ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
+            RETURNING {t["Key"]}, {t["Value"]}
+            """;
+    }
 
     private static string DeleteExpiredSql(BillingTable t) => $"""
         DELETE FROM {t.Name} WHERE {t["Key"]} IN (
