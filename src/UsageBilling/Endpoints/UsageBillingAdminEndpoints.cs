@@ -25,6 +25,7 @@ public static class UsageBillingAdminEndpoints
         }
 
         var group = endpoints.MapGroup(prefix).WithTags("UsageBilling admin");
+        group.AddEndpointFilter(StoreOutageFilter.InvokeAsync);
         group.MapPost("/accounts", CreateAccountAsync);
         group.MapGet("/accounts/{id}", GetAccountAsync);
         group.MapPost("/accounts/{id}/credits", PostCreditsAsync);

@@ -22,6 +22,7 @@ public static class UsageBillingSelfServiceEndpoints
         }
 
         var group = endpoints.MapGroup(prefix).WithTags("UsageBilling self-service").RequireApiKey();
+        group.AddEndpointFilter(StoreOutageFilter.InvokeAsync);
         group.MapGet("/balance", BalanceAsync).WithSummary("The account's balance, held amount and what is available.");
         group.MapGet("/usage", UsageAsync).WithSummary("The account's usage for a period (default: this UTC month) by day and by model.");
         group.MapGet("/limits", LimitsAsync).WithSummary("The calling key's limits, what is left in each window, and the budgets.");
