@@ -209,6 +209,33 @@ public abstract class CreditStoreSpecification
     }
 
     [SkippableFact]
+    public async Task A_retried_reservation_key_finds_its_own_reservation_never_another_of_the_account_or_another_account()
+    {
+        var store = await CreateStoreAsync();
+        var account = NewAccountId();
+        var other = NewAccountId();
+        await store.PostAsync(Grant(account, 10m, "g"));
+        await store.PostAsync(Grant(other, 10m, "g"));
+        var first = await store.ReserveAsync(Reserve(account, 1m, "first", "GET /first"));
+        var shared = await store.ReserveAsync(Reserve(other, 2m, "shared", "GET /other"));
+        var second = await store.ReserveAsync(Reserve(account, 3m, "shared", "GET /mine"));
+        Assert.Equal(ReserveStatus.Reserved, second.Status);
+
+        var retried = await store.ReserveAsync(Reserve(account, 3m, "shared", "GET /mine"));
+        var retriedOther = await store.ReserveAsync(Reserve(other, 2m, "shared", "GET /other"));
+
+        Assert.Equal(ReserveStatus.Duplicate, retried.Status);
+        Assert.Equal(second.Reservation!.Id, retried.Reservation!.Id);
+        Assert.Equal(account, retried.Reservation.AccountId);
+        Assert.Equal("GET /mine", retried.Reservation.Reference);
+        Assert.Equal(ReserveStatus.Duplicate, retriedOther.Status);
+        Assert.Equal(shared.Reservation!.Id, retriedOther.Reservation!.Id);
+        Assert.NotEqual(first.Reservation!.Id, retried.Reservation.Id);
+        Assert.Equal(Units(4m), (await store.GetBalanceAsync(account)).Reserved);
+        Assert.Equal(Units(2m), (await store.GetBalanceAsync(other)).Reserved);
+    }
+
+    [SkippableFact]
     public async Task Settling_charges_the_actual_amount_and_releases_the_rest()
     {
         var store = await CreateStoreAsync();

@@ -38,6 +38,31 @@ public sealed class MoneyTests
     }
 
     [Fact]
+    public void Subtraction_and_negation_throw_instead_of_wrapping_around()
+    {
+        Assert.Throws<OverflowException>(() => new Money(long.MinValue) - new Money(1));
+        Assert.Throws<OverflowException>(() => new Money(long.MaxValue) - new Money(-1));
+        Assert.Throws<OverflowException>(() => -new Money(long.MinValue));
+        Assert.Throws<OverflowException>(() => new Money(long.MaxValue) * 2);
+        Assert.Equal(new Money(long.MinValue + 1), -new Money(long.MaxValue));
+        Assert.Equal(Money.FromUnits(-2.5m), Money.FromUnits(1m) - Money.FromUnits(3.5m));
+    }
+
+    [Theory]
+    [InlineData(-3, 5)]
+    [InlineData(5, -3)]
+    [InlineData(2, 2)]
+    public void Min_and_max_pick_the_smaller_and_the_larger_whatever_the_order(long a, long b)
+    {
+        var left = Money.FromUnits(a);
+        var right = Money.FromUnits(b);
+
+        Assert.Equal(Money.FromUnits(Math.Max(a, b)), Money.Max(left, right));
+        Assert.Equal(Money.FromUnits(Math.Min(a, b)), Money.Min(left, right));
+        Assert.Equal(Money.Zero, Money.Max(Money.Zero, Money.FromUnits(-7m)));
+    }
+
+    [Fact]
     public void Configuration_binds_amounts_from_decimal_strings()
     {
         var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder()
