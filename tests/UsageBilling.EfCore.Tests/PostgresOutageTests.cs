@@ -112,8 +112,7 @@ public sealed class PostgresOutageTests(PostgresTestDatabase database) : IClassF
             {
                 foreach (var client in _open)
                 {
-                    client.Client.LingerState = new LingerOption(true, 0);
-                    client.Dispose();
+                    Reset(client);
                 }
 
                 _open.Clear();
@@ -150,13 +149,23 @@ public sealed class PostgresOutageTests(PostgresTestDatabase database) : IClassF
 
                 if (_cut)
                 {
-                    incoming.Client.LingerState = new LingerOption(true, 0);
-                    incoming.Dispose();
+                    Reset(incoming);
                     continue;
                 }
 
                 _ = RelayAsync(incoming);
             }
+        }
+
+        /// <summary>Closes with a reset (RST), as a stopped server's connections end; a side already closed is left alone.</summary>
+        private static void Reset(TcpClient client)
+        {
+            if (client.Client is { Connected: true } socket)
+            {
+                socket.LingerState = new LingerOption(true, 0);
+            }
+
+            client.Dispose();
         }
 
         private async Task RelayAsync(TcpClient incoming)
