@@ -93,7 +93,7 @@ public static class UsageBillingServiceCollectionExtensions
     public static UsageBillingBuilder AddUsageBilling(this IServiceCollection services, IConfiguration configuration, Action<UsageBillingOptions>? configure = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        services.AddOptions<UsageBillingOptions>().Bind(configuration);
+        services.AddOptions<UsageBillingOptions>().Bind(configuration, static binder => binder.ErrorOnUnknownConfiguration = true);
         return services.AddUsageBilling(configure);
     }
 }
