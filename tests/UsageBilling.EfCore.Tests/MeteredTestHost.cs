@@ -16,7 +16,10 @@ internal static class MeteredTestHost
 
     public const int RequestsPerMinute = 4;
 
-    public static async Task<WebApplication> StartAsync(TimeProvider clock, Action<UsageBillingBuilder> backend)
+    /// <param name="clock">The app's clock.</param>
+    /// <param name="backend">Registers the stores.</param>
+    /// <param name="map">Maps more endpoints (for example the admin API).</param>
+    public static async Task<WebApplication> StartAsync(TimeProvider clock, Action<UsageBillingBuilder> backend, Action<WebApplication>? map = null)
     {
         var builder = WebApplication.CreateBuilder();
         builder.WebHost.UseTestServer();
@@ -29,8 +32,20 @@ internal static class MeteredTestHost
         app.UseAuthorization();
         app.UseUsageBilling();
         app.MapGet("/x", () => "ok").RequireApiKey().WithCost(1m);
+        map?.Invoke(app);
         await app.StartAsync();
         return app;
+    }
+
+    /// <summary>An account granted <paramref name="credits"/>, and a client that calls with a key of it.</summary>
+    public static async Task<(string AccountId, HttpClient Client)> CustomerAsync(WebApplication app, decimal credits)
+    {
+        var account = await app.Services.GetRequiredService<AccountManager>().CreateAsync("Acme");
+        await app.Services.GetRequiredService<CreditManager>().PostAsync(account.Id, LedgerEntryKind.Grant, Money.FromUnits(credits), "seed");
+        var key = await app.Services.GetRequiredService<ApiKeyManager>().CreateAsync(account.Id, "k");
+        var client = app.GetTestClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Plaintext);
+        return (account.Id, client);
     }
 
     /// <summary>Calls <c>GET /x</c> with the key; the status and <c>X-RateLimit-Remaining</c>.</summary>

@@ -25,24 +25,9 @@ public sealed class PostgresOutageTests(PostgresTestDatabase database) : IClassF
         var target = new NpgsqlConnectionStringBuilder(database.ConnectionString);
         await using var proxy = new CuttableProxy(target.Host!, target.Port);
         var connection = new NpgsqlConnectionStringBuilder(database.ConnectionString) { Host = "127.0.0.1", Port = proxy.Port, Timeout = 3, MaxPoolSize = 10 }.ConnectionString;
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseTestServer();
-        builder.Logging.ClearProviders();
-        builder.Services.AddUsageBilling().UseEntityFrameworkCore(ef => ef.UseNpgsql(connection));
-        await using var app = builder.Build();
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.UseUsageBilling();
-        app.MapGet("/x", () => "ok").RequireApiKey().WithCost(1m);
-        app.MapUsageBillingAdmin();
-        await app.StartAsync();
-
-        var account = await app.Services.GetRequiredService<AccountManager>().CreateAsync("Acme");
-        var credits = app.Services.GetRequiredService<CreditManager>();
-        await credits.PostAsync(account.Id, LedgerEntryKind.Grant, Money.FromUnits(100m), "seed");
-        var key = await app.Services.GetRequiredService<ApiKeyManager>().CreateAsync(account.Id, "k");
-        using var client = app.GetTestClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Plaintext);
+        await using var app = await MeteredTestHost.StartAsync(TimeProvider.System, b => b.UseEntityFrameworkCore(ef => ef.UseNpgsql(connection)), app => app.MapUsageBillingAdmin());
+        var (account, keyClient) = await MeteredTestHost.CustomerAsync(app, 100m);
+        using var client = keyClient;
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/x")).StatusCode);
 
         proxy.Cut();
@@ -54,7 +39,7 @@ public sealed class PostgresOutageTests(PostgresTestDatabase database) : IClassF
             Assert.Contains(ProblemTypes.StoreUnavailable, await metered.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         }
 
-        using (var admin = await client.GetAsync($"/admin/billing/accounts/{account.Id}"))
+        using (var admin = await client.GetAsync($"/admin/billing/accounts/{account}"))
         {
             Assert.Equal(HttpStatusCode.ServiceUnavailable, admin.StatusCode);
             Assert.NotNull(admin.Headers.RetryAfter);
@@ -83,7 +68,7 @@ public sealed class PostgresOutageTests(PostgresTestDatabase database) : IClassF
         }
 
         // Two calls served and charged: the first and the one after recovery; the 503s cost nothing and hold nothing.
-        Assert.Equal(new CreditBalance(Money.FromUnits(98m), Money.Zero), await credits.GetBalanceAsync(account.Id));
+        Assert.Equal(new CreditBalance(Money.FromUnits(98m), Money.Zero), await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account));
     }
 
     /// <summary>A loopback TCP relay to the server whose path can be cut (open connections reset, new ones refused) and restored.</summary>

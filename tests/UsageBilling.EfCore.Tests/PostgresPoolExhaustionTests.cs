@@ -28,23 +28,10 @@ public sealed class PostgresPoolExhaustionTests(PostgresTestDatabase database, I
     {
         Skip.If(database.SkipReason is not null, database.SkipReason);
         var connection = new NpgsqlConnectionStringBuilder(database.ConnectionString) { MaxPoolSize = 400, Timeout = 15 }.ConnectionString;
-        var builder = WebApplication.CreateBuilder();
-        builder.WebHost.UseTestServer();
-        builder.Logging.ClearProviders();
-        builder.Services.AddUsageBilling(o => o.UsageLog.FlushInterval = TimeSpan.FromMilliseconds(50)).UseEntityFrameworkCore(ef => ef.UseNpgsql(connection));
-        await using var app = builder.Build();
-        app.UseAuthentication();
-        app.UseAuthorization();
-        app.UseUsageBilling();
-        app.MapGet("/x", () => "ok").RequireApiKey().WithCost(1m);
-        await app.StartAsync();
-
-        var account = await app.Services.GetRequiredService<AccountManager>().CreateAsync("Hot");
+        await using var app = await MeteredTestHost.StartAsync(TimeProvider.System, b => b.UseEntityFrameworkCore(ef => ef.UseNpgsql(connection)));
+        var (account, keyClient) = await MeteredTestHost.CustomerAsync(app, 10_000m);
+        using var client = keyClient;
         var credits = app.Services.GetRequiredService<CreditManager>();
-        await credits.PostAsync(account.Id, LedgerEntryKind.Grant, Money.FromUnits(10_000m), "seed");
-        var key = await app.Services.GetRequiredService<ApiKeyManager>().CreateAsync(account.Id, "k");
-        using var client = app.GetTestClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key.Plaintext);
 
         var statuses = await Task.WhenAll(Enumerable.Range(0, 1000).Select(async _ =>
         {
@@ -62,13 +49,13 @@ public sealed class PostgresPoolExhaustionTests(PostgresTestDatabase database, I
         }
 
         Assert.Equal(0, pending.Count);
-        var balance = await credits.GetBalanceAsync(account.Id);
+        var balance = await credits.GetBalanceAsync(account);
         Assert.Equal(new CreditBalance(Money.FromUnits(10_000m - served), Money.Zero), balance);
         var ledger = Money.Zero;
         string? cursor = null;
         do
         {
-            var page = await credits.GetLedgerAsync(account.Id, 500, cursor);
+            var page = await credits.GetLedgerAsync(account, 500, cursor);
             ledger = page.Entries.Aggregate(ledger, (sum, e) => sum + e.Amount);
             cursor = page.NextCursor;
         }
