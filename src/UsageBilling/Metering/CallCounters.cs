@@ -30,7 +30,10 @@ internal sealed class CallCounts
     public CallCounts Refused() => new(Limits.Allowed ? Limits.GivenBack() : Limits.Refused(), new BudgetDecision([], Budgets.Exceeded), []);
 
     /// <summary>The increments that take every count of this call back out.</summary>
-    public CounterIncrement[] GiveBack() => Increments.Select(static i => i with { Delta = -i.Delta }).ToArray();
+    public CounterIncrement[] GiveBack() => Negated(Increments);
+
+    /// <summary>The increments that undo <paramref name="increments"/>.</summary>
+    public static CounterIncrement[] Negated(IReadOnlyList<CounterIncrement> increments) => increments.Select(static i => i with { Delta = -i.Delta }).ToArray();
 
     /// <summary>
     /// The increments that turn what was counted before the call into what it actually used: budget spend from the

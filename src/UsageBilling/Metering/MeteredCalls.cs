@@ -239,7 +239,7 @@ internal sealed partial class MeteredCalls
         var values = await _counters.ApplyAsync(increments, cancellationToken).ConfigureAwait(false);
         if (values[0] > 1)
         {
-            var giveBack = increments.Select(static i => i with { Delta = -i.Delta }).ToArray();
+            var giveBack = CallCounts.Negated(increments);
             await _pending.RunAsync("give back the repeated spend of " + idempotencyKey, async ct => await _counters.ApplyAsync(giveBack, ct).ConfigureAwait(false))
                 .ConfigureAwait(false);
             return;
