@@ -4,93 +4,103 @@ using Microsoft.Extensions.Options;
 using Samples.Shared;
 using UsageBilling;
 
-var builder = WebApplication.CreateBuilder(args);
-
-// Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
-builder.Services.AddHealthChecks().AddUsageBilling();
-builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
-    .UseConfiguredStore(builder.Configuration, builder.Environment);
-builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
-builder.Services.AddHttpClient<UpstreamForwarder>(client => client.Timeout = TimeSpan.FromMinutes(10));
-
-var gateway = builder.Configuration.GetSection("Gateway").Get<GatewayOptions>() ?? new GatewayOptions();
-if (string.IsNullOrEmpty(gateway.AdminToken) && !builder.Environment.IsDevelopment())
-{
-    throw new InvalidOperationException(
-        "Set Gateway:AdminToken (for example the environment variable Gateway__AdminToken) to protect the admin endpoints; only Development has a default.");
-}
-
-builder.Services.AddOpenApi();
-
-var app = builder.Build();
-
-app.UseAuthentication();
-app.UseAuthorization();
-app.UseUsageBilling();
-
-app.MapGet("/", () => Results.Text("LlmGateway: an OpenAI-compatible gateway that bills every call. See README.md."));
-
-// OpenAI-compatible chat completions, JSON or streamed; billed per token at the model's price.
-app.MapPost("/v1/chat/completions", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+return SampleStartup.Run("LlmGateway", () =>
     {
-        var (body, request) = await ReadAsync(context);
-        if (options.Value.Upstream.IsConfigured)
-        {
-            // An account that stored its own OpenAI key (bring your own key) calls with it and pays only the platform fee.
-            var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
-            await forwarder.ForwardAsync(context, options.Value.Upstream, "/chat/completions", body, anthropic: false, ownKey);
-        }
-        else
-        {
-            await new SimulatedModel(options.Value.Simulator).ChatCompletionsAsync(context, request);
-        }
-    })
-    .RequireApiKey()
-    .MeterLlmUsage(LlmApiFormat.OpenAIChatCompletions, provider: "openai");
+    var builder = WebApplication.CreateBuilder(args);
 
-// Anthropic-compatible messages, JSON or streamed.
-app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+    // Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
+    builder.Services.AddHealthChecks().AddUsageBilling();
+    builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
+        .UseConfiguredStore(builder.Configuration, builder.Environment);
+    builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection("Gateway"));
+    builder.Services.AddHttpClient<UpstreamForwarder>(client => client.Timeout = TimeSpan.FromMinutes(10));
+
+    var gateway = builder.Configuration.GetSection("Gateway").Get<GatewayOptions>() ?? new GatewayOptions();
+    if (string.IsNullOrEmpty(gateway.AdminToken) && !builder.Environment.IsDevelopment())
     {
-        var (body, request) = await ReadAsync(context);
-        if (options.Value.AnthropicUpstream.IsConfigured)
+        throw new SampleConfigurationException(
+            "set Gateway:AdminToken (for example the environment variable Gateway__AdminToken) to protect the admin endpoints; only Development has a default.");
+    }
+
+    // The OpenAPI description (GET /openapi/v1.json); UsageBilling describes its own endpoints and metered responses.
+    builder.Services.AddSampleOpenApi("LlmGateway", "An OpenAI- and Anthropic-compatible gateway that bills every call per token with UsageBilling.",
+        ("LlmGateway", "The gateway's model endpoints: each needs an API key and is billed per token at the model's price."));
+
+    var app = builder.Build();
+
+    app.UseAuthentication();
+    app.UseAuthorization();
+    app.UseUsageBilling();
+
+    app.MapGet("/", () => TypedResults.Text("LlmGateway: an OpenAI-compatible gateway that bills every call. See README.md."))
+        .WithName("getIndex").WithSummary("Says what this app is.").Produces<string>(StatusCodes.Status200OK, "text/plain").AllowAnonymous();
+
+    // OpenAI-compatible chat completions, JSON or streamed; billed per token at the model's price.
+    app.MapPost("/v1/chat/completions", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
         {
-            var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
-            await forwarder.ForwardAsync(context, options.Value.AnthropicUpstream, "/messages", body, anthropic: true, ownKey);
-        }
-        else
+            var (body, request) = await ReadAsync(context);
+            if (options.Value.Upstream.IsConfigured)
+            {
+                // An account that stored its own OpenAI key (bring your own key) calls with it and pays only the platform fee.
+                var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
+                await forwarder.ForwardAsync(context, options.Value.Upstream, "/chat/completions", body, anthropic: false, ownKey);
+            }
+            else
+            {
+                await new SimulatedModel(options.Value.Simulator).ChatCompletionsAsync(context, request);
+            }
+        })
+        .WithName("createChatCompletion").WithSummary("OpenAI-compatible chat completion, JSON or streamed (stream: true); billed per token.")
+        .Accepts<ChatCompletionRequest>("application/json")
+        .Produces<ChatCompletionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+        .RequireApiKey()
+        .MeterLlmUsage(LlmApiFormat.OpenAIChatCompletions, provider: "openai");
+
+    // Anthropic-compatible messages, JSON or streamed.
+    app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
         {
-            await new SimulatedModel(options.Value.Simulator).MessagesAsync(context, request);
-        }
-    })
-    .RequireApiKey()
-    .MeterLlmUsage(LlmApiFormat.AnthropicMessages, provider: "anthropic");
+            var (body, request) = await ReadAsync(context);
+            if (options.Value.AnthropicUpstream.IsConfigured)
+            {
+                var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
+                await forwarder.ForwardAsync(context, options.Value.AnthropicUpstream, "/messages", body, anthropic: true, ownKey);
+            }
+            else
+            {
+                await new SimulatedModel(options.Value.Simulator).MessagesAsync(context, request);
+            }
+        })
+        .WithName("createMessage").WithSummary("Anthropic-compatible message, JSON or streamed (stream: true); billed per token.")
+        .Accepts<MessagesRequest>("application/json")
+        .Produces<MessagesResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+        .RequireApiKey()
+        .MeterLlmUsage(LlmApiFormat.AnthropicMessages, provider: "anthropic");
 
-// The models the caller's plan may use (every priced model unless UsageBilling:Plans:Models lists the plan's).
-app.MapGet("/v1/models", async (HttpContext context, IPricingCatalog pricing, IOptionsMonitor<UsageBillingOptions> billing, TimeProvider time) =>
-    {
-        var plan = context.Features.Get<IApiKeyFeature>()!.Account.Plan;
-        var models = (await pricing.ListModelPricesAsync(time.GetUtcNow(), context.RequestAborted))
-            .Where(m => billing.CurrentValue.Plans.Allows(plan, m.Model));
-        return Results.Ok(new
+    // The models the caller's plan may use (every priced model unless UsageBilling:Plans:Models lists the plan's).
+    app.MapGet("/v1/models", async (HttpContext context, IPricingCatalog pricing, IOptionsMonitor<UsageBillingOptions> billing, TimeProvider time) =>
         {
-            @object = "list",
-            data = models.Select(m => new { id = m.Model, @object = "model", owned_by = "usagebilling" }),
-        });
-    })
-    .RequireApiKey();
+            var plan = context.Features.Get<IApiKeyFeature>()!.Account.Plan;
+            var models = (await pricing.ListModelPricesAsync(time.GetUtcNow(), context.RequestAborted))
+                .Where(m => billing.CurrentValue.Plans.Allows(plan, m.Model));
+            return TypedResults.Ok(new ModelList("list", models.Select(m => new ModelEntry(m.Model, "model", "usagebilling")).ToList()));
+        })
+        .WithName("listModels").WithSummary("The models the caller's plan may use.")
+        .RequireApiKey();
 
-// The caller's own balance, usage, limits and ledger, authenticated by its API key.
-app.MapUsageBillingSelfService("/v1/billing");
+    // The caller's own balance, usage, limits and ledger, authenticated by its API key.
+    app.MapUsageBillingSelfService("/v1/billing");
 
-// The OpenAPI description of every endpoint above, admin and self-service included: GET /openapi/v1.json.
-app.MapOpenApi();
+    // The OpenAPI description of every endpoint above, admin and self-service included: GET /openapi/v1.json.
+    app.MapOpenApi();
 
-app.MapUsageBillingAdmin("/admin/billing")
-    .RequireAdminToken(services => services.GetRequiredService<IOptions<GatewayOptions>>().Value.AdminToken);
+    app.MapUsageBillingAdmin("/admin/billing")
+        .RequireAdminToken(services => services.GetRequiredService<IOptions<GatewayOptions>>().Value.AdminToken);
 
-app.MapHealthChecks("/healthz");
-
-app.Run();
+    // 200 when billing works, 503 when a billing store does not answer.
+    app.MapHealthChecks("/health");
+    app.MapHealthChecks("/healthz");
+    return app;
+});
 
 // The billing middleware has already validated the JSON and buffered the body; read it again here.
 static async Task<(byte[] Body, JsonElement Request)> ReadAsync(HttpContext context)

@@ -28,12 +28,12 @@ internal static class BillingStoreSelection
             case "INMEMORY":
                 return billing;
             default:
-                throw new InvalidOperationException($"Billing:Store is '{store}'; use Sqlite, PostgreSQL, Mongo or InMemory.");
+                throw new SampleConfigurationException($"Billing:Store is '{store}'; use Sqlite, PostgreSQL, Mongo or InMemory.");
         }
     }
 
     private static string Required(string? connectionString, string store)
         => string.IsNullOrEmpty(connectionString)
-            ? throw new InvalidOperationException($"Billing:Store is {store}: set ConnectionStrings:Billing (for example the environment variable ConnectionStrings__Billing).")
+            ? throw new SampleConfigurationException($"Billing:Store is {store}: set ConnectionStrings:Billing (for example the environment variable ConnectionStrings__Billing).")
             : connectionString;
 }

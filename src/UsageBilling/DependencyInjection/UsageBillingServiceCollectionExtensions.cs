@@ -78,6 +78,8 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<MeteredCalls>();
 
         services.AddHostedService<UsageBillingStartup>();
+        // Describes UsageBilling in the app's OpenAPI documents, if it has any (AddOpenApi()).
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.OpenApi.OpenApiOptions>, UsageBillingOpenApiConfiguration>());
         services.AddHostedService<UsageLogWriter>();
         services.AddHostedService(static sp => sp.GetRequiredService<ReservationSweeper>());
         services.AddHostedService(static sp => sp.GetRequiredService<PendingCompletions>());

@@ -10,42 +10,41 @@ internal static class AdminAnalyticsEndpoints
 {
     public static void Map(RouteGroupBuilder group)
     {
-        group.MapGet("/analytics/summary", (HttpContext context, IUsageStore usage, TimeProvider time)
-            => SummarizeAsync(context, usage, time, UsageGrouping.None, UsageOrder.Group))
-            .WithSummary("Totals for a period: requests, errors, tokens, cost, mean and p95 duration.");
-        group.MapGet("/analytics/daily", (HttpContext context, IUsageStore usage, TimeProvider time)
-            => SummarizeAsync(context, usage, time, UsageGrouping.Day, UsageOrder.Group))
-            .WithSummary("Totals per UTC day.");
-        group.MapGet("/analytics/by-model", (HttpContext context, IUsageStore usage, TimeProvider time)
-            => SummarizeAsync(context, usage, time, UsageGrouping.Model, UsageOrder.CostDescending))
-            .WithSummary("Totals per model, highest cost first.");
-        group.MapGet("/analytics/by-key", (HttpContext context, IUsageStore usage, TimeProvider time)
-            => SummarizeAsync(context, usage, time, UsageGrouping.Key, UsageOrder.CostDescending))
-            .WithSummary("Totals per API key, highest cost first.");
-        group.MapGet("/analytics/by-account", (HttpContext context, IUsageStore usage, TimeProvider time)
-            => SummarizeAsync(context, usage, time, UsageGrouping.Account, UsageOrder.CostDescending))
-            .WithSummary("Totals per account, highest cost first.");
+        MapSummary(group, "/analytics/summary", "getUsageSummary", "Totals for a period: requests, errors, tokens, cost, mean and p95 duration.", UsageGrouping.None, UsageOrder.Group);
+        MapSummary(group, "/analytics/daily", "getUsageDaily", "Totals per UTC day.", UsageGrouping.Day, UsageOrder.Group);
+        MapSummary(group, "/analytics/by-model", "getUsageByModel", "Totals per model, highest cost first.", UsageGrouping.Model, UsageOrder.CostDescending);
+        MapSummary(group, "/analytics/by-key", "getUsageByKey", "Totals per API key, highest cost first.", UsageGrouping.Key, UsageOrder.CostDescending);
+        MapSummary(group, "/analytics/by-account", "getUsageByAccount", "Totals per account, highest cost first.", UsageGrouping.Account, UsageOrder.CostDescending);
         group.MapGet("/analytics/top-accounts", TopAccountsAsync)
-            .WithSummary("The top N accounts by cost (by=cost, default) or requests (by=requests).");
+            .Describe("getTopAccounts", "The top N accounts by cost (by=cost, default) or requests (by=requests).")
+            .ProducesJson<RouteHandlerBuilder, SummaryResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/analytics/quotas", QuotasAsync)
-            .WithSummary("Every key's monthly request quota this UTC month: used, limit, remaining, reset.");
+            .Describe("getQuotas", "Every key's monthly request quota this UTC month: used, limit, remaining, reset.")
+            .ProducesJson<RouteHandlerBuilder, QuotaPageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
     }
 
-    private static async Task<IResult> SummarizeAsync(HttpContext context, IUsageStore usage, TimeProvider time, UsageGrouping grouping, UsageOrder order, int? limit = null)
+    private static void MapSummary(RouteGroupBuilder group, string pattern, string operationId, string summary, UsageGrouping grouping, UsageOrder order)
+        => group.MapGet(pattern, (HttpContext context, IUsageStore usage, TimeProvider time, string? from, string? to, string? accountId, string? keyId)
+                => SummarizeAsync(context, usage, time, new SummaryFilter(from, to, accountId, keyId), grouping, order))
+            .Describe(operationId, summary)
+            .ProducesJson<RouteHandlerBuilder, SummaryResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
+
+    /// <summary>The query of a summary: the period [from, to) (default: this UTC month), and optionally one account or key.</summary>
+    private readonly record struct SummaryFilter(string? From, string? To, string? AccountId, string? KeyId);
+
+    private static async Task<IResult> SummarizeAsync(HttpContext context, IUsageStore usage, TimeProvider time, SummaryFilter filter, UsageGrouping grouping, UsageOrder order, int? limit = null)
     {
-        if (!EndpointHelpers.TryParsePeriod(context.Request.Query, time.GetUtcNow(), out var from, out var to, out var error))
+        if (!EndpointHelpers.TryParsePeriod(filter.From, filter.To, time.GetUtcNow(), out var from, out var to, out var error))
         {
             return error!;
         }
 
-        string? accountId = context.Request.Query["accountId"];
-        string? keyId = context.Request.Query["keyId"];
         var rows = await usage.SummarizeAsync(new UsageSummaryQuery
         {
             From = from,
             To = to,
-            AccountId = string.IsNullOrEmpty(accountId) ? null : accountId,
-            KeyId = string.IsNullOrEmpty(keyId) ? null : keyId,
+            AccountId = string.IsNullOrEmpty(filter.AccountId) ? null : filter.AccountId,
+            KeyId = string.IsNullOrEmpty(filter.KeyId) ? null : filter.KeyId,
             GroupBy = grouping,
             OrderBy = order,
             Limit = limit,
@@ -53,15 +52,15 @@ internal static class AdminAnalyticsEndpoints
         return TypedResults.Ok(new SummaryResponse(new PeriodResponse(from, to), rows));
     }
 
-    private static Task<IResult> TopAccountsAsync(HttpContext context, IUsageStore usage, TimeProvider time)
+    private static Task<IResult> TopAccountsAsync(HttpContext context, IUsageStore usage, TimeProvider time, string? from, string? to, string? accountId, string? keyId,
+        string? limit, string? by)
     {
-        if (!EndpointHelpers.TryParseLimit(context.Request.Query, 10, EndpointHelpers.MaxPageSize, out var limit, out var error))
+        if (!EndpointHelpers.TryParseLimit(limit, 10, EndpointHelpers.MaxPageSize, out var top, out var error))
         {
             return Task.FromResult(error!);
         }
 
-        var by = context.Request.Query["by"].ToString();
-        UsageOrder? order = by switch
+        UsageOrder? order = (by ?? "") switch
         {
             "" or "cost" => UsageOrder.CostDescending,
             "requests" => UsageOrder.RequestsDescending,
@@ -69,19 +68,18 @@ internal static class AdminAnalyticsEndpoints
         };
         return order is null
             ? Task.FromResult(Problems.Invalid("by", "Order by 'cost' or 'requests'."))
-            : SummarizeAsync(context, usage, time, UsageGrouping.Account, order.Value, limit);
+            : SummarizeAsync(context, usage, time, new SummaryFilter(from, to, accountId, keyId), UsageGrouping.Account, order.Value, top);
     }
 
     private static async Task<IResult> QuotasAsync(HttpContext context, IApiKeyStore keys, IAccountStore accounts, IRateLimitCounterStore counters,
-        IOptionsMonitor<UsageBillingOptions> options, TimeProvider time)
+        IOptionsMonitor<UsageBillingOptions> options, TimeProvider time, string? limit, string? cursor)
     {
-        if (!EndpointHelpers.TryParseLimit(context.Request.Query, 100, EndpointHelpers.MaxPageSize, out var limit, out var error))
+        if (!EndpointHelpers.TryParseLimit(limit, 100, EndpointHelpers.MaxPageSize, out var pageSize, out var error))
         {
             return error!;
         }
 
-        string? cursor = context.Request.Query["cursor"];
-        var page = await keys.ListAsync(string.IsNullOrEmpty(cursor) ? null : cursor, limit, context.RequestAborted).ConfigureAwait(false);
+        var page = await keys.ListAsync(string.IsNullOrEmpty(cursor) ? null : cursor, pageSize, context.RequestAborted).ConfigureAwait(false);
         var now = time.GetUtcNow();
         var plans = new Dictionary<string, string>(StringComparer.Ordinal);
         var statuses = new List<(ApiKeyRecord Key, long? Limit, string CounterKey, DateTimeOffset ResetAt)>(page.Count);
@@ -101,6 +99,6 @@ internal static class AdminAnalyticsEndpoints
         var used = await counters.GetAsync(statuses.Select(s => s.CounterKey).ToList(), context.RequestAborted).ConfigureAwait(false);
         var rows = statuses.Select((s, i) => new QuotaStatusResponse(s.Key.Id, s.Key.AccountId, s.Key.Name, s.Key.RevokedAt is not null, used[i], s.Limit,
             s.Limit is { } l ? Math.Max(0, l - used[i]) : null, s.ResetAt)).ToList();
-        return TypedResults.Ok(new QuotaPageResponse(rows, page.Count == limit ? page[^1].Id : null));
+        return TypedResults.Ok(new QuotaPageResponse(rows, page.Count == pageSize ? page[^1].Id : null));
     }
 }

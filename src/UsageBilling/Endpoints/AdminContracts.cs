@@ -24,6 +24,9 @@ internal sealed record LedgerPageResponse(IReadOnlyList<LedgerEntryResponse> Ent
 
 internal sealed record CreateKeyRequest(string? Name, DateTimeOffset? ExpiresAt, RequestLimits? Limits);
 
+/// <summary>The body of a key update: only the properties present change.</summary>
+internal sealed record UpdateKeyRequest(RequestLimits? Limits, SpendBudget? Budget);
+
 internal sealed record ApiKeyResponse(string Id, string AccountId, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? ExpiresAt,
     DateTimeOffset? RevokedAt, DateTimeOffset? LastUsedAt, RequestLimits? Limits, SpendBudget? Budget)
 {

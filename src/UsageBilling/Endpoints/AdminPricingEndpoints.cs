@@ -11,11 +11,14 @@ internal static class AdminPricingEndpoints
     public static void Map(RouteGroupBuilder group)
     {
         group.MapGet("/pricing/models", ListModelsAsync)
-            .WithSummary("Every model price version; 'current' marks the one in effect now.");
+            .Describe("listModelPrices", "Every model price version; 'current' marks the one in effect now.")
+            .ProducesJson<RouteHandlerBuilder, List<ModelPriceResponse>>();
         group.MapPut("/pricing/models/{model}", SetModelPriceAsync)
-            .WithSummary("Sets a model's price from 'effectiveFrom' (default: now); later calls use it without a restart.");
+            .Describe("setModelPrice", "Sets a model's price from 'effectiveFrom' (default: now); later calls use it without a restart.")
+            .AcceptsJson<SetModelPriceRequest>().ProducesJson<RouteHandlerBuilder, ModelPriceResponse>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status415UnsupportedMediaType);
         group.MapGet("/pricing/plans", ListPlans)
-            .WithSummary("Plans with their token-price markup and default limits.");
+            .Describe("listPlans", "Plans with their token-price markup and default limits.");
     }
 
     private static async Task<IResult> ListModelsAsync(IPricingCatalog catalog, TimeProvider time, CancellationToken cancellationToken)

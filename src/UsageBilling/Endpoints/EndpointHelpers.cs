@@ -48,18 +48,22 @@ internal static class EndpointHelpers
 
     /// <summary>Reads <c>from</c>/<c>to</c> (ISO 8601, UTC assumed) as a half-open period; both default to the current UTC month.</summary>
     public static bool TryParsePeriod(IQueryCollection query, DateTimeOffset now, out DateTimeOffset from, out DateTimeOffset to, out IResult? error)
+        => TryParsePeriod(query["from"], query["to"], now, out from, out to, out error);
+
+    /// <summary>Reads <c>from</c>/<c>to</c> (ISO 8601, UTC assumed) as a half-open period; both default to the current UTC month.</summary>
+    public static bool TryParsePeriod(string? fromText, string? toText, DateTimeOffset now, out DateTimeOffset from, out DateTimeOffset to, out IResult? error)
     {
         var monthStart = new DateTimeOffset(now.UtcDateTime.Year, now.UtcDateTime.Month, 1, 0, 0, 0, TimeSpan.Zero);
         from = monthStart;
         to = monthStart.AddMonths(1);
         error = null;
-        if (!TryParseTime(query["from"], out var parsedFrom))
+        if (!TryParseTime(fromText, out var parsedFrom))
         {
             error = Problems.Invalid("from", "Use an ISO 8601 date-time such as 2026-11-01T00:00:00Z.");
             return false;
         }
 
-        if (!TryParseTime(query["to"], out var parsedTo))
+        if (!TryParseTime(toText, out var parsedTo))
         {
             error = Problems.Invalid("to", "Use an ISO 8601 date-time such as 2026-12-01T00:00:00Z.");
             return false;
@@ -92,10 +96,14 @@ internal static class EndpointHelpers
 
     /// <summary>Reads an optional <c>limit</c> between 1 and <paramref name="max"/>.</summary>
     public static bool TryParseLimit(IQueryCollection query, int fallback, int max, out int limit, out IResult? error)
+        => TryParseLimit(query["limit"].Count > 0 ? query["limit"].ToString() : null, fallback, max, out limit, out error);
+
+    /// <summary>Reads an optional <c>limit</c> between 1 and <paramref name="max"/> (null: <paramref name="fallback"/>).</summary>
+    public static bool TryParseLimit(string? text, int fallback, int max, out int limit, out IResult? error)
     {
         limit = fallback;
         error = null;
-        if (query["limit"].Count > 0 && (!int.TryParse(query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > max))
+        if (text is not null && (!int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit < 1 || limit > max))
         {
             error = Problems.Invalid("limit", $"The limit must be between 1 and {max}.");
             return false;

@@ -24,24 +24,46 @@ public static class UsageBillingAdminEndpoints
             throw new InvalidOperationException("Call 'builder.Services.AddUsageBilling(...)' before mapping the UsageBilling admin endpoints.");
         }
 
-        var group = endpoints.MapGroup(prefix).WithTags("UsageBilling admin");
+        var group = endpoints.MapGroup(prefix).WithTags(UsageBillingOpenApiConfiguration.AdminTag);
         group.AddEndpointFilter(StoreOutageFilter.InvokeAsync);
-        group.MapPost("/accounts", CreateAccountAsync);
-        group.MapGet("/accounts/{id}", GetAccountAsync);
-        group.MapPost("/accounts/{id}/credits", PostCreditsAsync);
-        group.MapGet("/accounts/{id}/ledger", GetLedgerAsync);
-        group.MapPost("/accounts/{id}/keys", CreateKeyAsync);
-        group.MapGet("/accounts/{id}/keys", ListKeysAsync);
-        group.MapDelete("/keys/{id}", RevokeKeyAsync);
-        group.MapGet("/usage", QueryUsageAsync);
-        group.MapPut("/accounts/{id}/budget", SetAccountBudgetAsync);
-        group.MapPatch("/keys/{id}", UpdateKeyAsync);
-        ProviderKeyEndpoints.Map(group, "/accounts/{id}/provider-keys", static async (context, cancellationToken) =>
-        {
-            var id = context.Request.RouteValues["id"] as string;
-            var accounts = context.RequestServices.GetRequiredService<IAccountStore>();
-            return id is not null && await accounts.FindAsync(id, cancellationToken).ConfigureAwait(false) is not null ? id : null;
-        });
+        group.ProducesProblems(StatusCodes.Status503ServiceUnavailable);
+        group.MapPost("/accounts", CreateAccountAsync)
+            .Describe("createAccount", "Creates a billing account with a zero balance.")
+            .AcceptsJson<CreateAccountRequest>().ProducesJson<RouteHandlerBuilder, AccountResponse>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/accounts/{id}", GetAccountAsync)
+            .Describe("getAccount", "An account with its balance, held amount and budget.")
+            .ProducesJson<RouteHandlerBuilder, AccountResponse>().ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapPost("/accounts/{id}/credits", PostCreditsAsync)
+            .Describe("postCredits", "Grants, refunds or adjusts credit (once per idempotency key); 200 answers a repeated key with the first entry.")
+            .AcceptsJson<PostCreditsRequest>()
+            .ProducesJson<RouteHandlerBuilder, LedgerEntryResponse>(StatusCodes.Status201Created).ProducesJson<RouteHandlerBuilder, LedgerEntryResponse>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/accounts/{id}/ledger", GetLedgerAsync)
+            .Describe("getLedger", "A page of the account's ledger, newest first.")
+            .ProducesJson<RouteHandlerBuilder, LedgerPageResponse>().ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
+        group.MapPost("/accounts/{id}/keys", CreateKeyAsync)
+            .Describe("createApiKey", "Creates an API key for the account; the answer holds the key itself, shown this once.")
+            .AcceptsJson<CreateKeyRequest>().ProducesJson<RouteHandlerBuilder, CreatedApiKeyResponse>(StatusCodes.Status201Created)
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        group.MapGet("/accounts/{id}/keys", ListKeysAsync)
+            .Describe("listApiKeys", "The account's API keys (never the keys themselves).")
+            .ProducesJson<RouteHandlerBuilder, List<ApiKeyResponse>>().ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapDelete("/keys/{id}", RevokeKeyAsync)
+            .Describe("revokeApiKey", "Revokes an API key; later calls with it are refused.")
+            .Produces(StatusCodes.Status204NoContent).ProducesProblems(StatusCodes.Status404NotFound);
+        group.MapGet("/usage", QueryUsageAsync)
+            .Describe("queryUsage", "A page of usage records, filtered by account, key and period [from, to).")
+            .ProducesJson<RouteHandlerBuilder, UsagePageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
+        group.MapPut("/accounts/{id}/budget", SetAccountBudgetAsync)
+            .Describe("setAccountBudget", "Sets the account's daily, weekly and monthly spend caps (absent or null: no cap).")
+            .AcceptsJson<SpendBudget>().ProducesJson<RouteHandlerBuilder, AccountResponse>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        group.MapPatch("/keys/{id}", UpdateKeyAsync)
+            .Describe("updateApiKey", "Changes a key's limits and budget (JSON merge patch: a property present replaces, null clears, absent keeps).")
+            .AcceptsJson<UpdateKeyRequest>().ProducesJson<RouteHandlerBuilder, ApiKeyResponse>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status415UnsupportedMediaType);
+        ProviderKeyEndpoints.MapForAdmin(group, "/accounts/{id}/provider-keys");
         AdminAnalyticsEndpoints.Map(group);
         AdminPricingEndpoints.Map(group);
         return group;
@@ -196,31 +218,29 @@ public static class UsageBillingAdminEndpoints
     private static async Task<IResult> RevokeKeyAsync(string id, ApiKeyManager keys, CancellationToken cancellationToken)
         => await keys.RevokeAsync(id, cancellationToken).ConfigureAwait(false) ? TypedResults.NoContent() : Problems.NotFound($"Key '{id}'");
 
-    private static async Task<IResult> QueryUsageAsync(HttpContext context, IUsageStore usage)
+    private static async Task<IResult> QueryUsageAsync(HttpContext context, IUsageStore usage, string? accountId, string? keyId, string? from, string? to,
+        string? limit, string? cursor)
     {
-        var query = context.Request.Query;
-        if (!EndpointHelpers.TryParseTime(query["from"], out var from) )
+        if (!EndpointHelpers.TryParseTime(from, out var start))
         {
             return Problems.Invalid("from", "Use an ISO 8601 date-time such as 2026-11-01T00:00:00Z.");
         }
 
-        if (!EndpointHelpers.TryParseTime(query["to"], out var to))
+        if (!EndpointHelpers.TryParseTime(to, out var end))
         {
             return Problems.Invalid("to", "Use an ISO 8601 date-time such as 2026-12-01T00:00:00Z.");
         }
 
-        if (from is not null && to is not null && from >= to)
+        if (start is not null && end is not null && start >= end)
         {
             return Problems.Invalid("to", "'to' must be after 'from' (the period is [from, to)).");
         }
 
-        var limit = 100;
-        if (query["limit"].Count > 0 && (!int.TryParse(query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit is < 1 or > MaxPageSize))
+        if (!EndpointHelpers.TryParseLimit(limit, 100, MaxPageSize, out var pageSize, out var error))
         {
-            return Problems.Invalid("limit", $"The limit must be between 1 and {MaxPageSize}.");
+            return error!;
         }
 
-        string? cursor = query["cursor"];
         try
         {
             _ = UsageCursor.Decode(cursor);
@@ -230,15 +250,13 @@ public static class UsageBillingAdminEndpoints
             return Problems.Invalid("cursor", "The cursor is not valid; use the nextCursor of a previous page.");
         }
 
-        string? accountId = query["accountId"];
-        string? keyId = query["keyId"];
         var page = await usage.QueryAsync(new UsageQuery
         {
             AccountId = string.IsNullOrEmpty(accountId) ? null : accountId,
             KeyId = string.IsNullOrEmpty(keyId) ? null : keyId,
-            From = from,
-            To = to,
-            Limit = limit,
+            From = start,
+            To = end,
+            Limit = pageSize,
             Cursor = string.IsNullOrEmpty(cursor) ? null : cursor,
         }, context.RequestAborted).ConfigureAwait(false);
         return TypedResults.Ok(new UsagePageResponse(page.Records, page.NextCursor));

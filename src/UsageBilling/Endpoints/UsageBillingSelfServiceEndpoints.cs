@@ -21,13 +21,17 @@ public static class UsageBillingSelfServiceEndpoints
             throw new InvalidOperationException("Call 'builder.Services.AddUsageBilling(...)' before mapping the UsageBilling self-service endpoints.");
         }
 
-        var group = endpoints.MapGroup(prefix).WithTags("UsageBilling self-service").RequireApiKey();
+        var group = endpoints.MapGroup(prefix).WithTags(UsageBillingOpenApiConfiguration.SelfServiceTag).RequireApiKey();
         group.AddEndpointFilter(StoreOutageFilter.InvokeAsync);
-        group.MapGet("/balance", BalanceAsync).WithSummary("The account's balance, held amount and what is available.");
-        group.MapGet("/usage", UsageAsync).WithSummary("The account's usage for a period (default: this UTC month) by day and by model.");
-        group.MapGet("/limits", LimitsAsync).WithSummary("The calling key's limits, what is left in each window, and the budgets.");
-        group.MapGet("/ledger", LedgerAsync).WithSummary("A page of the account's ledger, newest first.");
-        ProviderKeyEndpoints.Map(group, "/provider-keys", static (context, _) => ValueTask.FromResult<string?>(Caller(context).Account.Id));
+        group.MapGet("/balance", BalanceAsync).Describe("getOwnBalance", "The account's balance, held amount and what is available.")
+            .ProducesJson<RouteHandlerBuilder, BalanceResponse>();
+        group.MapGet("/usage", UsageAsync).Describe("getOwnUsage", "The account's usage for a period (default: this UTC month) by day and by model.")
+            .ProducesJson<RouteHandlerBuilder, SelfUsageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
+        group.MapGet("/limits", LimitsAsync).Describe("getOwnLimits", "The calling key's limits, what is left in each window, and the budgets.")
+            .ProducesJson<RouteHandlerBuilder, SelfLimitsResponse>();
+        group.MapGet("/ledger", LedgerAsync).Describe("getOwnLedger", "A page of the account's ledger, newest first.")
+            .ProducesJson<RouteHandlerBuilder, LedgerPageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
+        ProviderKeyEndpoints.MapForSelf(group, "/provider-keys");
         return group;
     }
 
@@ -38,19 +42,19 @@ public static class UsageBillingSelfServiceEndpoints
         return TypedResults.Ok(new BalanceResponse(caller.Account.Id, balance.Balance, balance.Reserved, balance.Available));
     }
 
-    private static async Task<IResult> UsageAsync(HttpContext context, IUsageStore usage, TimeProvider time)
+    private static async Task<IResult> UsageAsync(HttpContext context, IUsageStore usage, TimeProvider time, string? from, string? to)
     {
         var caller = Caller(context);
-        if (!EndpointHelpers.TryParsePeriod(context.Request.Query, time.GetUtcNow(), out var from, out var to, out var error))
+        if (!EndpointHelpers.TryParsePeriod(from, to, time.GetUtcNow(), out var start, out var end, out var error))
         {
             return error!;
         }
 
-        var query = new UsageSummaryQuery { From = from, To = to, AccountId = caller.Account.Id };
+        var query = new UsageSummaryQuery { From = start, To = end, AccountId = caller.Account.Id };
         var totals = await usage.SummarizeAsync(query, context.RequestAborted).ConfigureAwait(false);
         var daily = await usage.SummarizeAsync(query with { GroupBy = UsageGrouping.Day }, context.RequestAborted).ConfigureAwait(false);
         var byModel = await usage.SummarizeAsync(query with { GroupBy = UsageGrouping.Model, OrderBy = UsageOrder.CostDescending }, context.RequestAborted).ConfigureAwait(false);
-        return TypedResults.Ok(new SelfUsageResponse(new PeriodResponse(from, to), totals[0], daily, byModel));
+        return TypedResults.Ok(new SelfUsageResponse(new PeriodResponse(start, end), totals[0], daily, byModel));
     }
 
     private static async Task<IResult> LimitsAsync(HttpContext context, IRateLimitCounterStore counters, IOptionsMonitor<UsageBillingOptions> options, TimeProvider time)
@@ -73,16 +77,15 @@ public static class UsageBillingSelfServiceEndpoints
         return TypedResults.Ok(new SelfLimitsResponse(caller.Key.Id, caller.Account.Plan, limits, windowStatus, budgetStatus));
     }
 
-    private static async Task<IResult> LedgerAsync(HttpContext context, CreditManager credits)
+    private static async Task<IResult> LedgerAsync(HttpContext context, CreditManager credits, string? limit, string? cursor)
     {
         var caller = Caller(context);
-        if (!EndpointHelpers.TryParseLimit(context.Request.Query, 50, EndpointHelpers.MaxPageSize, out var limit, out var error))
+        if (!EndpointHelpers.TryParseLimit(limit, 50, EndpointHelpers.MaxPageSize, out var pageSize, out var error))
         {
             return error!;
         }
 
-        string? cursor = context.Request.Query["cursor"];
-        var page = await credits.GetLedgerAsync(caller.Account.Id, limit, string.IsNullOrEmpty(cursor) ? null : cursor, context.RequestAborted).ConfigureAwait(false);
+        var page = await credits.GetLedgerAsync(caller.Account.Id, pageSize, string.IsNullOrEmpty(cursor) ? null : cursor, context.RequestAborted).ConfigureAwait(false);
         return TypedResults.Ok(new LedgerPageResponse(page.Entries.Select(LedgerEntryResponse.From).ToList(), page.NextCursor));
     }
 

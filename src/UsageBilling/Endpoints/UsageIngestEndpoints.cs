@@ -29,8 +29,12 @@ public static partial class UsageIngestEndpoints
             throw new InvalidOperationException("Call 'builder.Services.AddUsageBilling(...)' before mapping the usage ingest endpoint.");
         }
 
-        return endpoints.MapPost(pattern, IngestAsync).WithTags("UsageBilling ingest")
-            .WithSummary("Bills LiteLLM success-callback payloads (generic_api) once each.");
+        return endpoints.MapPost(pattern, IngestAsync).WithTags(UsageBillingOpenApiConfiguration.IngestTag)
+            .WithMetadata(new IngestEndpointMetadata())
+            .Describe("ingestLiteLlmUsage", "Bills LiteLLM success-callback payloads (generic_api) once each.")
+            .Accepts<JsonElement>("application/json")
+            .ProducesJson<RouteHandlerBuilder, IngestResult>()
+            .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status401Unauthorized, StatusCodes.Status503ServiceUnavailable);
     }
 
     private static async Task<IResult> IngestAsync(HttpContext context, IOptionsMonitor<UsageBillingOptions> options, IIngestAccountResolver resolver,
@@ -203,6 +207,7 @@ public static partial class UsageIngestEndpoints
         public static Outcome Skip(string? callId, string reason) => new(OutcomeKind.Skipped, callId, reason);
     }
 
+    /// <summary>The answer to an ingest post: how many entries were billed, skipped (with why) or already billed.</summary>
     private sealed class IngestResult
     {
         public int Processed { get; set; }

@@ -1,0 +1,68 @@
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+
+namespace Samples.Shared;
+
+/// <summary>A setting the sample cannot start without, or with a value it does not know; the message names the setting.</summary>
+internal sealed class SampleConfigurationException(string message) : Exception(message);
+
+/// <summary>How the samples start: a "ready" line once they listen, and one line naming the setting (exit code 1) when they cannot.</summary>
+internal static class SampleStartup
+{
+    /// <summary>Runs <paramref name="configure"/> (which builds the app); a configuration mistake is one line on standard error and exit code 1.</summary>
+    public static int Run(string name, Func<WebApplication> configure)
+    {
+        WebApplication app;
+        try
+        {
+            app = configure();
+        }
+        catch (SampleConfigurationException ex)
+        {
+            Console.Error.WriteLine($"{name} cannot start: {ex.Message}");
+            return 1;
+        }
+
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            Console.WriteLine($"{name} ready: listening on {string.Join(", ", addresses)} (GET /health answers when billing works).");
+        });
+        try
+        {
+            app.Run();
+            return 0;
+        }
+        catch (Exception ex) when (IsStoreUnreachable(ex))
+        {
+            var store = app.Configuration["Billing:Store"] ?? "Sqlite";
+            Console.Error.WriteLine($"{name} cannot start: the billing store (Billing:Store={store}, ConnectionStrings:Billing) could not be reached: {Innermost(ex).Message}");
+            return 1;
+        }
+    }
+
+    private static bool IsStoreUnreachable(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is SocketException or TimeoutException || e.GetType().Name is "NpgsqlException" or "PostgresException" or "SqliteException" or "MongoException"
+                || e.GetType().BaseType?.Name is "MongoException" or "MongoConnectionException" or "DbException")
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static Exception Innermost(Exception ex)
+    {
+        while (ex.InnerException is not null)
+        {
+            ex = ex.InnerException;
+        }
+
+        return ex;
+    }
+}
