@@ -28,6 +28,11 @@ internal sealed class UsageBillingMetrics
     private readonly Counter<long> _unknownModels;
     private readonly Counter<long> _tokens;
     private readonly Counter<long> _completionsDeferred;
+    private readonly Histogram<double> _meteringDuration;
+    private readonly Histogram<double> _storeDuration;
+
+    /// <summary>Bucket boundaries for sub-second durations, in seconds (from 0.1 ms).</summary>
+    private static readonly double[] DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     public UsageBillingMetrics(IMeterFactory meterFactory)
     {
@@ -43,10 +48,32 @@ internal sealed class UsageBillingMetrics
         _reservationsExpired = meter.CreateCounter<long>("usagebilling.reservations.expired", "{reservation}", "Reservations released by the sweeper.");
         _unknownModels = meter.CreateCounter<long>("usagebilling.llm.unknown_models", "{request}", "LLM calls naming a model without a price, by model and policy.");
         _tokens = meter.CreateCounter<long>("usagebilling.llm.tokens", "{token}", "LLM tokens billed, by kind (input, cached_input, output).");
+        _meteringDuration = meter.CreateHistogram("usagebilling.metering.duration", "s",
+            "Time UsageBilling adds to a metered request, by phase (quote, admit, complete); the endpoint's own time is not in it.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _storeDuration = meter.CreateHistogram("usagebilling.store.duration", "s", "Duration of billing store calls, by operation.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _completionsDeferred = meter.CreateCounter<long>("usagebilling.completions.deferred", "{write}", "Settles, releases and counter corrections that failed on the request path and are retried until they land.");
     }
 
     public void RequestMetered() => _metered.Add(1);
+
+    internal bool StoreDurationEnabled => _storeDuration.Enabled;
+
+    /// <summary>Starts timing a store call named <paramref name="operation"/> (a fixed name such as <c>credits.reserve</c>).</summary>
+    public StoreCallScope StoreCall(string operation) => new(this, operation);
+
+    internal void StoreCallFinished(string operation, TimeSpan elapsed)
+        => _storeDuration.Record(elapsed.TotalSeconds, new KeyValuePair<string, object?>("usagebilling.store.operation", operation));
+
+    /// <summary>Records the time a metering phase (<c>quote</c>, <c>admit</c>, <c>complete</c>) took since <paramref name="started"/>.</summary>
+    public void MeteringPhase(string phase, long started)
+    {
+        if (_meteringDuration.Enabled)
+        {
+            _meteringDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds, new KeyValuePair<string, object?>("usagebilling.phase", phase));
+        }
+    }
 
     public void RequestRejected(string reason)
     {

@@ -11,9 +11,11 @@ public sealed class CreditManager
     private readonly ICreditStore _store;
     private readonly TimeProvider _timeProvider;
     private readonly IOptions<UsageBillingOptions> _options;
+    private readonly UsageBillingMetrics? _metrics;
 
-    internal CreditManager(ICreditStore store, TimeProvider timeProvider, IOptions<UsageBillingOptions> options)
+    internal CreditManager(ICreditStore store, TimeProvider timeProvider, IOptions<UsageBillingOptions> options, UsageBillingMetrics? metrics = null)
     {
+        _metrics = metrics;
         _store = store;
         _timeProvider = timeProvider;
         _options = options;
@@ -21,13 +23,14 @@ public sealed class CreditManager
 
     /// <summary>The account's balance and active holds.</summary>
     public ValueTask<CreditBalance> GetBalanceAsync(string accountId, CancellationToken cancellationToken = default)
-        => _store.GetBalanceAsync(accountId, cancellationToken);
+        => StoreCalls.RunAsync(_metrics, "credits.balance", (_store, accountId, cancellationToken), static s => s._store.GetBalanceAsync(s.accountId, s.cancellationToken));
 
     /// <summary>A page of the account's ledger, newest first.</summary>
     public ValueTask<LedgerPage> GetLedgerAsync(string accountId, int limit = 50, string? cursor = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        return _store.GetLedgerAsync(accountId, limit, cursor, cancellationToken);
+        return StoreCalls.RunAsync(_metrics, "credits.ledger", (_store, accountId, limit, cursor, cancellationToken),
+            static s => s._store.GetLedgerAsync(s.accountId, s.limit, s.cursor, s.cancellationToken));
     }
 
     /// <summary>
@@ -55,7 +58,7 @@ public sealed class CreditManager
         }
 
         var now = _timeProvider.GetUtcNow();
-        return _store.PostAsync(new LedgerPostRequest
+        return Post("credits.post", new LedgerPostRequest
         {
             EntryId = BillingIds.New("led", _timeProvider),
             AccountId = accountId,
@@ -69,7 +72,7 @@ public sealed class CreditManager
 
     /// <summary>Charges usage that already happened, without a reservation; the balance may go below zero. Once per idempotency key.</summary>
     internal ValueTask<PostResult> ChargeUsedAsync(string accountId, Money amount, string idempotencyKey, string? reference, CancellationToken cancellationToken)
-        => _store.PostAsync(new LedgerPostRequest
+        => Post("credits.charge", new LedgerPostRequest
         {
             EntryId = BillingIds.New("led", _timeProvider),
             AccountId = accountId,
@@ -107,7 +110,7 @@ public sealed class CreditManager
         }
 
         var now = _timeProvider.GetUtcNow();
-        return _store.ReserveAsync(new CreditReservationRequest
+        return StoreCalls.RunAsync(_metrics, "credits.reserve", (_store, request: new CreditReservationRequest
         {
             ReservationId = reservationId,
             AccountId = accountId,
@@ -116,8 +119,11 @@ public sealed class CreditManager
             Reference = reference,
             CreatedAt = now,
             ExpiresAt = now + _options.Value.Credits.ReservationTimeout,
-        }, cancellationToken);
+        }, cancellationToken), static s => s._store.ReserveAsync(s.request, s.cancellationToken));
     }
+
+    private ValueTask<PostResult> Post(string operation, LedgerPostRequest request, CancellationToken cancellationToken)
+        => StoreCalls.RunAsync(_metrics, operation, (_store, request, cancellationToken), static s => s._store.PostAsync(s.request, s.cancellationToken));
 
     /// <summary>Charges the actual cost of a reserved call and releases the rest of the hold; settling twice charges once.</summary>
     public ValueTask<SettleResult> SettleAsync(string reservationId, Money actualAmount, CancellationToken cancellationToken = default)
@@ -127,10 +133,12 @@ public sealed class CreditManager
             throw new ArgumentOutOfRangeException(nameof(actualAmount), actualAmount, "A charge cannot be negative.");
         }
 
-        return _store.SettleAsync(reservationId, actualAmount, _timeProvider.GetUtcNow(), cancellationToken);
+        return StoreCalls.RunAsync(_metrics, "credits.settle", (_store, reservationId, actualAmount, now: _timeProvider.GetUtcNow(), cancellationToken),
+            static s => s._store.SettleAsync(s.reservationId, s.actualAmount, s.now, s.cancellationToken));
     }
 
     /// <summary>Releases a hold without charging.</summary>
     public ValueTask<bool> ReleaseAsync(string reservationId, CancellationToken cancellationToken = default)
-        => _store.ReleaseAsync(reservationId, _timeProvider.GetUtcNow(), cancellationToken);
+        => StoreCalls.RunAsync(_metrics, "credits.release", (_store, reservationId, now: _timeProvider.GetUtcNow(), cancellationToken),
+            static s => s._store.ReleaseAsync(s.reservationId, s.now, s.cancellationToken));
 }

@@ -56,7 +56,8 @@ public static class UsageBillingServiceCollectionExtensions
             sp.GetRequiredService<IApiKeyStore>(), sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ApiKeyLookupCache>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
         services.TryAddSingleton(static sp => new CreditManager(
-            sp.GetRequiredService<ICreditStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
+            sp.GetRequiredService<ICreditStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>(),
+            sp.GetRequiredService<UsageBillingMetrics>()));
         services.TryAddSingleton(static sp => new AccountManager(
             sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
         services.AddDataProtection();

@@ -95,8 +95,13 @@ internal sealed class CallCounts
 internal sealed class CallCounters
 {
     private readonly IRateLimitCounterStore _store;
+    private readonly UsageBillingMetrics? _metrics;
 
-    public CallCounters(IRateLimitCounterStore store) => _store = store;
+    public CallCounters(IRateLimitCounterStore store, UsageBillingMetrics? metrics = null)
+    {
+        _store = store;
+        _metrics = metrics;
+    }
 
     /// <summary>
     /// Adds the call to every window and period at once. When any is over its limit the result is not
@@ -117,7 +122,7 @@ internal sealed class CallCounters
         limitIncrements.CopyTo(increments, 0);
         budgetIncrements.CopyTo(increments, limitIncrements.Length);
 
-        var values = await _store.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
+        var values = await StoreCalls.RunAsync(_metrics, "counters.increment", (_store, increments, cancellationToken), static s => s._store.IncrementAsync(s.increments, s.cancellationToken)).ConfigureAwait(false);
         var limitDecision = windows.Count == 0 ? LimitDecision.Unlimited : LimitWindows.Evaluate(windows, limitIncrements, values);
         var budgetDecision = periods.Count == 0 ? BudgetDecision.None
             : BudgetPeriods.Evaluate(periods, budgetIncrements, new ArraySegment<long>(values, limitIncrements.Length, budgetIncrements.Length), amount);
@@ -126,5 +131,6 @@ internal sealed class CallCounters
 
     /// <summary>Applies corrections or give-backs; returns the new values in the same order.</summary>
     public ValueTask<long[]> ApplyAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
-        => increments.Count == 0 ? ValueTask.FromResult(Array.Empty<long>()) : _store.IncrementAsync(increments, cancellationToken);
+        => increments.Count == 0 ? ValueTask.FromResult(Array.Empty<long>())
+            : StoreCalls.RunAsync(_metrics, "counters.increment", (_store, increments, cancellationToken), static s => s._store.IncrementAsync(s.increments, s.cancellationToken));
 }

@@ -63,14 +63,22 @@ internal sealed partial class UsageBillingMiddleware
         }
 
         _metrics.RequestMetered();
+        using var span = UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.MeteredCall);
+        span?.SetTag("usagebilling.account_id", caller.Account.Id).SetTag("usagebilling.key_id", caller.Key.Id);
         var request = context.Request;
         var key = request.Headers[IdempotencyRequest.Header].ToString();
         var record = CallResponses.StartRecord(context, caller, BillingIds.New("req", _timeProvider), key, now);
+        span?.SetTag("usagebilling.request_id", record.RequestId);
         Admission admission;
         CallQuote? quote = null;
         try
         {
-            var priced = key.Length > 0 && !IdempotencyRequest.IsValidKey(key) ? default : await _pricer.QuoteAsync(context, flat, llm, caller, now).ConfigureAwait(false);
+            PricedCall priced;
+            using (UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.Quote))
+            {
+                priced = key.Length > 0 && !IdempotencyRequest.IsValidKey(key) ? default : await _pricer.QuoteAsync(context, flat, llm, caller, now).ConfigureAwait(false);
+            }
+
             if (priced.Outcome is { } unpriced)
             {
                 await _calls.RecordAsync(CallResponses.Finished(context, record with { Outcome = unpriced }, started)).ConfigureAwait(false);
@@ -78,6 +86,7 @@ internal sealed partial class UsageBillingMiddleware
             }
 
             quote = priced.Quote;
+            using var admit = UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.Admit);
             admission = quote is null ? Admission.Refused(CallRefusals.InvalidKey) : await _calls.AdmitAsync(new CallRequest(caller, quote,
                 PlanLimits.For(_options.CurrentValue, caller.Account.Plan, caller.Key), record.RequestId, string.Concat(request.Method, " ", request.Path.Value),
                 key.Length > 0 ? await IdempotencyRequest.ReadAsync(request, key, context.RequestAborted).ConfigureAwait(false) : null, now), context.RequestAborted).ConfigureAwait(false);
@@ -89,6 +98,8 @@ internal sealed partial class UsageBillingMiddleware
             admission = Admission.Refused(CallRefusals.StoreUnavailable);
         }
 
+        _metrics.MeteringPhase("admit", started);
+        span?.SetTag("usagebilling.admission", admission.Lease is not null ? "admitted" : admission.Refusal is null ? "replayed" : "refused");
         RateLimitHeaders.Apply(context.Response, admission.Counts.Limits, now);
         if (admission.Lease is not { } lease)
         {
@@ -130,7 +141,13 @@ internal sealed partial class UsageBillingMiddleware
         if (observation is not null || failure is null)
         {
             var keep = CallResponses.ToKeep(context.Response, capture, lease, result, failure is not null, record.RequestId);
-            await lease.CompleteAsync(result with { Response = keep }, finished).ConfigureAwait(false);
+            var completing = Stopwatch.GetTimestamp();
+            using (UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.Complete))
+            {
+                await lease.CompleteAsync(result with { Response = keep }, finished).ConfigureAwait(false);
+            }
+
+            _metrics.MeteringPhase("complete", completing);
         }
         else
         {

@@ -243,7 +243,11 @@ internal sealed partial class UsageLogWriter : IHostedService, IAsyncDisposable
     {
         try
         {
-            await _store.AppendAsync(records, _abort.Token).ConfigureAwait(false);
+            using (_metrics.StoreCall("usage.append"))
+            {
+                await _store.AppendAsync(records, _abort.Token).ConfigureAwait(false);
+            }
+
             _metrics.UsageWritten(records.Count);
             return null;
         }

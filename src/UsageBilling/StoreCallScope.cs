@@ -1,0 +1,46 @@
+using System.Diagnostics;
+
+namespace UsageBilling;
+
+/// <summary>
+/// Times one store call: a <c>usagebilling.store.*</c> span and the <c>usagebilling.store.duration</c> histogram
+/// (tag <c>usagebilling.store.operation</c>, a fixed name). Use with <c>using</c>; it does nothing when nobody listens.
+/// </summary>
+internal readonly struct StoreCallScope : IDisposable
+{
+    private readonly UsageBillingMetrics? _metrics;
+    private readonly Activity? _activity;
+    private readonly string _operation;
+    private readonly long _started;
+
+    internal StoreCallScope(UsageBillingMetrics? metrics, string operation)
+    {
+        _operation = operation;
+        _activity = UsageBillingActivitySource.Source.StartActivity("usagebilling.store." + operation, ActivityKind.Client);
+        _activity?.SetTag("usagebilling.store.operation", operation);
+        _metrics = metrics is { StoreDurationEnabled: true } ? metrics : null;
+        _started = _metrics is null ? 0 : Stopwatch.GetTimestamp();
+    }
+
+    public void Dispose()
+    {
+        _metrics?.StoreCallFinished(_operation, Stopwatch.GetElapsedTime(_started));
+        _activity?.Dispose();
+    }
+}
+
+/// <summary>Runs store calls under a <see cref="StoreCallScope"/> only when a listener or the histogram is on; otherwise calls straight through.</summary>
+internal static class StoreCalls
+{
+    public static bool IsObserved(UsageBillingMetrics? metrics) => UsageBillingActivitySource.Source.HasListeners() || metrics?.StoreDurationEnabled == true;
+
+    /// <summary>Calls <paramref name="call"/> with <paramref name="state"/> (a static lambda: nothing is allocated when nobody listens).</summary>
+    public static ValueTask<T> RunAsync<TState, T>(UsageBillingMetrics? metrics, string operation, TState state, Func<TState, ValueTask<T>> call)
+        => IsObserved(metrics) ? ObservedAsync(metrics, operation, state, call) : call(state);
+
+    private static async ValueTask<T> ObservedAsync<TState, T>(UsageBillingMetrics? metrics, string operation, TState state, Func<TState, ValueTask<T>> call)
+    {
+        using var scope = new StoreCallScope(metrics, operation);
+        return await call(state).ConfigureAwait(false);
+    }
+}
