@@ -24,9 +24,16 @@ internal static class SampleStartup
             return 1;
         }
 
+        var server = app.Services.GetRequiredService<IServer>();
+        var store = app.Configuration["Billing:Store"] ?? "Sqlite";
         app.Lifetime.ApplicationStarted.Register(() =>
         {
-            var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            if (app.Lifetime.ApplicationStopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            var addresses = server.Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
             Console.WriteLine($"{name} ready: listening on {string.Join(", ", addresses)} (GET /health answers when billing works).");
         });
         try
@@ -36,7 +43,6 @@ internal static class SampleStartup
         }
         catch (Exception ex) when (IsStoreUnreachable(ex))
         {
-            var store = app.Configuration["Billing:Store"] ?? "Sqlite";
             Console.Error.WriteLine($"{name} cannot start: the billing store (Billing:Store={store}, ConnectionStrings:Billing) could not be reached: {Innermost(ex).Message}");
             return 1;
         }
