@@ -11,7 +11,13 @@ namespace UsageBilling.EntityFrameworkCore;
 /// </summary>
 internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore where TContext : DbContext
 {
+    /// <summary>How stale a key's last use may be: a key used all the time is updated at most this often by one instance.</summary>
+    internal static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(1);
+
+    private const int MaxRememberedKeys = 100_000;
+
     private readonly BillingDatabase<TContext> _database;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _lastTouched = new(StringComparer.Ordinal);
     private CreditStatements? _statements;
 
     public EfCoreCallCompletionStore(BillingDatabase<TContext> database) => _database = database;
@@ -109,13 +115,31 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
 
         await EfCoreUsageStore<TContext>.InsertAsync(transaction, records, cancellationToken).ConfigureAwait(false);
 
-        // The keys' last use, as the usage log sets it for records it writes: one update per key, in key order.
+        // The keys' last use, as the usage log sets it for records it writes: one update per key, in key order, and
+        // not again within TouchInterval of the last one this store made (a busy key is not updated on every batch).
+        var touched = new List<(string KeyId, DateTimeOffset UsedAt)>();
         foreach (var key in records.Where(r => r.KeyId is not null).GroupBy(r => r.KeyId!, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            await EfCoreApiKeyStore<TContext>.TouchAsync(transaction, key.Key, key.Max(r => r.Timestamp), cancellationToken).ConfigureAwait(false);
+            var usedAt = key.Max(r => r.Timestamp);
+            if (!_lastTouched.TryGetValue(key.Key, out var last) || usedAt - last >= TouchInterval)
+            {
+                await EfCoreApiKeyStore<TContext>.TouchAsync(transaction, key.Key, usedAt, cancellationToken).ConfigureAwait(false);
+                touched.Add((key.Key, usedAt));
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        if (_lastTouched.Count > MaxRememberedKeys)
+        {
+            // Forgetting only costs an update per key on its next batch.
+            _lastTouched.Clear();
+        }
+
+        foreach (var (keyId, usedAt) in touched)
+        {
+            _lastTouched[keyId] = usedAt;
+        }
+
         return results;
     }
 
