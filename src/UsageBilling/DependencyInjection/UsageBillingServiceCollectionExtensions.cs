@@ -74,6 +74,8 @@ public static class UsageBillingServiceCollectionExtensions
         services.AddDistributedMemoryCache();
         services.TryAddSingleton<IdempotentResponseStore>();
         services.TryAddSingleton<PendingCompletions>();
+        services.TryAddSingleton<ICallCompletionStore, StoreCallCompletions>();
+        services.TryAddSingleton<CallCompletions>();
         services.TryAddSingleton<CallCounters>();
         services.TryAddSingleton<CallPricer>();
         services.TryAddSingleton<MeteredCalls>();

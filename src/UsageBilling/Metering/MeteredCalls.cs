@@ -23,19 +23,21 @@ internal sealed partial class MeteredCalls
     private readonly CreditManager _credits;
     private readonly IdempotentResponseStore _responses;
     private readonly PendingCompletions _pending;
+    private readonly CallCompletions _completions;
     private readonly BillingAlerts _alerts;
     private readonly UsageLogQueue _usageLog;
     private readonly UsageBillingMetrics _metrics;
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
     private readonly ILogger<MeteredCalls> _logger;
 
-    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, BillingAlerts alerts,
+    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, CallCompletions completions, BillingAlerts alerts,
         UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options, ILogger<MeteredCalls> logger)
     {
         _counters = counters;
         _credits = credits;
         _responses = responses;
         _pending = pending;
+        _completions = completions;
         _alerts = alerts;
         _usageLog = usageLog;
         _metrics = metrics;
@@ -162,21 +164,15 @@ internal sealed partial class MeteredCalls
             budgets = values is null ? [] : lease.Counts.BudgetsAfter(corrections, values);
         }
 
-        if (result.Release)
-        {
-            await _pending.RunAsync("release " + reservation.Id, async ct => await _credits.ReleaseAsync(reservation.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-            return await RecordAsync(record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged }).ConfigureAwait(false);
-        }
+        // The charge (or release) and the usage record are written together, in a batch with other calls' (group commit).
+        record = UsageLogQueue.Normalize(record);
+        var completion = result.Release
+            ? new CallCompletion(reservation.Id, null, record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged })
+            : new CallCompletion(reservation.Id, charge, record with { Cost = charge, Outcome = UsageOutcomes.Charged });
+        var done = await _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, budgets)).ConfigureAwait(false);
 
-        UsageRecord? final = null;
-        await _pending.RunAsync("settle " + reservation.Id, async ct =>
-        {
-            var settled = await _credits.SettleAsync(reservation.Id, charge, ct).ConfigureAwait(false);
-            final = await ChargedAsync(lease, settled, charge, budgets, record).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-
-        // Not landed yet: the hold keeps the credit, and the record is written when the settle lands.
-        return final ?? record with { Cost = charge, Outcome = SettlePending };
+        // Not landed yet: the hold keeps the credit, and the record is written when the batch lands.
+        return done is { } written ? completion.RecordFor(written.Status)! : completion.Record! with { Outcome = SettlePending };
     }
 
     /// <summary>Gives back an uncompleted lease's counts and releases its hold; see <see cref="CallLease.DisposeAsync"/>.</summary>
@@ -185,7 +181,7 @@ internal sealed partial class MeteredCalls
         await GiveBackAsync(lease.Counts, lease.Request.RequestId).ConfigureAwait(false);
         if ((lease.Reservation?.Id ?? lease.UnconfirmedReservationId) is { } reservationId)
         {
-            await _pending.RunAsync("release " + reservationId, async ct => await _credits.ReleaseAsync(reservationId, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            await _completions.CompleteAsync(new CallCompletion(reservationId, null, null), null).ConfigureAwait(false);
         }
     }
 
@@ -249,24 +245,22 @@ internal sealed partial class MeteredCalls
         await CheckAlertsAsync(account.Id, "", states, balanceToo: false).ConfigureAwait(false);
     }
 
-    /// <summary>What a settle that landed means for the call: its record, metrics and alerts.</summary>
-    private async ValueTask<UsageRecord> ChargedAsync(CallLease lease, SettleResult settled, Money charge, IReadOnlyList<BudgetState> budgets, UsageRecord record)
+    /// <summary>What a settle that landed means: metrics and alerts (the record was written with it).</summary>
+    private async ValueTask SettledAsync(CallLease lease, CompletionResult settled, Money charge, IReadOnlyList<BudgetState> budgets)
     {
         switch (settled.Status)
         {
-            case SettleStatus.Settled:
+            case CompletionStatus.Completed:
+            case CompletionStatus.AlreadyCompleted:
+                // Already: an earlier write of this completion landed but its answer was lost, so this is the first time it is seen landed.
                 _metrics.Charged(charge);
                 await CheckAlertsAsync(lease.Request.Caller.Account.Id, lease.Request.Caller.Key.Id, budgets, balanceToo: !charge.IsZero).ConfigureAwait(false);
-                return await RecordAsync(record with { Cost = charge, Outcome = UsageOutcomes.Charged }).ConfigureAwait(false);
-            case SettleStatus.AlreadySettled:
-                // Reservation ids are per call, so this is our own earlier attempt, whose answer was lost: the charge is ours.
-                var amount = settled.Entry is { } entry ? -entry.Amount : charge;
-                return await RecordAsync(record with { Cost = amount, Outcome = UsageOutcomes.Charged }).ConfigureAwait(false);
-            default:
+                break;
+            case CompletionStatus.NotActive:
                 // Released or gone before its call completed (changed by hand?): nothing was charged, and the record says so.
-                Log.NotCharged(_logger, lease.Reservation!.Id, record.RequestId);
+                Log.NotCharged(_logger, lease.Reservation!.Id, lease.Request.RequestId);
                 _metrics.RequestRejected("settle_not_active");
-                return await RecordAsync(record with { Cost = Money.Zero, Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
+                break;
         }
     }
 
