@@ -22,10 +22,12 @@ internal sealed partial class CallCompletions
     private readonly PendingCompletions _pending;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<CallCompletions> _logger;
+    private readonly UsageBillingMetrics? _metrics;
     private int _writing;
 
-    public CallCompletions(ICallCompletionStore store, PendingCompletions pending, TimeProvider timeProvider, ILogger<CallCompletions> logger)
+    public CallCompletions(ICallCompletionStore store, PendingCompletions pending, TimeProvider timeProvider, ILogger<CallCompletions> logger, UsageBillingMetrics? metrics = null)
     {
+        _metrics = metrics;
         _store = store;
         _pending = pending;
         _timeProvider = timeProvider;
@@ -106,6 +108,7 @@ internal sealed partial class CallCompletions
 
         async ValueTask Write(CancellationToken ct)
         {
+            using var timing = _metrics?.StoreCall("completions.write");
             var written = await _store.CompleteAsync(completions, now, ct).ConfigureAwait(false);
             if (written.Count != completions.Length)
             {
