@@ -62,10 +62,15 @@ public sealed class UsageBillingBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         Services.AddOptions<WebhookOptions>().Configure(configure).Validate(
-            o => o.Url is { IsAbsoluteUri: true } url && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps) && o.Secret.Length >= 32
+            o => o.Url is { IsAbsoluteUri: true } url && (url.Scheme == Uri.UriSchemeHttp || url.Scheme == Uri.UriSchemeHttps) && WebhookNotifier.IsValidSecret(o.Secret)
                 && o.MaxAttempts >= 1 && o.Timeout > TimeSpan.Zero && o.RetryDelay >= TimeSpan.Zero,
-            "WebhookOptions needs an absolute http(s) Url, a Secret of at least 32 characters, MaxAttempts >= 1 and a positive Timeout.").ValidateOnStart();
-        Services.AddHttpClient(WebhookNotifier.HttpClientName);
+            "WebhookOptions needs an absolute http(s) Url, a Secret ('whsec_' and base64 of 24 to 64 bytes, or at least 32 characters), MaxAttempts >= 1 and a positive Timeout.").ValidateOnStart();
+        if (!Services.Any(d => d.ServiceType == typeof(WebhookDeliveryMarker)))
+        {
+            Services.AddSingleton<WebhookDeliveryMarker>();
+            Services.AddHttpClient(WebhookNotifier.HttpClientName).AddWebhookResilience();
+        }
+
         return AddNotifier<WebhookNotifier>();
     }
 

@@ -14,7 +14,10 @@ public sealed class WebhookOptions
     /// <summary>The absolute http(s) URL events are posted to.</summary>
     public Uri? Url { get; set; }
 
-    /// <summary>The shared secret (at least 32 characters) that signs each body.</summary>
+    /// <summary>
+    /// The signing secret: a Standard Webhooks secret <c>whsec_</c> followed by base64 (the key is the decoded bytes),
+    /// or any other string of at least 32 characters (the key is its UTF-8 bytes).
+    /// </summary>
     public string Secret { get; set; } = "";
 
     /// <summary>How long one attempt may take. Default 10 s.</summary>
@@ -23,20 +26,25 @@ public sealed class WebhookOptions
     /// <summary>How many attempts before giving up. Default 4.</summary>
     public int MaxAttempts { get; set; } = 4;
 
-    /// <summary>The wait before the second attempt; it doubles for each further one. Default 1 s.</summary>
+    /// <summary>The base wait before a retry; it grows exponentially with jitter, and a <c>Retry-After</c> from the receiver wins. Default 1 s.</summary>
     public TimeSpan RetryDelay { get; set; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>
-/// Posts each billing event as camelCase JSON, signed with HMAC-SHA256 in the header
-/// <c>X-UsageBilling-Signature: t={unix seconds},v1={hex HMAC of "{t}.{body}"}</c> (verify it and reject stale
-/// timestamps), with the event id in <c>X-UsageBilling-Event-Id</c>. Failed or non-2xx attempts are retried with
-/// backoff; after the last attempt the event is logged and dropped — requests never see delivery failures.
+/// Posts each billing event as camelCase JSON, signed per the Standard Webhooks specification: <c>webhook-id</c> (the
+/// event id), <c>webhook-timestamp</c> (Unix seconds) and <c>webhook-signature</c>: <c>v1,{base64 HMAC-SHA256 of
+/// "{id}.{timestamp}.{body}"}</c>, which the Standard Webhooks libraries of every language verify. Delivery goes
+/// through the <see cref="HttpClientName"/> client of <see cref="IHttpClientFactory"/>, whose resilience pipeline
+/// (registered by <c>AddWebhookNotifier</c>) retries transient failures (5xx, 408, 429, network errors, timeouts) with
+/// exponential backoff and jitter, honouring <c>Retry-After</c>, under a per-attempt timeout and a circuit breaker.
+/// After the last attempt the event is logged and dropped — requests never see delivery failures.
 /// </summary>
 public sealed partial class WebhookNotifier : IBillingNotifier
 {
     /// <summary>The name of the <see cref="HttpClient"/> it uses (configure it with <c>AddHttpClient(WebhookNotifier.HttpClientName)</c>).</summary>
     public const string HttpClientName = "UsageBilling.Webhook";
+
+    private const string SecretPrefix = "whsec_";
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly IHttpClientFactory _clients;
@@ -59,58 +67,71 @@ public sealed partial class WebhookNotifier : IBillingNotifier
         ArgumentNullException.ThrowIfNull(billingEvent);
         var options = _options.CurrentValue;
         var body = JsonSerializer.SerializeToUtf8Bytes(billingEvent, Json);
-        var delay = options.RetryDelay;
-        for (var attempt = 1; attempt <= options.MaxAttempts; attempt++)
+        var timestamp = _timeProvider.GetUtcNow().ToUnixTimeSeconds();
+        try
         {
-            try
+            // The same id, timestamp and signature on every retry: the receiver deduplicates by webhook-id.
+            using var request = new HttpRequestMessage(HttpMethod.Post, options.Url) { Content = new ByteArrayContent(body) };
+            request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+            request.Headers.Add("webhook-id", billingEvent.Id);
+            request.Headers.Add("webhook-timestamp", timestamp.ToString(CultureInfo.InvariantCulture));
+            request.Headers.Add("webhook-signature", Sign(options.Secret, billingEvent.Id, timestamp, body));
+            using var response = await _clients.CreateClient(HttpClientName).SendAsync(request, cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode)
             {
-                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-                timeout.CancelAfter(options.Timeout);
-                using var request = new HttpRequestMessage(HttpMethod.Post, options.Url) { Content = new ByteArrayContent(body) };
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-                request.Headers.Add("X-UsageBilling-Event-Id", billingEvent.Id);
-                request.Headers.Add("X-UsageBilling-Signature", Sign(options.Secret, _timeProvider.GetUtcNow().ToUnixTimeSeconds(), body));
-                using var response = await _clients.CreateClient(HttpClientName).SendAsync(request, timeout.Token).ConfigureAwait(false);
-                if (response.IsSuccessStatusCode)
-                {
-                    return;
-                }
-
-                Log.AttemptFailed(_logger, null, billingEvent.Id, attempt, (int)response.StatusCode);
-            }
-            catch (Exception ex) when (ex is HttpRequestException || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                Log.AttemptFailed(_logger, ex, billingEvent.Id, attempt, 0);
-            }
-
-            if (attempt < options.MaxAttempts)
-            {
-                await Task.Delay(delay, _timeProvider, cancellationToken).ConfigureAwait(false);
-                delay *= 2;
+                Log.GaveUp(_logger, null, billingEvent.Id, (int)response.StatusCode);
             }
         }
-
-        Log.GaveUp(_logger, billingEvent.Id, options.MaxAttempts);
+        catch (Exception ex) when (ex is HttpRequestException or Polly.CircuitBreaker.BrokenCircuitException or Polly.Timeout.TimeoutRejectedException
+            || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+        {
+            Log.GaveUp(_logger, ex, billingEvent.Id, 0);
+        }
     }
 
-    /// <summary>The signature header value for a body sent at <paramref name="unixSeconds"/>.</summary>
-    public static string Sign(string secret, long unixSeconds, ReadOnlySpan<byte> body)
+    /// <summary>
+    /// The Standard Webhooks <c>webhook-signature</c> value of a message: <c>v1,{base64 HMAC-SHA256 of "{id}.{timestamp}.{body}"}</c>.
+    /// </summary>
+    /// <param name="secret">A <c>whsec_</c> secret (base64 key) or any other string (UTF-8 key).</param>
+    /// <param name="messageId">The <c>webhook-id</c>.</param>
+    /// <param name="unixSeconds">The <c>webhook-timestamp</c>.</param>
+    /// <param name="body">The exact body bytes sent.</param>
+    public static string Sign(string secret, string messageId, long unixSeconds, ReadOnlySpan<byte> body)
     {
         ArgumentNullException.ThrowIfNull(secret);
-        var prefix = Encoding.UTF8.GetBytes(unixSeconds.ToString(CultureInfo.InvariantCulture) + ".");
+        ArgumentNullException.ThrowIfNull(messageId);
+        var prefix = Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{messageId}.{unixSeconds}."));
         var signed = new byte[prefix.Length + body.Length];
         prefix.CopyTo(signed, 0);
         body.CopyTo(signed.AsSpan(prefix.Length));
-        var mac = HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), signed);
-        return string.Create(CultureInfo.InvariantCulture, $"t={unixSeconds},v1={Convert.ToHexStringLower(mac)}");
+        var mac = HMACSHA256.HashData(Key(secret), signed);
+        return "v1," + Convert.ToBase64String(mac);
+    }
+
+    /// <summary>The HMAC key of a secret: the base64 after <c>whsec_</c>, or the UTF-8 bytes of any other secret.</summary>
+    internal static byte[] Key(string secret)
+        => secret.StartsWith(SecretPrefix, StringComparison.Ordinal) ? Convert.FromBase64String(secret[SecretPrefix.Length..]) : Encoding.UTF8.GetBytes(secret);
+
+    /// <summary>Whether <paramref name="secret"/> is usable: a <c>whsec_</c> secret of valid base64 with 24 to 64 key bytes, or 32+ characters.</summary>
+    internal static bool IsValidSecret(string? secret)
+    {
+        if (string.IsNullOrEmpty(secret))
+        {
+            return false;
+        }
+
+        if (!secret.StartsWith(SecretPrefix, StringComparison.Ordinal))
+        {
+            return secret.Length >= 32;
+        }
+
+        var buffer = new byte[secret.Length];
+        return Convert.TryFromBase64String(secret[SecretPrefix.Length..], buffer, out var length) && length is >= 24 and <= 64;
     }
 
     private static partial class Log
     {
-        [LoggerMessage(1, LogLevel.Warning, "Webhook delivery of event {EventId} failed on attempt {Attempt} (status {Status}).", EventName = "WebhookAttemptFailed")]
-        public static partial void AttemptFailed(ILogger logger, Exception? exception, string eventId, int attempt, int status);
-
-        [LoggerMessage(2, LogLevel.Error, "Webhook delivery of event {EventId} gave up after {Attempts} attempts.", EventName = "WebhookGaveUp")]
-        public static partial void GaveUp(ILogger logger, string eventId, int attempts);
+        [LoggerMessage(2, LogLevel.Error, "Webhook delivery of event {EventId} gave up after the last attempt (status {Status}; 0: no answer).", EventName = "WebhookGaveUp")]
+        public static partial void GaveUp(ILogger logger, Exception? exception, string eventId, int status);
     }
 }

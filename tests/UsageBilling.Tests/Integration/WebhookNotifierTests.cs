@@ -17,7 +17,7 @@ namespace UsageBilling.Tests.Integration;
 public sealed class WebhookNotifierTests : IAsyncLifetime
 {
     private const string Secret = "0123456789abcdef0123456789abcdef-secret";
-    private readonly ConcurrentQueue<(string Signature, string EventId, byte[] Body)> _received = new();
+    private readonly ConcurrentQueue<(string Signature, string EventId, string Timestamp, byte[] Body)> _received = new();
     private WebApplication _receiver = null!;
     private int _failuresLeft;
     private Uri _url = null!;
@@ -33,10 +33,12 @@ public sealed class WebhookNotifierTests : IAsyncLifetime
             await context.Request.Body.CopyToAsync(body);
             if (Interlocked.Decrement(ref _failuresLeft) >= 0)
             {
+                context.Response.Headers.RetryAfter = "0";
                 return Results.StatusCode(503);
             }
 
-            _received.Enqueue((context.Request.Headers["X-UsageBilling-Signature"].ToString(), context.Request.Headers["X-UsageBilling-Event-Id"].ToString(), body.ToArray()));
+            _received.Enqueue((context.Request.Headers["webhook-signature"].ToString(), context.Request.Headers["webhook-id"].ToString(),
+                context.Request.Headers["webhook-timestamp"].ToString(), body.ToArray()));
             return Results.Ok();
         });
         await _receiver.StartAsync();
@@ -55,11 +57,11 @@ public sealed class WebhookNotifierTests : IAsyncLifetime
 
         await notifier.NotifyAsync(billingEvent, CancellationToken.None);
 
-        var (signature, eventId, body) = Assert.Single(_received);
+        var (signature, eventId, timestampText, body) = Assert.Single(_received);
         Assert.Equal("evt_1", eventId);
-        var timestamp = long.Parse(signature.Split(',')[0][2..], System.Globalization.CultureInfo.InvariantCulture);
-        Assert.Equal(WebhookNotifier.Sign(Secret, timestamp, body), signature);
-        Assert.NotEqual(WebhookNotifier.Sign("another-secret-another-secret-123456", timestamp, body), signature);
+        var timestamp = long.Parse(timestampText, System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(WebhookNotifier.Sign(Secret, eventId, timestamp, body), signature);
+        Assert.NotEqual(WebhookNotifier.Sign("another-secret-another-secret-123456", eventId, timestamp, body), signature);
         Assert.Contains("\"type\":\"balance.low\"", System.Text.Encoding.UTF8.GetString(body), StringComparison.Ordinal);
         Assert.Contains("\"available\":0.5", System.Text.Encoding.UTF8.GetString(body), StringComparison.Ordinal);
     }
@@ -73,12 +75,32 @@ public sealed class WebhookNotifierTests : IAsyncLifetime
         Assert.Equal(8, _failuresLeft);
     }
 
+    [Fact]
+    public void The_signature_matches_the_Standard_Webhooks_test_vector()
+    {
+        // The worked example of the Standard Webhooks specification (also used by its reference libraries).
+        var signature = WebhookNotifier.Sign("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+            System.Text.Encoding.UTF8.GetBytes("{\"test\": 2432232314}"));
+        Assert.Equal("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=", signature);
+    }
+
+    [Theory]
+    [InlineData("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", true)]
+    [InlineData("0123456789abcdef0123456789abcdef", true)]
+    [InlineData("whsec_not*base64", false)]
+    [InlineData("whsec_AAAA", false)]
+    [InlineData("too-short", false)]
+    public void Secrets_are_whsec_base64_or_32_characters(string secret, bool valid)
+        => Assert.Equal(valid, WebhookNotifier.IsValidSecret(secret));
+
     private WebhookNotifier Notifier(int maxAttempts)
     {
         var services = new ServiceCollection();
-        services.AddHttpClient(WebhookNotifier.HttpClientName);
-        var provider = services.BuildServiceProvider();
+        services.AddLogging();
         var options = new WebhookOptions { Url = _url, Secret = Secret, MaxAttempts = maxAttempts, RetryDelay = TimeSpan.FromMilliseconds(10), Timeout = TimeSpan.FromSeconds(5) };
-        return new WebhookNotifier(provider.GetRequiredService<IHttpClientFactory>(), new StaticOptionsMonitor<WebhookOptions>(options), TimeProvider.System, NullLogger<WebhookNotifier>.Instance);
+        services.AddSingleton<IOptionsMonitor<WebhookOptions>>(new StaticOptionsMonitor<WebhookOptions>(options));
+        services.AddHttpClient(WebhookNotifier.HttpClientName).AddWebhookResilience();
+        var provider = services.BuildServiceProvider();
+        return new WebhookNotifier(provider.GetRequiredService<IHttpClientFactory>(), provider.GetRequiredService<IOptionsMonitor<WebhookOptions>>(), TimeProvider.System, NullLogger<WebhookNotifier>.Instance);
     }
 }
