@@ -61,7 +61,7 @@ internal static class Configuration
             .AddWebhookNotifier(o =>
             {
                 o.Url = new Uri("https://billing-events.example.com/usagebilling");
-                o.Secret = builder.Configuration["Billing:WebhookSecret"] ?? "";   // at least 32 characters
+                o.Secret = builder.Configuration["Billing:WebhookSecret"] ?? "";   // whsec_<base64>, or 32+ characters
                 o.Timeout = TimeSpan.FromSeconds(5);
                 o.MaxAttempts = 6;
             });
