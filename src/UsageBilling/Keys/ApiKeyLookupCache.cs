@@ -1,31 +1,37 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 
 namespace UsageBilling;
 
 /// <summary>
-/// Remembers key lookups (found and not found) for a short time so that most requests make no store call.
-/// Bounded: when it grows past <see cref="MaxEntries"/> it drops expired entries, then everything.
+/// Remembers key lookups (found and not found) for a short time so that most requests make no store call. A
+/// <see cref="MemoryCache"/> bounded to <see cref="MaxEntries"/> entries: past it, a compaction evicts expired entries
+/// and then the least recently used tenth, never everything. Expiry is checked against the app's
+/// <see cref="TimeProvider"/>; the cache's own expiry only frees memory.
 /// </summary>
-internal sealed class ApiKeyLookupCache
+internal sealed class ApiKeyLookupCache : IDisposable
 {
     internal const int MaxEntries = 100_000;
 
-    private readonly ConcurrentDictionary<string, Entry> _entries = new(StringComparer.Ordinal);
+    private readonly MemoryCache _entries;
     private readonly TimeSpan _positiveDuration;
     private readonly TimeSpan _negativeDuration;
 
-    public ApiKeyLookupCache(IOptions<UsageBillingOptions> options)
+    public ApiKeyLookupCache(IOptions<UsageBillingOptions> options, int maxEntries = MaxEntries)
     {
         _positiveDuration = options.Value.Keys.CacheDuration;
         _negativeDuration = options.Value.Keys.NegativeCacheDuration;
+        _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxEntries, CompactionPercentage = 0.1 });
     }
+
+    /// <summary>How many lookups are cached now.</summary>
+    internal int Count => _entries.Count;
 
     public bool TryGet(string hash, DateTimeOffset now, out ResolvedApiKey? key)
     {
-        if (_entries.TryGetValue(hash, out var entry) && entry.ExpiresAt > now)
+        if (_entries.TryGetValue(hash, out Entry? entry) && entry!.ExpiresAt > now)
         {
             key = entry.Key;
             return true;
@@ -43,34 +49,15 @@ internal sealed class ApiKeyLookupCache
             return;
         }
 
-        if (_entries.Count >= MaxEntries)
-        {
-            Trim(now);
-        }
-
-        _entries[hash] = new Entry(key, now + duration);
+        _entries.Set(hash, new Entry(key, now + duration), new MemoryCacheEntryOptions { Size = 1, AbsoluteExpirationRelativeToNow = duration });
     }
 
-    public void Remove(string hash) => _entries.TryRemove(hash, out _);
+    public void Remove(string hash) => _entries.Remove(hash);
 
     public static bool FixedTimeEquals(string left, string right)
         => CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(left), Encoding.ASCII.GetBytes(right));
 
-    private void Trim(DateTimeOffset now)
-    {
-        foreach (var (hash, entry) in _entries)
-        {
-            if (entry.ExpiresAt <= now)
-            {
-                _entries.TryRemove(hash, out _);
-            }
-        }
+    public void Dispose() => _entries.Dispose();
 
-        if (_entries.Count >= MaxEntries)
-        {
-            _entries.Clear();
-        }
-    }
-
-    private readonly record struct Entry(ResolvedApiKey? Key, DateTimeOffset ExpiresAt);
+    private sealed record Entry(ResolvedApiKey? Key, DateTimeOffset ExpiresAt);
 }
