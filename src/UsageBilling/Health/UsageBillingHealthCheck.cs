@@ -5,22 +5,30 @@ namespace UsageBilling;
 
 /// <summary>
 /// Reports whether metered calls can be billed: the credit and counter stores answer (Unhealthy when not: metered
-/// calls get 503), the usage log keeps up (Degraded when its queue is more than 80 % full), and no completion is
-/// waiting for a store (Degraded while settles or releases are being retried).
+/// calls get 503), the usage log keeps up (Degraded when its queue is more than 80 % full, or when the store refused a
+/// record — dead-lettered — within the last <see cref="DeadLetterWindow"/>), and no completion is waiting for a store
+/// (Degraded while settles or releases are being retried).
 /// </summary>
 internal sealed class UsageBillingHealthCheck : IHealthCheck
 {
     private const string ProbeAccount = "usagebilling-health-probe";
+
+    /// <summary>How long a dead-lettered usage record keeps the check Degraded.</summary>
+    internal static readonly TimeSpan DeadLetterWindow = TimeSpan.FromHours(1);
 
     private readonly ICreditStore _credits;
     private readonly IRateLimitCounterStore _counters;
     private readonly UsageLogQueue _usageLog;
     private readonly PendingCompletions _pending;
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
+    private readonly UsageDeadLetters _deadLetters;
+    private readonly TimeProvider _timeProvider;
 
     public UsageBillingHealthCheck(ICreditStore credits, IRateLimitCounterStore counters, UsageLogQueue usageLog, PendingCompletions pending,
-        IOptionsMonitor<UsageBillingOptions> options)
+        IOptionsMonitor<UsageBillingOptions> options, UsageDeadLetters deadLetters, TimeProvider timeProvider)
     {
+        _deadLetters = deadLetters;
+        _timeProvider = timeProvider;
         _credits = credits;
         _counters = counters;
         _usageLog = usageLog;
@@ -37,6 +45,7 @@ internal sealed class UsageBillingHealthCheck : IHealthCheck
             ["usageLogBacklog"] = backlog,
             ["usageLogCapacity"] = capacity,
             ["pendingCompletions"] = _pending.Count,
+            ["usageDeadLetters"] = _deadLetters.Total,
         };
 
         try
@@ -52,6 +61,12 @@ internal sealed class UsageBillingHealthCheck : IHealthCheck
         if (_pending.Count > 0)
         {
             return HealthCheckResult.Degraded($"{_pending.Count} completions (settles, releases, counter corrections) are waiting for a store.", data: data);
+        }
+
+        var lastDeadLetter = _deadLetters.Snapshot() is { Count: > 0 } letters ? letters[^1].DeadLetteredAt : (DateTimeOffset?)null;
+        if (lastDeadLetter is { } at && _timeProvider.GetUtcNow() - at < DeadLetterWindow)
+        {
+            return HealthCheckResult.Degraded($"The usage store refused a record at {at:O} ({_deadLetters.Total} dead-lettered since start); see the dead-letter log.", data: data);
         }
 
         return backlog * 5L > capacity * 4L

@@ -8,8 +8,8 @@ public static class UsageBillingHealthChecksBuilderExtensions
 {
     /// <summary>
     /// Adds the <c>usagebilling</c> check: Unhealthy when the credit or counter store does not answer (metered calls
-    /// are then answered 503), Degraded while completions wait for a store or the usage log's queue is over 80 % full.
-    /// Map it with <c>app.MapHealthChecks("/healthz")</c>.
+    /// are then answered 503), Degraded while completions wait for a store, the usage log's queue is over 80 % full, or
+    /// for an hour after a usage record was dead-lettered. Map it with <c>app.MapHealthChecks("/health")</c>.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="name">The check's name.</param>

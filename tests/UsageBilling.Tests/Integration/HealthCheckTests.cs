@@ -28,6 +28,27 @@ public sealed class HealthCheckTests
         Assert.Equal("Unhealthy", await response.Content.ReadAsStringAsync());
     }
 
+    [Fact]
+    public async Task A_usage_record_the_store_refused_makes_it_degraded_for_an_hour()
+    {
+        using var factory = new MeteredApiFactory();
+        using var client = factory.CreateClient();
+        factory.Services.GetRequiredService<UsageDeadLetters>().Add(new UsageRecord
+        {
+            RequestId = "req_1", Timestamp = factory.Time.GetUtcNow(), Method = "GET", Route = "/v1/quote", StatusCode = 200, DurationMs = 1, Cost = Money.Zero,
+        }, new InvalidOperationException("value too long"));
+
+        using (var degraded = await client.GetAsync("/health"))
+        {
+            Assert.Equal(HttpStatusCode.OK, degraded.StatusCode);
+            Assert.Equal("Degraded", await degraded.Content.ReadAsStringAsync());
+        }
+
+        factory.Time.Advance(TimeSpan.FromHours(1));
+        using var healthy = await client.GetAsync("/health");
+        Assert.Equal("Healthy", await healthy.Content.ReadAsStringAsync());
+    }
+
     /// <summary>A credit store whose server is gone: every call fails as a refused connection would.</summary>
     private sealed class UnreachableCreditStore : ICreditStore
     {
