@@ -58,6 +58,7 @@ public static class UsageBillingEntityFrameworkCoreExtensions
             .ReplaceStore<ICreditStore, EfCoreCreditStore<TContext>>()
             .ReplaceStore<IUsageStore, EfCoreUsageStore<TContext>>()
             .ReplaceStore<ICallCompletionStore, EfCoreCallCompletionStore<TContext>>()
+            .ReplaceStore<ICallAdmissionStore, EfCoreCallAdmissionStore<TContext>>()
             .ReplaceStore<IRateLimitCounterStore, EfCoreRateLimitCounterStore<TContext>>()
             .ReplaceStore<IModelPriceStore, EfCoreModelPriceStore<TContext>>()
             .ReplaceStore<IProviderKeyStore, EfCoreProviderKeyStore<TContext>>();

@@ -39,12 +39,38 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
     public async ValueTask<long[]> IncrementAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(increments);
-        var values = new long[increments.Count];
         if (increments.Count == 0)
         {
-            return values;
+            return [];
         }
 
+        var values = await _database.WriteAsync(async (transaction, ct) =>
+        {
+            var values = await IncrementAsync(transaction, increments, ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return values;
+        }, cancellationToken).ConfigureAwait(false);
+        ScheduleCleanup();
+        return values;
+    }
+
+    /// <summary>Adds <paramref name="increments"/> in <paramref name="transaction"/>; the values after, in the same order.</summary>
+    internal async Task<long[]> IncrementAsync(BillingTransaction transaction, IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
+    {
+        var values = new long[increments.Count];
+        if (increments.Count > 0)
+        {
+            var batch = new StatementBatch(transaction);
+            AddIncrement(batch, increments, values);
+            await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return values;
+    }
+
+    /// <summary>Adds the upsert of <paramref name="increments"/> (at least one) to <paramref name="batch"/>; it fills <paramref name="values"/> in their order.</summary>
+    internal void AddIncrement(StatementBatch batch, IReadOnlyList<CounterIncrement> increments, long[] values)
+    {
         // One multi-row upsert for all of them. Rows are locked in key order, so two calls that share counters cannot
         // deadlock in PostgreSQL; a key named twice is moved once by the sum of its deltas (both read its final value).
         var merged = increments
@@ -52,36 +78,25 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
             .Select(static g => new CounterIncrement(g.Key, g.Sum(static i => i.Delta), g.Max(static i => i.ExpiresAt)))
             .OrderBy(static i => i.Key, StringComparer.Ordinal)
             .ToArray();
-        var byKey = await _database.WriteAsync(async (transaction, ct) =>
+        var table = batch.Schema.Counters;
+        var upsert = batch.Add(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table), async (reader, ct) =>
         {
-            var table = transaction.Schema.Counters;
-            await using var upsert = transaction.Command(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table));
-            for (var i = 0; i < merged.Length; i++)
+            var byKey = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                upsert.With("@k" + n, merged[i].Key).With("@d" + n, merged[i].Delta).With("@e" + n, StoredTime.ToTicks(merged[i].ExpiresAt));
+                byKey[reader.GetString(0)] = reader.GetInt64(1);
             }
 
-            var result = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
-            await using (var reader = await upsert.ExecuteReaderAsync(ct).ConfigureAwait(false))
+            for (var i = 0; i < increments.Count; i++)
             {
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    result[reader.GetString(0)] = reader.GetInt64(1);
-                }
+                values[i] = byKey[increments[i].Key];
             }
-
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return result;
-        }, cancellationToken).ConfigureAwait(false);
-
-        for (var i = 0; i < increments.Count; i++)
+        });
+        for (var i = 0; i < merged.Length; i++)
         {
-            values[i] = byKey[increments[i].Key];
+            var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            upsert.With("@k" + n, merged[i].Key).With("@d" + n, merged[i].Delta).With("@e" + n, StoredTime.ToTicks(merged[i].ExpiresAt));
         }
-
-        ScheduleCleanup();
-        return values;
     }
 
     public ValueTask<long[]> GetAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
@@ -139,7 +154,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
         return total;
     }
 
-    private void ScheduleCleanup()
+    internal void ScheduleCleanup()
     {
         var now = _timeProvider.GetUtcNow();
         if (now.UtcTicks < Interlocked.Read(ref _nextCleanupTicks) || Interlocked.CompareExchange(ref _cleaning, 1, 0) != 0)

@@ -96,6 +96,9 @@ public sealed class CreditManager
     public ValueTask<ReserveResult> ReserveAsync(string accountId, Money amount, string idempotencyKey, string? reference = null, CancellationToken cancellationToken = default)
         => ReserveAsync(NewReservationId(), accountId, amount, idempotencyKey, reference, cancellationToken);
 
+    /// <summary>Finds a reservation by id.</summary>
+    internal ValueTask<CreditReservation?> FindReservationAsync(string reservationId, CancellationToken cancellationToken) => _store.FindReservationAsync(reservationId, cancellationToken);
+
     /// <summary>A new reservation id, for a caller that must know it before the store answers (to release a hold whose answer was lost).</summary>
     internal string NewReservationId() => BillingIds.New("res", _timeProvider);
 
@@ -109,8 +112,15 @@ public sealed class CreditManager
             throw new ArgumentOutOfRangeException(nameof(amount), amount, "A reservation cannot be negative.");
         }
 
+        return StoreCalls.RunAsync(_metrics, "credits.reserve", (_store, request: NewReservation(reservationId, accountId, amount, idempotencyKey, reference), cancellationToken),
+            static s => s._store.ReserveAsync(s.request, s.cancellationToken));
+    }
+
+    /// <summary>The request for a hold made now, expiring after <c>Credits:ReservationTimeout</c>.</summary>
+    internal CreditReservationRequest NewReservation(string reservationId, string accountId, Money amount, string idempotencyKey, string? reference)
+    {
         var now = _timeProvider.GetUtcNow();
-        return StoreCalls.RunAsync(_metrics, "credits.reserve", (_store, request: new CreditReservationRequest
+        return new CreditReservationRequest
         {
             ReservationId = reservationId,
             AccountId = accountId,
@@ -119,7 +129,7 @@ public sealed class CreditManager
             Reference = reference,
             CreatedAt = now,
             ExpiresAt = now + _options.Value.Credits.ReservationTimeout,
-        }, cancellationToken), static s => s._store.ReserveAsync(s.request, s.cancellationToken));
+        };
     }
 
     private ValueTask<PostResult> Post(string operation, LedgerPostRequest request, CancellationToken cancellationToken)

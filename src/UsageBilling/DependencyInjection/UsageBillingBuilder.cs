@@ -34,6 +34,13 @@ public sealed class UsageBillingBuilder
     public UsageBillingBuilder AddCallCompletionStore<TStore>() where TStore : class, ICallCompletionStore
         => ReplaceStore<ICallCompletionStore, TStore>();
 
+    /// <summary>
+    /// Replaces how a call is admitted (see <see cref="ICallAdmissionStore"/>): by default counted and held through the
+    /// counter and credit stores one after the other; a backend holding both in one database does both in one transaction.
+    /// </summary>
+    public UsageBillingBuilder AddCallAdmissionStore<TStore>() where TStore : class, ICallAdmissionStore
+        => ReplaceStore<ICallAdmissionStore, TStore>();
+
     /// <summary>Replaces the rate-limit counter store.</summary>
     public UsageBillingBuilder AddRateLimitCounterStore<TStore>() where TStore : class, IRateLimitCounterStore
         => ReplaceStore<IRateLimitCounterStore, TStore>();

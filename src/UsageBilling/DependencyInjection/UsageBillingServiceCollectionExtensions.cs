@@ -75,6 +75,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<IdempotentResponseStore>();
         services.TryAddSingleton<PendingCompletions>();
         services.TryAddSingleton<ICallCompletionStore, StoreCallCompletions>();
+        services.TryAddSingleton<ICallAdmissionStore, SeparateStoreAdmissions>();
         services.TryAddSingleton<CallCompletions>();
         services.TryAddSingleton<CallCounters>();
         services.TryAddSingleton<CallPricer>();

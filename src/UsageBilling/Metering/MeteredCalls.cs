@@ -24,13 +24,14 @@ internal sealed partial class MeteredCalls
     private readonly IdempotentResponseStore _responses;
     private readonly PendingCompletions _pending;
     private readonly CallCompletions _completions;
+    private readonly ICallAdmissionStore _admissions;
     private readonly BillingAlerts _alerts;
     private readonly UsageLogQueue _usageLog;
     private readonly UsageBillingMetrics _metrics;
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
     private readonly ILogger<MeteredCalls> _logger;
 
-    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, CallCompletions completions, BillingAlerts alerts,
+    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, CallCompletions completions, ICallAdmissionStore admissions, BillingAlerts alerts,
         UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options, ILogger<MeteredCalls> logger)
     {
         _counters = counters;
@@ -38,6 +39,7 @@ internal sealed partial class MeteredCalls
         _responses = responses;
         _pending = pending;
         _completions = completions;
+        _admissions = admissions;
         _alerts = alerts;
         _usageLog = usageLog;
         _metrics = metrics;
@@ -58,14 +60,17 @@ internal sealed partial class MeteredCalls
             return stored.Fingerprint == idempotency.Fingerprint ? Admission.Replayed(stored) : Admission.Refused(CallRefusals.KeyReused);
         }
 
-        var counts = await _counters.AcquireAsync(request.Caller, request.Limits, request.Quote.Llm?.TokenEstimate ?? 0, request.Quote.Amount, request.Now, cancellationToken)
-            .ConfigureAwait(false);
+        var plan = CallCounters.Plan(request.Caller, request.Limits, request.Quote.Llm?.TokenEstimate ?? 0, request.Quote.Amount, request.Now);
+        if (_admissions is not SeparateStoreAdmissions && await TryAdmitAsync(request, plan, cancellationToken).ConfigureAwait(false) is { } admitted)
+        {
+            return admitted;
+        }
+
+        var counts = plan is null ? CallCounts.None : plan.Evaluate(await _counters.ApplyAsync(plan.Increments, cancellationToken).ConfigureAwait(false));
         if (!counts.Allowed)
         {
             await GiveBackAsync(counts, request.RequestId).ConfigureAwait(false);
-            return Admission.Refused(counts.Limits.Exceeded is { } limit
-                ? CallRefusals.RateLimited(limit, request.Now)
-                : CallRefusals.BudgetExceeded(counts.Budgets.Exceeded!.Value, request.Quote.Amount), counts.Refused());
+            return RefusedBy(counts, request);
         }
 
         var lease = new CallLease(this, request, counts);
@@ -86,6 +91,63 @@ internal sealed partial class MeteredCalls
         }
     }
 
+    /// <summary>
+    /// Counts and holds in one step of the admission store (one transaction). Null when the store did not handle it
+    /// (a duplicate key, too little credit): then nothing was kept, and the separate stores answer those cases.
+    /// </summary>
+    private async ValueTask<Admission?> TryAdmitAsync(CallRequest request, CallCountPlan? plan, CancellationToken cancellationToken)
+    {
+        var increments = plan?.Increments ?? [];
+        var reservation = _credits.NewReservation(_credits.NewReservationId(), request.Caller.Account.Id, request.Quote.Amount, ReservationKey(request, 1),
+            request.Idempotency?.Fingerprint ?? request.Reference);
+        CallAdmissionResult result;
+        try
+        {
+            using var timing = _metrics.StoreCall("admissions.admit");
+            result = await _admissions.TryAdmitAsync(increments, values => plan is null || plan.Evaluate(values).Allowed, reservation, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The step may have committed with its answer lost. It is one transaction: the hold exists exactly when the
+            // counts were kept, so the hold tells whether there is anything to give back.
+            await _pending.RunAsync("undo the admission of " + request.RequestId, async ct =>
+            {
+                if (increments.Length > 0 && await _credits.FindReservationAsync(reservation.ReservationId, ct).ConfigureAwait(false) is not null)
+                {
+                    await _counters.ApplyAsync(CallCounts.Negated(increments), ct).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+            await _completions.CompleteAsync(new CallCompletion(reservation.ReservationId, null, null), null).ConfigureAwait(false);
+            throw;
+        }
+
+        if (result.Status == CallAdmissionStatus.NotHandled)
+        {
+            return null;
+        }
+
+        var counts = plan is null ? CallCounts.None : plan.Evaluate(result.Counts);
+        return result.Status switch
+        {
+            CallAdmissionStatus.Admitted => Admission.Admitted(new CallLease(this, request, counts)
+            {
+                Reservation = result.Reservation ?? throw new InvalidOperationException($"{_admissions.GetType().Name} admitted a call without a reservation."),
+            }),
+            _ => RefusedBy(counts, request),
+        };
+    }
+
+    /// <summary>The refusal of a call its counts did not allow (given back, or never kept).</summary>
+    private static Admission RefusedBy(CallCounts counts, CallRequest request)
+        => Admission.Refused(counts.Limits.Exceeded is { } limit
+            ? CallRefusals.RateLimited(limit, request.Now)
+            : CallRefusals.BudgetExceeded(counts.Budgets.Exceeded!.Value, request.Quote.Amount), counts.Refused());
+
+    /// <summary>The reservation key of the call's <paramref name="attempt"/>-th hold.</summary>
+    private static string ReservationKey(CallRequest request, int attempt) => request.Idempotency is { } idempotency
+        ? attempt == 1 ? "idem:" + idempotency.Key : string.Concat("idem:", idempotency.Key, "#", attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        : "req:" + request.RequestId;
+
     private async ValueTask<Admission> ReserveAsync(CallLease lease, CancellationToken cancellationToken)
     {
         var request = lease.Request;
@@ -93,9 +155,7 @@ internal sealed partial class MeteredCalls
         var reference = request.Idempotency?.Fingerprint ?? request.Reference;
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
-            var key = request.Idempotency is { } idempotency
-                ? attempt == 1 ? "idem:" + idempotency.Key : string.Concat("idem:", idempotency.Key, "#", attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                : "req:" + request.RequestId;
+            var key = ReservationKey(request, attempt);
             // Known before the store answers, so that a hold whose answer is lost (a timeout after the commit) is released too.
             lease.UnconfirmedReservationId = _credits.NewReservationId();
             var reserved = await _credits.ReserveAsync(lease.UnconfirmedReservationId, accountId, request.Quote.Amount, key, reference, cancellationToken).ConfigureAwait(false);

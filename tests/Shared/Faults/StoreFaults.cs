@@ -155,6 +155,14 @@ internal sealed class FaultyCompletionStore(ICallCompletionStore inner, StoreFau
     }
 }
 
+/// <summary>An <see cref="ICallAdmissionStore"/> that counts and holds in one step, failing where <see cref="StoreFaults"/> says (as an increment and a reserve).</summary>
+internal sealed class FaultyAdmissionStore(ICallAdmissionStore inner, StoreFaults faults) : ICallAdmissionStore
+{
+    public ValueTask<CallAdmissionResult> TryAdmitAsync(IReadOnlyList<CounterIncrement> increments, Func<IReadOnlyList<long>, bool> admit, CreditReservationRequest reservation,
+        CancellationToken cancellationToken = default)
+        => faults.RunAsync(increments.Count > 0 ? ["increment", "reserve"] : ["reserve"], () => inner.TryAdmitAsync(increments, admit, reservation, cancellationToken));
+}
+
 internal static class StoreFaultsServiceCollectionExtensions
 {
     /// <summary>Wraps the registered credit, counter and usage stores so that <paramref name="faults"/> can fail them.</summary>
@@ -169,6 +177,11 @@ internal static class StoreFaultsServiceCollectionExtensions
         if (services.Last(d => d.ServiceType == typeof(ICallCompletionStore)).ImplementationType != typeof(StoreCallCompletions))
         {
             Decorate<ICallCompletionStore>(services, inner => new FaultyCompletionStore(inner, faults));
+        }
+
+        if (services.Last(d => d.ServiceType == typeof(ICallAdmissionStore)).ImplementationType != typeof(SeparateStoreAdmissions))
+        {
+            Decorate<ICallAdmissionStore>(services, inner => new FaultyAdmissionStore(inner, faults));
         }
 
         return services;
