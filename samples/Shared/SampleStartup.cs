@@ -41,6 +41,12 @@ internal static class SampleStartup
             app.Run();
             return 0;
         }
+        catch (Exception ex) when (Find<SampleConfigurationException>(ex) is { } configuration)
+        {
+            // A setting read only when the store is first used (a connection string, for example).
+            Console.Error.WriteLine($"{name} cannot start: {configuration.Message}");
+            return 1;
+        }
         catch (Exception ex) when (IsStoreUnreachable(ex))
         {
             Console.Error.WriteLine($"{name} cannot start: the billing store (Billing:Store={store}, ConnectionStrings:Billing) could not be reached: {Innermost(ex).Message}");
@@ -60,6 +66,19 @@ internal static class SampleStartup
         }
 
         return false;
+    }
+
+    private static T? Find<T>(Exception ex) where T : Exception
+    {
+        for (Exception? e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is T found)
+            {
+                return found;
+            }
+        }
+
+        return null;
     }
 
     private static Exception Innermost(Exception ex)
