@@ -10,7 +10,7 @@ internal sealed record BenchmarkOptions
     public const string Usage = """
         Usage: UsageBilling.LoadBenchmark [--duration SECONDS] [--warmup SECONDS] [--connections N] [--subjects LIST]
           --duration     measured time per subject, default 10
-          --warmup       load before measuring (JIT, pools, caches), default 3
+          --warmup       load before measuring (JIT, pools, caches), default 10
           --connections  concurrent HTTP connections (and PostgreSQL callers/pool size), default 64
           --subjects     comma-separated, default bare,memory,sqlite,pg64,pghot,pgupdate
                          (bare is always run first when any other is asked for: ratios are to bare in the same run)
@@ -19,7 +19,7 @@ internal sealed record BenchmarkOptions
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
-    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(10);
 
     public int Connections { get; init; } = 64;
 
