@@ -79,6 +79,13 @@ internal sealed class SubjectProcess : IDisposable
         }
     }
 
+    /// <summary>kill -9: no graceful stop, nothing flushed.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
+    }
+
     public void Dispose()
     {
         if (!_process.HasExited)
