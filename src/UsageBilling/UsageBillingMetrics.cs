@@ -98,6 +98,10 @@ internal sealed class UsageBillingMetrics
         {
             _tokens.Add(usage.InputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "input"));
             _tokens.Add(usage.CachedInputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "cached_input"));
+            if (usage.CacheWriteTokens > 0)
+            {
+                _tokens.Add(usage.CacheWriteTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "cache_write"));
+            }
             _tokens.Add(usage.OutputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "output"));
         }
     }

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace UsageBilling;
 
 /// <summary>What pricing needs from an LLM request body.</summary>
-internal sealed record LlmRequest(LlmApiFormat Format, string Model, bool Stream, long? MaxOutputTokens, IReadOnlyList<string> TextSegments, int MessageCount);
+internal sealed record LlmRequest(LlmApiFormat Format, string Model, bool Stream, long? MaxOutputTokens, IReadOnlyList<string> TextSegments, int MessageCount, string? ServiceTier = null);
 
 /// <summary>Parses OpenAI chat-completions, OpenAI Responses and Anthropic messages request bodies.</summary>
 internal static class LlmRequestParser
@@ -148,7 +148,10 @@ internal static class LlmRequestParser
                 segments.Add(tools.GetRawText());
             }
 
-            return new LlmRequest(format, model, stream, maxOutput, segments, messages);
+            var tier = root.TryGetProperty("service_tier", out var tierElement) && tierElement.ValueKind == JsonValueKind.String
+                ? ServiceTiers.Normalize(tierElement.GetString())
+                : null;
+            return new LlmRequest(format, model, stream, maxOutput, segments, messages, tier);
         }
     }
 

@@ -278,13 +278,52 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
         }
     }
 
-    internal static ModelPrice ToPrice(ModelPriceOptions entry) => new()
+    internal static ModelPrice ToPrice(ModelPriceOptions entry)
     {
-        Model = entry.Model.Trim().ToLowerInvariant(),
-        InputPerMillion = Money.FromUnits(entry.Input),
-        OutputPerMillion = Money.FromUnits(entry.Output),
-        CachedInputPerMillion = Money.FromUnits(entry.CachedInput ?? entry.Input),
-        RequestFee = Money.FromUnits(entry.RequestFee),
-        EffectiveFrom = entry.EffectiveFrom,
-    };
+        var standard = Rates(entry, overrides: null);
+        if (entry.ServiceTiers.Count == 0)
+        {
+            return standard;
+        }
+
+        var tiers = new Dictionary<string, ServiceTierPrice>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, tier) in entry.ServiceTiers)
+        {
+            tiers[name.Trim().ToLowerInvariant()] = new ServiceTierPrice(Rates(entry, tier), tier.Multiplier);
+        }
+
+        return standard with { ServiceTiers = tiers };
+    }
+
+    /// <summary>The entry's prices with <paramref name="overrides"/> applied, and its long-context tier (which a service tier keeps).</summary>
+    private static ModelPrice Rates(ModelPriceOptions entry, ServiceTierPriceOptions? overrides)
+    {
+        var price = TokenRates(entry, overrides);
+        return entry.LongContextThreshold is { } threshold
+            ? price with { LongContext = new LongContextPrice(threshold, TokenRates(entry, entry.LongContext)) }
+            : price;
+    }
+
+    private static ModelPrice TokenRates(ModelPriceOptions entry, ServiceTierPriceOptions? overrides)
+    {
+        var input = overrides?.Input ?? entry.Input;
+        return new ModelPrice
+        {
+            Model = entry.Model.Trim().ToLowerInvariant(),
+            InputPerMillion = Money.FromUnits(input),
+            OutputPerMillion = Money.FromUnits(overrides?.Output ?? entry.Output),
+            CachedInputPerMillion = Money.FromUnits(overrides?.CachedInput ?? entry.CachedInput ?? input),
+            CacheWrite5mPerMillion = Optional(overrides?.CacheWrite5m ?? entry.CacheWrite5m),
+            CacheWrite1hPerMillion = Optional(overrides?.CacheWrite1h ?? entry.CacheWrite1h),
+            ReasoningOutputPerMillion = Optional(overrides?.ReasoningOutput ?? entry.ReasoningOutput),
+            AudioInputPerMillion = Optional(entry.AudioInput),
+            AudioOutputPerMillion = Optional(entry.AudioOutput),
+            WebSearchPerRequest = Money.FromUnits(entry.WebSearchRequest),
+            ImagePerUnit = Money.FromUnits(entry.Image),
+            RequestFee = Money.FromUnits(entry.RequestFee),
+            EffectiveFrom = entry.EffectiveFrom,
+        };
+    }
+
+    private static Money? Optional(decimal? units) => units is { } u ? Money.FromUnits(u) : null;
 }
