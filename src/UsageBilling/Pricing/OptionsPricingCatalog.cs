@@ -205,7 +205,11 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
             : throw new InvalidDataException($"The price file '{path}' ({Setting}) is not valid: {string.Join(" ", failures)}");
     }
 
-    private static readonly JsonSerializerOptions PriceFileJson = new(JsonSerializerDefaults.Web) { ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+    // Populate: the get-only collections of ModelPriceOptions (Aliases, ServiceTiers) are filled, not skipped.
+    private static readonly JsonSerializerOptions PriceFileJson = new(JsonSerializerDefaults.Web)
+    {
+        ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, PreferredObjectCreationHandling = System.Text.Json.Serialization.JsonObjectCreationHandling.Populate,
+    };
 
     internal sealed class ModelPriceFile
     {

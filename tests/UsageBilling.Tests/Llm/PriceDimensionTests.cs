@@ -246,3 +246,65 @@ public sealed class PriceDimensionTests
         return accumulator.Usage(accumulator.ReportedInputTokens!.Value, accumulator.ReportedOutputTokens!.Value);
     }
 }
+
+/// <summary>The new price dimensions load from the price file and from configuration.</summary>
+public sealed class PriceDimensionSourceTests
+{
+    [Fact]
+    public async Task Every_dimension_loads_from_the_price_file()
+    {
+        var file = Path.Combine(Path.GetTempPath(), $"prices-{Guid.NewGuid():N}.json");
+        await File.WriteAllTextAsync(file, """
+            { "models": [ { "model": "claude-sonnet-4-5", "input": 3, "output": 15, "cachedInput": 0.3, "cacheWrite1h": 6.5,
+                "reasoningOutput": 20, "audioInput": 40, "audioOutput": 80, "webSearchRequest": 0.01, "image": 0.04,
+                "longContextThreshold": 200000, "longContext": { "input": 6, "output": 22.5 },
+                "serviceTiers": { "Batch": { "multiplier": 0.5 }, "priority": { "input": 5 } } } ] }
+            """);
+        try
+        {
+            var options = new UsageBillingOptions();
+            options.Pricing.ModelPriceFile = file;
+            var price = (await new OptionsPricingCatalog(new UsageBilling.Tests.Shared.StaticOptionsMonitor<UsageBillingOptions>(options)).GetModelPriceAsync("claude-sonnet-4-5", DateTimeOffset.UtcNow))!;
+            Assert.Equal(
+                (Money.FromUnits(6.5m), (Money?)null, Money.FromUnits(20m), Money.FromUnits(40m), Money.FromUnits(80m), Money.FromUnits(0.01m), Money.FromUnits(0.04m)),
+                (price.CacheWrite1hPerMillion!.Value, price.CacheWrite5mPerMillion, price.ReasoningOutputPerMillion!.Value, price.AudioInputPerMillion!.Value, price.AudioOutputPerMillion!.Value, price.WebSearchPerRequest, price.ImagePerUnit));
+            Assert.Equal(200_000, price.LongContext!.ThresholdInputTokens);
+            Assert.Equal((Money.FromUnits(6m), Money.FromUnits(22.5m), Money.FromUnits(0.3m)), (price.LongContext.Price.InputPerMillion, price.LongContext.Price.OutputPerMillion, price.LongContext.Price.CachedInputPerMillion));
+            Assert.Equal(0.5m, price.ServiceTiers["batch"].Multiplier);
+            Assert.Equal(Money.FromUnits(5m), price.ServiceTiers["priority"].Price.InputPerMillion);
+            Assert.Equal(Money.FromUnits(15m), price.ServiceTiers["priority"].Price.OutputPerMillion);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Every_dimension_binds_from_configuration_and_bad_values_stop_start_up()
+    {
+        var configuration = new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["UsageBilling:Pricing:Models:0:Model"] = "gpt-5",
+            ["UsageBilling:Pricing:Models:0:Input"] = "1.25",
+            ["UsageBilling:Pricing:Models:0:Output"] = "10",
+            ["UsageBilling:Pricing:Models:0:ServiceTiers:flex:Multiplier"] = "0.5",
+            ["UsageBilling:Pricing:Models:0:LongContextThreshold"] = "272000",
+            ["UsageBilling:Pricing:Models:0:LongContext:Input"] = "2.5",
+            ["UsageBilling:Pricing:Models:1:Model"] = "bad",
+            ["UsageBilling:Pricing:Models:1:WebSearchRequest"] = "-1",
+            ["UsageBilling:Pricing:Models:1:LongContext:Input"] = "2",
+        }).Build();
+        var options = new UsageBillingOptions();
+        Microsoft.Extensions.Configuration.ConfigurationBinder.Bind(configuration.GetSection("UsageBilling"), options);
+
+        var price = OptionsPricingCatalog.ToPrice(options.Pricing.Models[0]);
+        Assert.Equal(0.5m, price.ServiceTiers["flex"].Multiplier);
+        Assert.Equal((272_000L, Money.FromUnits(2.5m)), (price.LongContext!.ThresholdInputTokens, price.LongContext.Price.InputPerMillion));
+
+        var failures = new List<string>();
+        UsageBillingOptionsValidator.ValidateModelPrice("UsageBilling:Pricing:Models:1", options.Pricing.Models[1], requireName: true, failures);
+        Assert.Contains(failures, f => f.Contains("WebSearchRequest must be a non-negative amount", StringComparison.Ordinal));
+        Assert.Contains(failures, f => f.Contains("LongContext needs LongContextThreshold", StringComparison.Ordinal));
+    }
+}
