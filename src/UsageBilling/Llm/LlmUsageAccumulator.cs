@@ -185,6 +185,12 @@ internal sealed class LlmUsageAccumulator
                 }
 
                 _outputTokens = Number(usage, "completion_tokens") ?? Number(usage, "output_tokens") ?? _outputTokens;
+                if (_format == LlmApiFormat.OpenAIEmbeddings && prompt is not null)
+                {
+                    // Embeddings report prompt_tokens only: there is no output to count.
+                    _outputTokens ??= 0;
+                }
+
                 if ((Object(usage, "completion_tokens_details") ?? Object(usage, "output_tokens_details")) is { } outputDetails)
                 {
                     _reasoning = Number(outputDetails, "reasoning_tokens") ?? _reasoning;
