@@ -28,6 +28,7 @@ internal sealed class UsageBillingMetrics
     private readonly Counter<long> _unknownModels;
     private readonly Counter<long> _tokens;
     private readonly Counter<long> _completionsDeferred;
+    private readonly Counter<long> _catalogChanges;
 
     public UsageBillingMetrics(IMeterFactory meterFactory)
     {
@@ -43,6 +44,7 @@ internal sealed class UsageBillingMetrics
         _reservationsExpired = meter.CreateCounter<long>("usagebilling.reservations.expired", "{reservation}", "Reservations released by the sweeper.");
         _unknownModels = meter.CreateCounter<long>("usagebilling.llm.unknown_models", "{request}", "LLM calls naming a model without a price, by model and policy.");
         _tokens = meter.CreateCounter<long>("usagebilling.llm.tokens", "{token}", "LLM tokens billed, by kind (input, cached_input, output).");
+        _catalogChanges = meter.CreateCounter<long>("usagebilling.pricing.catalog_changes", "{model}", "Models whose LiteLLM catalogue price changed or was lost on a reload, by model and kind.");
         _completionsDeferred = meter.CreateCounter<long>("usagebilling.completions.deferred", "{write}", "Settles, releases and counter corrections that failed on the request path and are retried until they land.");
     }
 
@@ -89,6 +91,14 @@ internal sealed class UsageBillingMetrics
         if (_unknownModels.Enabled)
         {
             _unknownModels.Add(1, new KeyValuePair<string, object?>("usagebilling.model", ModelTag(model)), new KeyValuePair<string, object?>("usagebilling.policy", policy.ToString()));
+        }
+    }
+
+    public void CatalogPriceChanged(string model, string kind)
+    {
+        if (_catalogChanges.Enabled)
+        {
+            _catalogChanges.Add(1, new KeyValuePair<string, object?>("usagebilling.model", ModelTag(model)), new KeyValuePair<string, object?>("usagebilling.kind", kind));
         }
     }
 
