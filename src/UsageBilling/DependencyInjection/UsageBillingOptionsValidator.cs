@@ -102,6 +102,14 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add("UsageBilling:Ingest:Secret must be at least 32 characters when set.");
         }
 
+        foreach (var source in options.Ingest.AccountFrom.Concat(options.Ingest.AccountMaps.Keys))
+        {
+            if (!IngestAccountSources.All.Contains(source.Trim().ToLowerInvariant()))
+            {
+                failures.Add($"UsageBilling:Ingest: '{source}' is not an account source; use {string.Join(", ", IngestAccountSources.All)}.");
+            }
+        }
+
         if (options.Ingest.MaxEntriesPerPost < 1)
         {
             failures.Add("UsageBilling:Ingest:MaxEntriesPerPost must be at least 1.");
