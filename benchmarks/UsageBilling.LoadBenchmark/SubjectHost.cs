@@ -33,7 +33,9 @@ internal static class SubjectHost
         if (subject.Backend != SubjectBackend.None)
         {
             const long generous = 1_000_000_000_000;
-            var billing = builder.Services.AddUsageBilling(o => o.Plans.Limits[PlanName] = new RequestLimits
+            // Options may be set for a run through the environment, which the subject process inherits, for example
+            // UsageBilling__Idempotency__ReplayFor=00:00:02 (how long the in-memory credit store keeps finished holds).
+            var billing = builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"), o => o.Plans.Limits[PlanName] = new RequestLimits
             {
                 RequestsPerSecond = generous,
                 RequestsPerMinute = generous,

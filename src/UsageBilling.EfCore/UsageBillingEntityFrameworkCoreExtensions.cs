@@ -24,7 +24,8 @@ public static class UsageBillingEntityFrameworkCoreExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configureContext);
-        builder.Services.AddDbContextFactory<UsageBillingDbContext>(configureContext);
+        // Pooled: the stores take a context per operation, and a pooled one skips building the context's services each time.
+        builder.Services.AddPooledDbContextFactory<UsageBillingDbContext>(configureContext);
         return builder.UseEntityFrameworkCore<UsageBillingDbContext>(configure);
     }
 
@@ -56,6 +57,8 @@ public static class UsageBillingEntityFrameworkCoreExtensions
             .ReplaceStore<IApiKeyStore, EfCoreApiKeyStore<TContext>>()
             .ReplaceStore<ICreditStore, EfCoreCreditStore<TContext>>()
             .ReplaceStore<IUsageStore, EfCoreUsageStore<TContext>>()
+            .ReplaceStore<ICallCompletionStore, EfCoreCallCompletionStore<TContext>>()
+            .ReplaceStore<ICallAdmissionStore, EfCoreCallAdmissionStore<TContext>>()
             .ReplaceStore<IRateLimitCounterStore, EfCoreRateLimitCounterStore<TContext>>()
             .ReplaceStore<IModelPriceStore, EfCoreModelPriceStore<TContext>>()
             .ReplaceStore<IProviderKeyStore, EfCoreProviderKeyStore<TContext>>();

@@ -52,3 +52,10 @@ public sealed class PostgresProviderKeyStoreTests(PostgresTestDatabase database)
 {
     protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IProviderKeyStore>());
 }
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresCallCompletionStoreTests(PostgresTestDatabase database) : CallCompletionStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
+        => ValueTask.FromResult((database.Get<ICallCompletionStore>(), database.Get<ICreditStore>(), database.Get<IUsageStore>()));
+}

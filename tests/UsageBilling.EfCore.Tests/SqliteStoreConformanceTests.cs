@@ -38,3 +38,9 @@ public sealed class SqliteProviderKeyStoreTests(SqliteTestDatabase database) : P
 {
     protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IProviderKeyStore>());
 }
+
+public sealed class SqliteCallCompletionStoreTests(SqliteTestDatabase database) : CallCompletionStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
+        => ValueTask.FromResult((database.Get<ICallCompletionStore>(), database.Get<ICreditStore>(), database.Get<IUsageStore>()));
+}

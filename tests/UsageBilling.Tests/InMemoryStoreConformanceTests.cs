@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using UsageBilling.Testing;
 
 namespace UsageBilling.Tests;
@@ -36,4 +38,17 @@ public sealed class InMemoryModelPriceStoreTests : ModelPriceStoreSpecification
 public sealed class InMemoryProviderKeyStoreTests : ProviderKeyStoreSpecification
 {
     protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult<IProviderKeyStore>(new InMemoryProviderKeyStore());
+}
+
+public sealed class InMemoryCallCompletionStoreTests : CallCompletionStoreSpecification, IAsyncLifetime
+{
+    // The default completion store over the in-memory stores, with the usage log that writes its records running.
+    private readonly ServiceProvider _services = new ServiceCollection().AddLogging().AddUsageBilling().Services.BuildServiceProvider();
+
+    public Task InitializeAsync() => _services.GetServices<IHostedService>().OfType<UsageLogWriter>().Single().StartAsync(CancellationToken.None);
+
+    public async Task DisposeAsync() => await _services.DisposeAsync();
+
+    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
+        => ValueTask.FromResult((_services.GetRequiredService<ICallCompletionStore>(), _services.GetRequiredService<ICreditStore>(), _services.GetRequiredService<IUsageStore>()));
 }

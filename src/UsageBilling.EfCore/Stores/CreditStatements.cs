@@ -27,6 +27,7 @@ internal sealed class CreditStatements
     private readonly string _release;
     private readonly string _expireDue;
     private readonly string _insertLedgerEntry;
+    private readonly string _stateOf;
 
     public CreditStatements(BillingSchema schema)
     {
@@ -91,6 +92,7 @@ internal sealed class CreditStatements
                 LIMIT @max{skipLocked})
             RETURNING {r["AccountId"]}, {r["Amount"]}
             """;
+        _stateOf = $"SELECT {r["State"]} FROM {r.Name} WHERE {r["Id"]} = @id";
         _insertLedgerEntry = $"""
             INSERT INTO {l.Name} ({l["Id"]}, {l["AccountId"]}, {l["Kind"]}, {l["Amount"]}, {l["BalanceAfter"]}, {l["IdempotencyKey"]}, {l["ReservationId"]}, {l["Reference"]}, {l["Reason"]}, {l["CreatedAt"]})
             VALUES (@id, @account, @kind, @amount, @balanceAfter, @key, @reservation, @reference, @reason, @created)
@@ -187,6 +189,15 @@ internal sealed class CreditStatements
         }
 
         return expired;
+    }
+
+    /// <summary>The reservation's state, or null if there is none with that id.</summary>
+    public async Task<ReservationState?> StateOfAsync(BillingTransaction transaction, string reservationId, CancellationToken cancellationToken)
+    {
+        await using var command = transaction.Command(_stateOf).With("@id", reservationId);
+        return await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) is { } state and not DBNull
+            ? (ReservationState)Convert.ToInt32(state, System.Globalization.CultureInfo.InvariantCulture)
+            : null;
     }
 
     /// <summary>Inserts a ledger entry; false if the account already has one with the same idempotency key.</summary>

@@ -129,15 +129,20 @@ internal sealed class EfCoreApiKeyStore<TContext> : IApiKeyStore where TContext 
 
     public async ValueTask TouchAsync(string keyId, DateTimeOffset usedAt, CancellationToken cancellationToken = default)
     {
-        long? ticks = StoredTime.ToTicks(usedAt);
         await _database.WriteAsync(async (transaction, ct) =>
         {
-            // Never moves the time backwards, whatever order concurrent touches arrive in.
-            var touched = await transaction.Context.Set<ApiKeyEntity>()
-                .Where(k => k.Id == keyId && (k.LastUsedAt == null || k.LastUsedAt < ticks))
-                .ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, ticks), ct).ConfigureAwait(false);
+            var touched = await TouchAsync(transaction, keyId, usedAt, ct).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return touched;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Sets the key's last use in <paramref name="transaction"/>; never moves it backwards, whatever order concurrent touches arrive in.</summary>
+    internal static Task<int> TouchAsync(BillingTransaction transaction, string keyId, DateTimeOffset usedAt, CancellationToken cancellationToken)
+    {
+        long? ticks = StoredTime.ToTicks(usedAt);
+        return transaction.Context.Set<ApiKeyEntity>()
+            .Where(k => k.Id == keyId && (k.LastUsedAt == null || k.LastUsedAt < ticks))
+            .ExecuteUpdateAsync(s => s.SetProperty(k => k.LastUsedAt, ticks), cancellationToken);
     }
 }

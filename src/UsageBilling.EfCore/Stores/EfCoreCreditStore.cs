@@ -188,6 +188,20 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
 
     internal static string SettleKey(string reservationId) => "settle:" + reservationId;
 
+    /// <summary>The ledger entry of a settle: <paramref name="charge"/> taken from the account, keyed by the reservation so that it is written once.</summary>
+    internal static LedgerEntry ChargeEntry(string reservationId, string accountId, Money charge, long balanceAfter, string? reference, DateTimeOffset now) => new()
+    {
+        Id = reservationId.Replace("res_", "led_", StringComparison.Ordinal),
+        AccountId = accountId,
+        Kind = LedgerEntryKind.Charge,
+        Amount = -charge,
+        BalanceAfter = new Money(balanceAfter),
+        IdempotencyKey = SettleKey(reservationId),
+        ReservationId = reservationId,
+        Reference = reference,
+        CreatedAt = now,
+    };
+
     /// <summary>Inserts the reservation, then holds its amount. Null when a reservation with the same key exists.</summary>
     private async Task<ReserveResult?> HoldNewAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
     {
@@ -247,18 +261,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
         LedgerEntry? entry = null;
         if (!actualAmount.IsZero)
         {
-            entry = new LedgerEntry
-            {
-                Id = reservationId.Replace("res_", "led_", StringComparison.Ordinal),
-                AccountId = reservation.AccountId,
-                Kind = LedgerEntryKind.Charge,
-                Amount = -actualAmount,
-                BalanceAfter = new Money(balanceAfter),
-                IdempotencyKey = SettleKey(reservationId),
-                ReservationId = reservationId,
-                Reference = reservation.Reference,
-                CreatedAt = now,
-            };
+            entry = ChargeEntry(reservationId, reservation.AccountId, actualAmount, balanceAfter, reservation.Reference, now);
 
             // The state transition above lets one settle through; a charge already there means the data was changed by hand.
             if (!await statements.InsertLedgerEntryAsync(transaction, entry, cancellationToken).ConfigureAwait(false))

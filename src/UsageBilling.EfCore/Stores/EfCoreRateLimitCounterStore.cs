@@ -39,6 +39,24 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
     public async ValueTask<long[]> IncrementAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(increments);
+        if (increments.Count == 0)
+        {
+            return [];
+        }
+
+        var values = await _database.WriteAsync(async (transaction, ct) =>
+        {
+            var values = await IncrementAsync(transaction, increments, ct).ConfigureAwait(false);
+            await transaction.CommitAsync(ct).ConfigureAwait(false);
+            return values;
+        }, cancellationToken).ConfigureAwait(false);
+        ScheduleCleanup();
+        return values;
+    }
+
+    /// <summary>Adds <paramref name="increments"/> in <paramref name="transaction"/>; the values after, in the same order.</summary>
+    internal async Task<long[]> IncrementAsync(BillingTransaction transaction, IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
+    {
         var values = new long[increments.Count];
         if (increments.Count == 0)
         {
@@ -52,35 +70,28 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
             .Select(static g => new CounterIncrement(g.Key, g.Sum(static i => i.Delta), g.Max(static i => i.ExpiresAt)))
             .OrderBy(static i => i.Key, StringComparer.Ordinal)
             .ToArray();
-        var byKey = await _database.WriteAsync(async (transaction, ct) =>
+        var table = transaction.Schema.Counters;
+        await using var upsert = transaction.Command(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table));
+        for (var i = 0; i < merged.Length; i++)
         {
-            var table = transaction.Schema.Counters;
-            await using var upsert = transaction.Command(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table));
-            for (var i = 0; i < merged.Length; i++)
-            {
-                var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                upsert.With("@k" + n, merged[i].Key).With("@d" + n, merged[i].Delta).With("@e" + n, StoredTime.ToTicks(merged[i].ExpiresAt));
-            }
+            var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            upsert.With("@k" + n, merged[i].Key).With("@d" + n, merged[i].Delta).With("@e" + n, StoredTime.ToTicks(merged[i].ExpiresAt));
+        }
 
-            var result = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
-            await using (var reader = await upsert.ExecuteReaderAsync(ct).ConfigureAwait(false))
+        var byKey = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
+        await using (var reader = await upsert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+        {
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
             {
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    result[reader.GetString(0)] = reader.GetInt64(1);
-                }
+                byKey[reader.GetString(0)] = reader.GetInt64(1);
             }
-
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return result;
-        }, cancellationToken).ConfigureAwait(false);
+        }
 
         for (var i = 0; i < increments.Count; i++)
         {
             values[i] = byKey[increments[i].Key];
         }
 
-        ScheduleCleanup();
         return values;
     }
 
@@ -139,7 +150,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
         return total;
     }
 
-    private void ScheduleCleanup()
+    internal void ScheduleCleanup()
     {
         var now = _timeProvider.GetUtcNow();
         if (now.UtcTicks < Interlocked.Read(ref _nextCleanupTicks) || Interlocked.CompareExchange(ref _cleaning, 1, 0) != 0)

@@ -43,37 +43,47 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
 
         await _database.WriteAsync(async (transaction, ct) =>
         {
-            if (transaction.Provider == BillingProvider.Sqlite)
-            {
-                // SQLite: one prepared single-row statement run per record inside the transaction is ~10× faster than
-                // multi-row statements with thousands of named parameters.
-                await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, 1));
-                Bind(insert, 0, unique[0]);
-                await insert.PrepareAsync(ct).ConfigureAwait(false);
-                foreach (var record in unique)
-                {
-                    insert.Parameters.Clear();
-                    Bind(insert, 0, record);
-                    await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                }
-            }
-            else
-            {
-                foreach (var chunk in unique.Chunk(RowsPerStatement))
-                {
-                    await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, chunk.Length));
-                    for (var i = 0; i < chunk.Length; i++)
-                    {
-                        Bind(insert, i, chunk[i]);
-                    }
-
-                    await insert.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
-                }
-            }
-
+            await InsertAsync(transaction, unique, ct).ConfigureAwait(false);
             await transaction.CommitAsync(ct).ConfigureAwait(false);
             return true;
         }, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Inserts records with distinct request ids in <paramref name="transaction"/>; a record whose id is stored already is skipped.</summary>
+    internal static async Task InsertAsync(BillingTransaction transaction, IReadOnlyList<UsageRecord> unique, CancellationToken cancellationToken)
+    {
+        if (unique.Count == 0)
+        {
+            return;
+        }
+
+        if (transaction.Provider == BillingProvider.Sqlite)
+        {
+            // SQLite: one prepared single-row statement run per record inside the transaction is ~10× faster than
+            // multi-row statements with thousands of named parameters.
+            await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, 1));
+            Bind(insert, 0, unique[0]);
+            await insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
+            foreach (var record in unique)
+            {
+                insert.Parameters.Clear();
+                Bind(insert, 0, record);
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        foreach (var chunk in unique.Chunk(RowsPerStatement))
+        {
+            await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, chunk.Length));
+            for (var i = 0; i < chunk.Length; i++)
+            {
+                Bind(insert, i, chunk[i]);
+            }
+
+            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Adds the parameters of row <paramref name="row"/> (in <see cref="Columns"/> order).</summary>

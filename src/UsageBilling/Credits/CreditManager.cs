@@ -93,6 +93,9 @@ public sealed class CreditManager
     public ValueTask<ReserveResult> ReserveAsync(string accountId, Money amount, string idempotencyKey, string? reference = null, CancellationToken cancellationToken = default)
         => ReserveAsync(NewReservationId(), accountId, amount, idempotencyKey, reference, cancellationToken);
 
+    /// <summary>Finds a reservation by id.</summary>
+    internal ValueTask<CreditReservation?> FindReservationAsync(string reservationId, CancellationToken cancellationToken) => _store.FindReservationAsync(reservationId, cancellationToken);
+
     /// <summary>A new reservation id, for a caller that must know it before the store answers (to release a hold whose answer was lost).</summary>
     internal string NewReservationId() => BillingIds.New("res", _timeProvider);
 
@@ -106,8 +109,14 @@ public sealed class CreditManager
             throw new ArgumentOutOfRangeException(nameof(amount), amount, "A reservation cannot be negative.");
         }
 
+        return _store.ReserveAsync(NewReservation(reservationId, accountId, amount, idempotencyKey, reference), cancellationToken);
+    }
+
+    /// <summary>The request for a hold made now, expiring after <c>Credits:ReservationTimeout</c>.</summary>
+    internal CreditReservationRequest NewReservation(string reservationId, string accountId, Money amount, string idempotencyKey, string? reference)
+    {
         var now = _timeProvider.GetUtcNow();
-        return _store.ReserveAsync(new CreditReservationRequest
+        return new CreditReservationRequest
         {
             ReservationId = reservationId,
             AccountId = accountId,
@@ -116,7 +125,7 @@ public sealed class CreditManager
             Reference = reference,
             CreatedAt = now,
             ExpiresAt = now + _options.Value.Credits.ReservationTimeout,
-        }, cancellationToken);
+        };
     }
 
     /// <summary>Charges the actual cost of a reserved call and releases the rest of the hold; settling twice charges once.</summary>

@@ -27,6 +27,20 @@ public sealed class UsageBillingBuilder
     public UsageBillingBuilder AddUsageStore<TStore>() where TStore : class, IUsageStore
         => ReplaceStore<IUsageStore, TStore>();
 
+    /// <summary>
+    /// Replaces how completed calls are written (see <see cref="ICallCompletionStore"/>): by default through the
+    /// credit and usage stores; a backend holding both in one database writes a batch in one transaction.
+    /// </summary>
+    public UsageBillingBuilder AddCallCompletionStore<TStore>() where TStore : class, ICallCompletionStore
+        => ReplaceStore<ICallCompletionStore, TStore>();
+
+    /// <summary>
+    /// Replaces how a call is admitted (see <see cref="ICallAdmissionStore"/>): by default counted and held through the
+    /// counter and credit stores one after the other; a backend holding both in one database does both in one transaction.
+    /// </summary>
+    public UsageBillingBuilder AddCallAdmissionStore<TStore>() where TStore : class, ICallAdmissionStore
+        => ReplaceStore<ICallAdmissionStore, TStore>();
+
     /// <summary>Replaces the rate-limit counter store.</summary>
     public UsageBillingBuilder AddRateLimitCounterStore<TStore>() where TStore : class, IRateLimitCounterStore
         => ReplaceStore<IRateLimitCounterStore, TStore>();

@@ -73,6 +73,9 @@ public static class UsageBillingServiceCollectionExtensions
         services.AddDistributedMemoryCache();
         services.TryAddSingleton<IdempotentResponseStore>();
         services.TryAddSingleton<PendingCompletions>();
+        services.TryAddSingleton<ICallCompletionStore, StoreCallCompletions>();
+        services.TryAddSingleton<ICallAdmissionStore, SeparateStoreAdmissions>();
+        services.TryAddSingleton<CallCompletions>();
         services.TryAddSingleton<CallCounters>();
         services.TryAddSingleton<CallPricer>();
         services.TryAddSingleton<MeteredCalls>();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Options;
 
 namespace UsageBilling;
 
@@ -6,10 +7,69 @@ namespace UsageBilling;
 /// The in-memory <see cref="ICreditStore"/>: one lock per account makes every operation on an account atomic.
 /// For tests and single-process development; balances are lost when the process stops.
 /// </summary>
+/// <remarks>
+/// <para>
+/// Bounded by time, not by history. A finished (settled, released or expired) reservation is kept for
+/// <c>Idempotency:ReplayFor</c> (24 h) after it finished, on the store's <see cref="TimeProvider"/>, so that its
+/// idempotency key answers <see cref="ReserveStatus.Duplicate"/> for that long; then it is forgotten (its key may
+/// hold again, its id is unknown). Active holds are never forgotten. Ledger entries, and the ledger's idempotency
+/// index, are kept: they are the account's money record, and a grant's key is exactly-once for ever as on the
+/// database backends.
+/// </para>
+/// <para>
+/// Active holds are also indexed by expiry and by creation time, so that <see cref="ExpireReservationsAsync"/> visits
+/// only the holds it expires, never finished reservations. Lock order: an account's lock, then
+/// <see cref="_activeLock"/> or <see cref="_finishedLock"/> (leaf locks, held for a few operations only).
+/// </para>
+/// </remarks>
 internal sealed class InMemoryCreditStore : ICreditStore
 {
+    /// <summary>How many due finished reservations a reservation forgets on its way out (more than it can add: two).</summary>
+    private const int ForgetPerReserve = 4;
+
     private readonly ConcurrentDictionary<string, AccountState> _accounts = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, string> _reservationAccounts = new(StringComparer.Ordinal);
+    private readonly TimeProvider _timeProvider;
+    private readonly long _retainFinishedTicks;
+
+    private readonly Lock _activeLock = new();
+    private readonly SortedSet<Hold> _activeByExpiry = new(Hold.Order);
+    private readonly SortedSet<Hold> _activeByCreation = new(Hold.Order);
+
+    private readonly Lock _finishedLock = new();
+    private readonly Queue<Finished> _finished = new();
+    private long _nextForgetTicks = long.MaxValue;
+    private long _sweepVisits;
+
+    public InMemoryCreditStore(TimeProvider timeProvider, IOptions<UsageBillingOptions> options)
+        : this(timeProvider, (options ?? throw new ArgumentNullException(nameof(options))).Value.Idempotency.ReplayFor)
+    {
+    }
+
+    /// <summary>For tests: the system clock and a 24-hour window unless given.</summary>
+    internal InMemoryCreditStore(TimeProvider? timeProvider = null, TimeSpan? retainFinishedFor = null)
+    {
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _retainFinishedTicks = (retainFinishedFor ?? TimeSpan.FromHours(24)).Ticks;
+    }
+
+    /// <summary>Reservations the store holds, active and finished (for tests).</summary>
+    internal int RetainedReservationCount => _reservationAccounts.Count;
+
+    /// <summary>Active holds in the expiry index (for tests).</summary>
+    internal int ActiveHoldCount
+    {
+        get
+        {
+            lock (_activeLock)
+            {
+                return _activeByExpiry.Count;
+            }
+        }
+    }
+
+    /// <summary>How many holds <see cref="ExpireReservationsAsync"/> has taken from its index, in total (for tests).</summary>
+    internal long SweepVisits => Interlocked.Read(ref _sweepVisits);
 
     public ValueTask<CreditBalance> GetBalanceAsync(string accountId, CancellationToken cancellationToken = default)
     {
@@ -26,18 +86,25 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
     public ValueTask<ReserveResult> ReserveAsync(CreditReservationRequest request, CancellationToken cancellationToken = default)
     {
+        var result = Reserve(request);
+        ForgetFinished(ForgetPerReserve);
+        return ValueTask.FromResult(result);
+    }
+
+    private ReserveResult Reserve(CreditReservationRequest request)
+    {
         var state = Account(request.AccountId);
         lock (state)
         {
             if (state.ReservationsByKey.TryGetValue(request.IdempotencyKey, out var existingId))
             {
                 // Released, expired or settled is final: the same key never holds again.
-                return ValueTask.FromResult(new ReserveResult(ReserveStatus.Duplicate, state.Reservations[existingId], state.Balance));
+                return new ReserveResult(ReserveStatus.Duplicate, state.Reservations[existingId], state.Balance);
             }
 
             if (state.Balance.Available < request.Amount)
             {
-                return ValueTask.FromResult(new ReserveResult(ReserveStatus.InsufficientCredit, null, state.Balance));
+                return new ReserveResult(ReserveStatus.InsufficientCredit, null, state.Balance);
             }
 
             var reservation = new CreditReservation
@@ -54,8 +121,9 @@ internal sealed class InMemoryCreditStore : ICreditStore
             state.Reservations[reservation.Id] = reservation;
             state.ReservationsByKey[reservation.IdempotencyKey] = reservation.Id;
             _reservationAccounts[reservation.Id] = reservation.AccountId;
+            AddActive(reservation);
             state.Balance = state.Balance with { Reserved = state.Balance.Reserved + request.Amount };
-            return ValueTask.FromResult(new ReserveResult(ReserveStatus.Reserved, reservation, state.Balance));
+            return new ReserveResult(ReserveStatus.Reserved, reservation, state.Balance);
         }
     }
 
@@ -68,7 +136,11 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
         lock (state)
         {
-            var reservation = state.Reservations[reservationId];
+            if (!state.Reservations.TryGetValue(reservationId, out var reservation))
+            {
+                return ValueTask.FromResult(new SettleResult(SettleStatus.NotActive, null));
+            }
+
             switch (reservation.State)
             {
                 case ReservationState.Settled:
@@ -80,7 +152,13 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
             // An expired hold was already removed from Reserved by the sweeper; the call still happened, so it is charged.
             var held = reservation.State == ReservationState.Active ? reservation.Amount : Money.Zero;
+            if (reservation.State == ReservationState.Active)
+            {
+                RemoveActive(reservation);
+            }
+
             state.Reservations[reservationId] = reservation with { State = ReservationState.Settled, SettledAmount = actualAmount };
+            AddFinished(reservation.AccountId, reservationId, ReservationState.Settled);
             state.Balance = state.Balance with { Reserved = state.Balance.Reserved - held };
             LedgerEntry? entry = null;
             if (!actualAmount.IsZero)
@@ -112,13 +190,14 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
         lock (state)
         {
-            var reservation = state.Reservations[reservationId];
-            if (reservation.State != ReservationState.Active)
+            if (!state.Reservations.TryGetValue(reservationId, out var reservation) || reservation.State != ReservationState.Active)
             {
                 return ValueTask.FromResult(false);
             }
 
+            RemoveActive(reservation);
             state.Reservations[reservationId] = reservation with { State = ReservationState.Released };
+            AddFinished(reservation.AccountId, reservationId, ReservationState.Released);
             state.Balance = state.Balance with { Reserved = state.Balance.Reserved - reservation.Amount };
             return ValueTask.FromResult(true);
         }
@@ -133,7 +212,7 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
         lock (state)
         {
-            return ValueTask.FromResult<CreditReservation?>(state.Reservations[reservationId]);
+            return ValueTask.FromResult(state.Reservations.GetValueOrDefault(reservationId));
         }
     }
 
@@ -202,29 +281,98 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
     public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default)
     {
+        // Only due holds are visited: the earliest of each index, until neither is due. A hold finished between the
+        // look and the account's lock has left both indexes already (whoever finished it held that lock).
         var expired = 0;
-        foreach (var state in _accounts.Values)
+        while (expired < maxCount)
         {
+            Hold due;
+            lock (_activeLock)
+            {
+                if (_activeByExpiry.Count > 0 && _activeByExpiry.Min.At <= now)
+                {
+                    due = _activeByExpiry.Min;
+                }
+                else if (_activeByCreation.Count > 0 && _activeByCreation.Min.At <= createdBefore)
+                {
+                    due = _activeByCreation.Min;
+                }
+                else
+                {
+                    break;
+                }
+            }
+
+            Interlocked.Increment(ref _sweepVisits);
+            var state = Account(due.AccountId);
             lock (state)
             {
-                foreach (var reservation in state.Reservations.Values.ToList())
+                if (state.Reservations.TryGetValue(due.Id, out var reservation) && reservation.State == ReservationState.Active)
                 {
-                    if (expired >= maxCount)
+                    RemoveActive(reservation);
+                    state.Reservations[reservation.Id] = reservation with { State = ReservationState.Expired };
+                    AddFinished(reservation.AccountId, reservation.Id, ReservationState.Expired);
+                    state.Balance = state.Balance with { Reserved = state.Balance.Reserved - reservation.Amount };
+                    expired++;
+                }
+                else
+                {
+                    // Cannot happen while the indexes hold only active holds; never loop on a stale entry.
+                    lock (_activeLock)
                     {
-                        return ValueTask.FromResult(expired);
-                    }
-
-                    if (reservation.State == ReservationState.Active && (reservation.ExpiresAt <= now || reservation.CreatedAt <= createdBefore))
-                    {
-                        state.Reservations[reservation.Id] = reservation with { State = ReservationState.Expired };
-                        state.Balance = state.Balance with { Reserved = state.Balance.Reserved - reservation.Amount };
-                        expired++;
+                        _activeByExpiry.Remove(due);
+                        _activeByCreation.Remove(due);
                     }
                 }
             }
         }
 
+        // The sweeper also forgets what finished more than a window ago, so an idle store shrinks too.
+        ForgetFinished(int.MaxValue);
         return ValueTask.FromResult(expired);
+    }
+
+    /// <summary>
+    /// Forgets up to <paramref name="maxCount"/> finished reservations whose window has passed, oldest first; returns how many.
+    /// Called with no account lock held.
+    /// </summary>
+    internal int ForgetFinished(int maxCount)
+    {
+        var nowTicks = _timeProvider.GetUtcNow().UtcTicks;
+        var forgotten = 0;
+        while (forgotten < maxCount && nowTicks >= Volatile.Read(ref _nextForgetTicks))
+        {
+            Finished finished;
+            lock (_finishedLock)
+            {
+                if (!_finished.TryPeek(out finished) || finished.ForgetAtTicks > nowTicks)
+                {
+                    break;
+                }
+
+                _finished.Dequeue();
+                Volatile.Write(ref _nextForgetTicks, _finished.TryPeek(out var next) ? next.ForgetAtTicks : long.MaxValue);
+            }
+
+            if (!_accounts.TryGetValue(finished.AccountId, out var state))
+            {
+                continue;
+            }
+
+            lock (state)
+            {
+                // An expired hold settled later has a newer entry (Settled) that counts its window from the settle.
+                if (state.Reservations.TryGetValue(finished.Id, out var reservation) && reservation.State == finished.State)
+                {
+                    state.Reservations.Remove(finished.Id);
+                    state.ReservationsByKey.Remove(reservation.IdempotencyKey);
+                    _reservationAccounts.TryRemove(finished.Id, out _);
+                    forgotten++;
+                }
+            }
+        }
+
+        return forgotten;
     }
 
     internal static string SettleKey(string reservationId) => "settle:" + reservationId;
@@ -236,6 +384,39 @@ internal sealed class InMemoryCreditStore : ICreditStore
         state.LedgerByKey[entry.IdempotencyKey] = entry;
         state.Balance = state.Balance with { Balance = entry.BalanceAfter };
         return entry;
+    }
+
+    private void AddActive(CreditReservation reservation)
+    {
+        lock (_activeLock)
+        {
+            _activeByExpiry.Add(new Hold(reservation.ExpiresAt, reservation.Id, reservation.AccountId));
+            _activeByCreation.Add(new Hold(reservation.CreatedAt, reservation.Id, reservation.AccountId));
+        }
+    }
+
+    private void RemoveActive(CreditReservation reservation)
+    {
+        lock (_activeLock)
+        {
+            _activeByExpiry.Remove(new Hold(reservation.ExpiresAt, reservation.Id, reservation.AccountId));
+            _activeByCreation.Remove(new Hold(reservation.CreatedAt, reservation.Id, reservation.AccountId));
+        }
+    }
+
+    private void AddFinished(string accountId, string reservationId, ReservationState state)
+    {
+        var forgetAt = _timeProvider.GetUtcNow().UtcTicks + _retainFinishedTicks;
+        lock (_finishedLock)
+        {
+            // Finish times come from one clock, so the queue is in forget order (a clock set back only delays some).
+            if (_finished.Count == 0)
+            {
+                Volatile.Write(ref _nextForgetTicks, forgetAt);
+            }
+
+            _finished.Enqueue(new Finished(forgetAt, accountId, reservationId, state));
+        }
     }
 
     private AccountState Account(string accountId) => _accounts.GetOrAdd(accountId, static _ => new AccountState());
@@ -260,4 +441,17 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
         public Dictionary<string, string> ReservationsByKey { get; } = new(StringComparer.Ordinal);
     }
+
+    /// <summary>An active hold in an index: ordered by <see cref="At"/> (expiry or creation), then id.</summary>
+    private readonly record struct Hold(DateTimeOffset At, string Id, string AccountId)
+    {
+        public static readonly IComparer<Hold> Order = Comparer<Hold>.Create(static (x, y) =>
+        {
+            var byTime = x.At.UtcTicks.CompareTo(y.At.UtcTicks);
+            return byTime != 0 ? byTime : string.CompareOrdinal(x.Id, y.Id);
+        });
+    }
+
+    /// <summary>A reservation that reached <see cref="State"/>, to forget at <see cref="ForgetAtTicks"/> (UTC ticks).</summary>
+    private readonly record struct Finished(long ForgetAtTicks, string AccountId, string Id, ReservationState State);
 }

@@ -30,7 +30,8 @@ internal sealed class InMemoryRateLimitCounterStore : IRateLimitCounterStore
             {
                 if (counter.ExpiresAt <= now)
                 {
-                    _counters.TryRemove(key, out _);
+                    // Only this counter: never one created for the key after this look.
+                    _counters.TryRemove(new KeyValuePair<string, Counter>(key, counter));
                 }
             }
         }

@@ -103,28 +103,52 @@ internal sealed class CallCounters
     /// <see cref="CallCounts.Allowed"/>, and the caller gives the counts back (<see cref="CallCounts.GiveBack"/>).
     /// </summary>
     public async ValueTask<CallCounts> AcquireAsync(IApiKeyFeature caller, RequestLimits limits, long tokens, Money amount, DateTimeOffset now, CancellationToken cancellationToken)
+        => Plan(caller, limits, tokens, amount, now) is { } plan
+            ? plan.Evaluate(await _store.IncrementAsync(plan.Increments, cancellationToken).ConfigureAwait(false))
+            : CallCounts.None;
+
+    /// <summary>What the call adds to its windows and periods, and how to judge the counts; null when it has none.</summary>
+    public static CallCountPlan? Plan(IApiKeyFeature caller, RequestLimits limits, long tokens, Money amount, DateTimeOffset now)
     {
         var windows = LimitWindows.Windows(caller.Key.Id, limits, now, tokens);
         var periods = BudgetPeriods.Periods(caller.Account, caller.Key, now);
-        if (windows.Count == 0 && periods.Count == 0)
-        {
-            return CallCounts.None;
-        }
-
-        var limitIncrements = LimitWindows.Increments(windows);
-        var budgetIncrements = BudgetPeriods.Increments(periods, amount);
-        var increments = new CounterIncrement[limitIncrements.Length + budgetIncrements.Length];
-        limitIncrements.CopyTo(increments, 0);
-        budgetIncrements.CopyTo(increments, limitIncrements.Length);
-
-        var values = await _store.IncrementAsync(increments, cancellationToken).ConfigureAwait(false);
-        var limitDecision = windows.Count == 0 ? LimitDecision.Unlimited : LimitWindows.Evaluate(windows, limitIncrements, values);
-        var budgetDecision = periods.Count == 0 ? BudgetDecision.None
-            : BudgetPeriods.Evaluate(periods, budgetIncrements, new ArraySegment<long>(values, limitIncrements.Length, budgetIncrements.Length), amount);
-        return new CallCounts(limitDecision, budgetDecision, increments);
+        return windows.Count == 0 && periods.Count == 0 ? null : new CallCountPlan(windows, periods, amount);
     }
 
     /// <summary>Applies corrections or give-backs; returns the new values in the same order.</summary>
     public ValueTask<long[]> ApplyAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
         => increments.Count == 0 ? ValueTask.FromResult(Array.Empty<long>()) : _store.IncrementAsync(increments, cancellationToken);
+}
+
+/// <summary>The increments of one call (limit windows first, then budget periods) and how to judge their values.</summary>
+internal sealed class CallCountPlan
+{
+    private readonly List<LimitWindows.Window> _windows;
+    private readonly List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> _periods;
+    private readonly CounterIncrement[] _limitIncrements;
+    private readonly CounterIncrement[] _budgetIncrements;
+    private readonly Money _amount;
+
+    public CallCountPlan(List<LimitWindows.Window> windows, List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
+    {
+        _windows = windows;
+        _periods = periods;
+        _amount = amount;
+        _limitIncrements = LimitWindows.Increments(windows);
+        _budgetIncrements = BudgetPeriods.Increments(periods, amount);
+        Increments = [.. _limitIncrements, .. _budgetIncrements];
+    }
+
+    /// <summary>Every increment of the call, in one list.</summary>
+    public CounterIncrement[] Increments { get; }
+
+    /// <summary>The counts once <see cref="Increments"/> moved the counters to <paramref name="values"/> (same order).</summary>
+    public CallCounts Evaluate(IReadOnlyList<long> values)
+    {
+        var array = values as long[] ?? [.. values];
+        var limitDecision = _windows.Count == 0 ? LimitDecision.Unlimited : LimitWindows.Evaluate(_windows, _limitIncrements, array);
+        var budgetDecision = _periods.Count == 0 ? BudgetDecision.None
+            : BudgetPeriods.Evaluate(_periods, _budgetIncrements, new ArraySegment<long>(array, _limitIncrements.Length, _budgetIncrements.Length), _amount);
+        return new CallCounts(limitDecision, budgetDecision, Increments);
+    }
 }

@@ -23,19 +23,23 @@ internal sealed partial class MeteredCalls
     private readonly CreditManager _credits;
     private readonly IdempotentResponseStore _responses;
     private readonly PendingCompletions _pending;
+    private readonly CallCompletions _completions;
+    private readonly ICallAdmissionStore _admissions;
     private readonly BillingAlerts _alerts;
     private readonly UsageLogQueue _usageLog;
     private readonly UsageBillingMetrics _metrics;
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
     private readonly ILogger<MeteredCalls> _logger;
 
-    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, BillingAlerts alerts,
+    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, CallCompletions completions, ICallAdmissionStore admissions, BillingAlerts alerts,
         UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options, ILogger<MeteredCalls> logger)
     {
         _counters = counters;
         _credits = credits;
         _responses = responses;
         _pending = pending;
+        _completions = completions;
+        _admissions = admissions;
         _alerts = alerts;
         _usageLog = usageLog;
         _metrics = metrics;
@@ -56,14 +60,17 @@ internal sealed partial class MeteredCalls
             return stored.Fingerprint == idempotency.Fingerprint ? Admission.Replayed(stored) : Admission.Refused(CallRefusals.KeyReused);
         }
 
-        var counts = await _counters.AcquireAsync(request.Caller, request.Limits, request.Quote.Llm?.TokenEstimate ?? 0, request.Quote.Amount, request.Now, cancellationToken)
-            .ConfigureAwait(false);
+        var plan = CallCounters.Plan(request.Caller, request.Limits, request.Quote.Llm?.TokenEstimate ?? 0, request.Quote.Amount, request.Now);
+        if (_admissions is not SeparateStoreAdmissions && await TryAdmitAsync(request, plan, cancellationToken).ConfigureAwait(false) is { } admitted)
+        {
+            return admitted;
+        }
+
+        var counts = plan is null ? CallCounts.None : plan.Evaluate(await _counters.ApplyAsync(plan.Increments, cancellationToken).ConfigureAwait(false));
         if (!counts.Allowed)
         {
             await GiveBackAsync(counts, request.RequestId).ConfigureAwait(false);
-            return Admission.Refused(counts.Limits.Exceeded is { } limit
-                ? CallRefusals.RateLimited(limit, request.Now)
-                : CallRefusals.BudgetExceeded(counts.Budgets.Exceeded!.Value, request.Quote.Amount), counts.Refused());
+            return RefusedBy(counts, request);
         }
 
         var lease = new CallLease(this, request, counts);
@@ -84,6 +91,62 @@ internal sealed partial class MeteredCalls
         }
     }
 
+    /// <summary>
+    /// Counts and holds in one step of the admission store (one transaction). Null when the store did not handle it
+    /// (a duplicate key, too little credit): then nothing was kept, and the separate stores answer those cases.
+    /// </summary>
+    private async ValueTask<Admission?> TryAdmitAsync(CallRequest request, CallCountPlan? plan, CancellationToken cancellationToken)
+    {
+        var increments = plan?.Increments ?? [];
+        var reservation = _credits.NewReservation(_credits.NewReservationId(), request.Caller.Account.Id, request.Quote.Amount, ReservationKey(request, 1),
+            request.Idempotency?.Fingerprint ?? request.Reference);
+        CallAdmissionResult result;
+        try
+        {
+            result = await _admissions.TryAdmitAsync(increments, values => plan is null || plan.Evaluate(values).Allowed, reservation, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            // The step may have committed with its answer lost. It is one transaction: the hold exists exactly when the
+            // counts were kept, so the hold tells whether there is anything to give back.
+            await _pending.RunAsync("undo the admission of " + request.RequestId, async ct =>
+            {
+                if (increments.Length > 0 && await _credits.FindReservationAsync(reservation.ReservationId, ct).ConfigureAwait(false) is not null)
+                {
+                    await _counters.ApplyAsync(CallCounts.Negated(increments), ct).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+            await _completions.CompleteAsync(new CallCompletion(reservation.ReservationId, null, null), null).ConfigureAwait(false);
+            throw;
+        }
+
+        if (result.Status == CallAdmissionStatus.NotHandled)
+        {
+            return null;
+        }
+
+        var counts = plan is null ? CallCounts.None : plan.Evaluate(result.Counts);
+        return result.Status switch
+        {
+            CallAdmissionStatus.Admitted => Admission.Admitted(new CallLease(this, request, counts)
+            {
+                Reservation = result.Reservation ?? throw new InvalidOperationException($"{_admissions.GetType().Name} admitted a call without a reservation."),
+            }),
+            _ => RefusedBy(counts, request),
+        };
+    }
+
+    /// <summary>The refusal of a call its counts did not allow (given back, or never kept).</summary>
+    private static Admission RefusedBy(CallCounts counts, CallRequest request)
+        => Admission.Refused(counts.Limits.Exceeded is { } limit
+            ? CallRefusals.RateLimited(limit, request.Now)
+            : CallRefusals.BudgetExceeded(counts.Budgets.Exceeded!.Value, request.Quote.Amount), counts.Refused());
+
+    /// <summary>The reservation key of the call's <paramref name="attempt"/>-th hold.</summary>
+    private static string ReservationKey(CallRequest request, int attempt) => request.Idempotency is { } idempotency
+        ? attempt == 1 ? "idem:" + idempotency.Key : string.Concat("idem:", idempotency.Key, "#", attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
+        : "req:" + request.RequestId;
+
     private async ValueTask<Admission> ReserveAsync(CallLease lease, CancellationToken cancellationToken)
     {
         var request = lease.Request;
@@ -91,9 +154,7 @@ internal sealed partial class MeteredCalls
         var reference = request.Idempotency?.Fingerprint ?? request.Reference;
         for (var attempt = 1; attempt <= MaxAttempts; attempt++)
         {
-            var key = request.Idempotency is { } idempotency
-                ? attempt == 1 ? "idem:" + idempotency.Key : string.Concat("idem:", idempotency.Key, "#", attempt.ToString(System.Globalization.CultureInfo.InvariantCulture))
-                : "req:" + request.RequestId;
+            var key = ReservationKey(request, attempt);
             // Known before the store answers, so that a hold whose answer is lost (a timeout after the commit) is released too.
             lease.UnconfirmedReservationId = _credits.NewReservationId();
             var reserved = await _credits.ReserveAsync(lease.UnconfirmedReservationId, accountId, request.Quote.Amount, key, reference, cancellationToken).ConfigureAwait(false);
@@ -162,21 +223,15 @@ internal sealed partial class MeteredCalls
             budgets = values is null ? [] : lease.Counts.BudgetsAfter(corrections, values);
         }
 
-        if (result.Release)
-        {
-            await _pending.RunAsync("release " + reservation.Id, async ct => await _credits.ReleaseAsync(reservation.Id, ct).ConfigureAwait(false)).ConfigureAwait(false);
-            return await RecordAsync(record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged }).ConfigureAwait(false);
-        }
+        // The charge (or release) and the usage record are written together, in a batch with other calls' (group commit).
+        record = UsageLogQueue.Normalize(record);
+        var completion = result.Release
+            ? new CallCompletion(reservation.Id, null, record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged })
+            : new CallCompletion(reservation.Id, charge, record with { Cost = charge, Outcome = UsageOutcomes.Charged });
+        var done = await _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, budgets)).ConfigureAwait(false);
 
-        UsageRecord? final = null;
-        await _pending.RunAsync("settle " + reservation.Id, async ct =>
-        {
-            var settled = await _credits.SettleAsync(reservation.Id, charge, ct).ConfigureAwait(false);
-            final = await ChargedAsync(lease, settled, charge, budgets, record).ConfigureAwait(false);
-        }).ConfigureAwait(false);
-
-        // Not landed yet: the hold keeps the credit, and the record is written when the settle lands.
-        return final ?? record with { Cost = charge, Outcome = SettlePending };
+        // Not landed yet: the hold keeps the credit, and the record is written when the batch lands.
+        return done is { } written ? completion.RecordFor(written.Status)! : completion.Record! with { Outcome = SettlePending };
     }
 
     /// <summary>Gives back an uncompleted lease's counts and releases its hold; see <see cref="CallLease.DisposeAsync"/>.</summary>
@@ -185,7 +240,7 @@ internal sealed partial class MeteredCalls
         await GiveBackAsync(lease.Counts, lease.Request.RequestId).ConfigureAwait(false);
         if ((lease.Reservation?.Id ?? lease.UnconfirmedReservationId) is { } reservationId)
         {
-            await _pending.RunAsync("release " + reservationId, async ct => await _credits.ReleaseAsync(reservationId, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            await _completions.CompleteAsync(new CallCompletion(reservationId, null, null), null).ConfigureAwait(false);
         }
     }
 
@@ -249,24 +304,22 @@ internal sealed partial class MeteredCalls
         await CheckAlertsAsync(account.Id, "", states, balanceToo: false).ConfigureAwait(false);
     }
 
-    /// <summary>What a settle that landed means for the call: its record, metrics and alerts.</summary>
-    private async ValueTask<UsageRecord> ChargedAsync(CallLease lease, SettleResult settled, Money charge, IReadOnlyList<BudgetState> budgets, UsageRecord record)
+    /// <summary>What a settle that landed means: metrics and alerts (the record was written with it).</summary>
+    private async ValueTask SettledAsync(CallLease lease, CompletionResult settled, Money charge, IReadOnlyList<BudgetState> budgets)
     {
         switch (settled.Status)
         {
-            case SettleStatus.Settled:
+            case CompletionStatus.Completed:
+            case CompletionStatus.AlreadyCompleted:
+                // Already: an earlier write of this completion landed but its answer was lost, so this is the first time it is seen landed.
                 _metrics.Charged(charge);
                 await CheckAlertsAsync(lease.Request.Caller.Account.Id, lease.Request.Caller.Key.Id, budgets, balanceToo: !charge.IsZero).ConfigureAwait(false);
-                return await RecordAsync(record with { Cost = charge, Outcome = UsageOutcomes.Charged }).ConfigureAwait(false);
-            case SettleStatus.AlreadySettled:
-                // Reservation ids are per call, so this is our own earlier attempt, whose answer was lost: the charge is ours.
-                var amount = settled.Entry is { } entry ? -entry.Amount : charge;
-                return await RecordAsync(record with { Cost = amount, Outcome = UsageOutcomes.Charged }).ConfigureAwait(false);
-            default:
+                break;
+            case CompletionStatus.NotActive:
                 // Released or gone before its call completed (changed by hand?): nothing was charged, and the record says so.
-                Log.NotCharged(_logger, lease.Reservation!.Id, record.RequestId);
+                Log.NotCharged(_logger, lease.Reservation!.Id, lease.Request.RequestId);
                 _metrics.RequestRejected("settle_not_active");
-                return await RecordAsync(record with { Cost = Money.Zero, Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
+                break;
         }
     }
 

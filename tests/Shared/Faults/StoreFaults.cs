@@ -43,6 +43,19 @@ internal sealed class StoreFaults
         return fault == Fault.After ? throw new InjectedStoreFaultException($"Injected fault after {operation} was applied.") : result;
     }
 
+    /// <summary>One store call that performs several operations (a batch): each is counted; one fault fails the whole call.</summary>
+    public async ValueTask<T> RunAsync<T>(IEnumerable<string> operations, Func<ValueTask<T>> call)
+    {
+        var faults = operations.Select(Next).ToList();
+        if (faults.Contains(Fault.Before))
+        {
+            throw new InjectedStoreFaultException($"Injected fault before a batch of {string.Join(", ", operations)}.");
+        }
+
+        var result = await call();
+        return faults.Contains(Fault.After) ? throw new InjectedStoreFaultException("Injected fault after a batch was applied.") : result;
+    }
+
     public async ValueTask RunAsync(string operation, Func<ValueTask> call)
         => await RunAsync(operation, async () =>
         {
@@ -124,6 +137,32 @@ internal sealed class FaultyUsageStore(IUsageStore inner, StoreFaults faults) : 
     public ValueTask<IReadOnlyList<UsageSummary>> SummarizeAsync(UsageSummaryQuery query, CancellationToken cancellationToken = default) => inner.SummarizeAsync(query, cancellationToken);
 }
 
+/// <summary>
+/// An <see cref="ICallCompletionStore"/> of a backend that writes a batch in one transaction, failing where
+/// <see cref="StoreFaults"/> says: each settle, release and the batch's records count as the operations they are.
+/// </summary>
+internal sealed class FaultyCompletionStore(ICallCompletionStore inner, StoreFaults faults) : ICallCompletionStore
+{
+    public ValueTask<IReadOnlyList<CompletionResult>> CompleteAsync(IReadOnlyList<CallCompletion> completions, DateTimeOffset now, CancellationToken cancellationToken = default)
+    {
+        var operations = completions.Select(c => c.Charge is null ? "release" : "settle").ToList();
+        if (completions.Any(c => c.Record is not null))
+        {
+            operations.Add("append");
+        }
+
+        return faults.RunAsync(operations, () => inner.CompleteAsync(completions, now, cancellationToken));
+    }
+}
+
+/// <summary>An <see cref="ICallAdmissionStore"/> that counts and holds in one step, failing where <see cref="StoreFaults"/> says (as an increment and a reserve).</summary>
+internal sealed class FaultyAdmissionStore(ICallAdmissionStore inner, StoreFaults faults) : ICallAdmissionStore
+{
+    public ValueTask<CallAdmissionResult> TryAdmitAsync(IReadOnlyList<CounterIncrement> increments, Func<IReadOnlyList<long>, bool> admit, CreditReservationRequest reservation,
+        CancellationToken cancellationToken = default)
+        => faults.RunAsync(increments.Count > 0 ? ["increment", "reserve"] : ["reserve"], () => inner.TryAdmitAsync(increments, admit, reservation, cancellationToken));
+}
+
 internal static class StoreFaultsServiceCollectionExtensions
 {
     /// <summary>Wraps the registered credit, counter and usage stores so that <paramref name="faults"/> can fail them.</summary>
@@ -133,6 +172,18 @@ internal static class StoreFaultsServiceCollectionExtensions
         Decorate<ICreditStore>(services, inner => new FaultyCreditStore(inner, faults));
         Decorate<IRateLimitCounterStore>(services, inner => new FaultyCounterStore(inner, faults));
         Decorate<IUsageStore>(services, inner => new FaultyUsageStore(inner, faults));
+
+        // The default completion store calls the credit and usage stores decorated above; a backend's own is decorated itself.
+        if (services.Last(d => d.ServiceType == typeof(ICallCompletionStore)).ImplementationType != typeof(StoreCallCompletions))
+        {
+            Decorate<ICallCompletionStore>(services, inner => new FaultyCompletionStore(inner, faults));
+        }
+
+        if (services.Last(d => d.ServiceType == typeof(ICallAdmissionStore)).ImplementationType != typeof(SeparateStoreAdmissions))
+        {
+            Decorate<ICallAdmissionStore>(services, inner => new FaultyAdmissionStore(inner, faults));
+        }
+
         return services;
     }
 

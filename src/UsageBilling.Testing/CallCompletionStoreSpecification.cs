@@ -1,0 +1,197 @@
+using Xunit;
+
+namespace UsageBilling.Testing;
+
+/// <summary>
+/// The behaviour every <see cref="ICallCompletionStore"/> must have, checked through the credit and usage stores of
+/// the same backend: a batch charges and releases exactly what it says, once however often it is written, keeps the
+/// ledger equal to the balance, and leaves one usage record per call. Derive from it and supply
+/// <see cref="CreateStoresAsync"/>; every test uses fresh account ids, so one database can serve the whole class.
+/// </summary>
+public abstract class CallCompletionStoreSpecification
+{
+    private static readonly DateTimeOffset Now = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+
+    /// <summary>
+    /// Creates the stores under test, all three on one backend. Records may be written asynchronously (the default
+    /// store hands them to the usage log); the tests wait for them. To skip visibly, call <c>Skip.If(...)</c> here.
+    /// </summary>
+    protected abstract ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync();
+
+    [SkippableFact]
+    public async Task A_batch_charges_and_releases_each_call_once_and_writes_each_record()
+    {
+        var (completions, credits, usage) = await CreateStoresAsync();
+        var (a, b) = (NewId("acct"), NewId("acct"));
+        await GrantAsync(credits, a, 100m);
+        await GrantAsync(credits, b, 100m);
+        var batch = new List<CallCompletion>
+        {
+            await SettleAsync(credits, a, hold: 5m, charge: 3m),
+            await SettleAsync(credits, b, hold: 5m, charge: 7m),
+            await SettleAsync(credits, a, hold: 2m, charge: 2m),
+            await ReleaseAsync(credits, a, hold: 4m),
+            await SettleAsync(credits, b, hold: 1m, charge: 0m),
+        };
+
+        var results = await completions.CompleteAsync(batch, Now);
+
+        Assert.Equal(batch.Count, results.Count);
+        Assert.All(results, r => Assert.Equal(CompletionStatus.Completed, r.Status));
+        Assert.Null(results[3].Entry);
+        Assert.Null(results[4].Entry);
+        Assert.Equal(Money.FromUnits(-3m), results[0].Entry!.Amount);
+        await AssertAccountAsync(credits, a, balance: 95m);
+        await AssertAccountAsync(credits, b, balance: 93m);
+
+        // Each entry's balance after is the balance once it and the entries before it were applied.
+        var charges = (await credits.GetLedgerAsync(a, 10, null)).Entries.Where(e => e.Kind == LedgerEntryKind.Charge);
+        Assert.Equal([Money.FromUnits(95m).Nanos, Money.FromUnits(97m).Nanos], charges.Select(e => e.BalanceAfter.Nanos).Order());
+
+        var records = await RecordsAsync(usage, a, expected: 3);
+        Assert.Equal(Money.FromUnits(5m), records.Aggregate(Money.Zero, (sum, r) => sum + r.Cost));
+        Assert.Equal(2, records.Count(r => r.Outcome == UsageOutcomes.Charged));
+        Assert.Single(records, r => r.Outcome == UsageOutcomes.NotCharged);
+        Assert.Equal(2, (await RecordsAsync(usage, b, expected: 2)).Count);
+    }
+
+    [SkippableFact]
+    public async Task A_batch_written_again_moves_no_money_and_duplicates_no_record()
+    {
+        var (completions, credits, usage) = await CreateStoresAsync();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 10m);
+        var batch = new List<CallCompletion> { await SettleAsync(credits, account, 2m, 2m), await ReleaseAsync(credits, account, 3m) };
+        await completions.CompleteAsync(batch, Now);
+
+        var again = await completions.CompleteAsync(batch, Now);
+
+        Assert.All(again, r => Assert.Equal(CompletionStatus.AlreadyCompleted, r.Status));
+        await AssertAccountAsync(credits, account, balance: 8m);
+        Assert.Equal(2, (await credits.GetLedgerAsync(account, 10, null)).Entries.Count);
+        Assert.Equal(2, (await RecordsAsync(usage, account, expected: 2)).Count);
+    }
+
+    [SkippableFact]
+    public async Task An_expired_hold_is_still_charged_and_a_call_without_an_active_hold_is_recorded_as_not_charged()
+    {
+        var (completions, credits, usage) = await CreateStoresAsync();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 10m);
+        var expired = await SettleAsync(credits, account, 4m, 4m);
+        var expiredRelease = await ReleaseAsync(credits, account, 1m);
+        Assert.Equal(2, await credits.ExpireReservationsAsync(Now.AddHours(2), Now.AddHours(-1), 100));
+        var unknown = new CallCompletion(NewId("res"), Money.FromUnits(1m), Record(account, NewId("req"), 1m));
+
+        var results = await completions.CompleteAsync([expired, expiredRelease, unknown], Now);
+
+        Assert.Equal([CompletionStatus.Completed, CompletionStatus.NotActive, CompletionStatus.NotActive], results.Select(r => r.Status));
+        await AssertAccountAsync(credits, account, balance: 6m);
+        var records = await RecordsAsync(usage, account, expected: 3);
+        Assert.Equal(UsageOutcomes.Failed, records.Single(r => r.RequestId == unknown.Record!.RequestId).Outcome);
+        Assert.Equal(Money.FromUnits(4m), records.Aggregate(Money.Zero, (sum, r) => sum + r.Cost));
+    }
+
+    [SkippableFact]
+    public async Task Concurrent_batches_on_one_account_charge_every_call_exactly_once()
+    {
+        var (completions, credits, usage) = await CreateStoresAsync();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 1000m);
+        var calls = new List<CallCompletion>();
+        for (var i = 0; i < 120; i++)
+        {
+            calls.Add(i % 4 == 3 ? await ReleaseAsync(credits, account, 1m) : await SettleAsync(credits, account, 2m, 1m));
+        }
+
+        // Twelve batches of ten at once, each written twice: a retry racing the first write of another batch.
+        await Task.WhenAll(calls.Chunk(10).SelectMany(chunk => new[] { Task.Run(() => completions.CompleteAsync(chunk, Now).AsTask()), Task.Run(() => completions.CompleteAsync(chunk, Now).AsTask()) }));
+
+        await AssertAccountAsync(credits, account, balance: 1000m - 90m);
+        Assert.Equal(120, (await RecordsAsync(usage, account, expected: 120)).Count);
+    }
+
+    private static async Task AssertAccountAsync(ICreditStore credits, string account, decimal balance)
+    {
+        var current = await credits.GetBalanceAsync(account);
+        Assert.Equal(Money.FromUnits(balance), current.Balance);
+        Assert.Equal(Money.Zero, current.Reserved);
+        var sum = Money.Zero;
+        string? cursor = null;
+        do
+        {
+            var page = await credits.GetLedgerAsync(account, 100, cursor);
+            sum = page.Entries.Aggregate(sum, (s, e) => s + e.Amount);
+            cursor = page.NextCursor;
+        }
+        while (cursor is not null);
+
+        Assert.Equal(current.Balance, sum);
+    }
+
+    private static async Task<IReadOnlyList<UsageRecord>> RecordsAsync(IUsageStore usage, string account, int expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var records = (await usage.QueryAsync(new UsageQuery { AccountId = account, Limit = 1000 })).Records;
+            if (records.Count >= expected || DateTime.UtcNow > deadline)
+            {
+                return records;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private static async Task GrantAsync(ICreditStore credits, string account, decimal amount)
+        => Assert.Equal(PostStatus.Posted, (await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"),
+            AccountId = account,
+            Kind = LedgerEntryKind.Grant,
+            Amount = Money.FromUnits(amount),
+            IdempotencyKey = NewId("grant"),
+            CreatedAt = Now,
+        })).Status);
+
+    private static async Task<CallCompletion> SettleAsync(ICreditStore credits, string account, decimal hold, decimal charge)
+    {
+        var id = await HoldAsync(credits, account, hold);
+        return new CallCompletion(id, Money.FromUnits(charge), Record(account, NewId("req"), charge));
+    }
+
+    private static async Task<CallCompletion> ReleaseAsync(ICreditStore credits, string account, decimal hold)
+        => new(await HoldAsync(credits, account, hold), null, Record(account, NewId("req"), 0m) with { Outcome = UsageOutcomes.NotCharged });
+
+    private static async Task<string> HoldAsync(ICreditStore credits, string account, decimal amount)
+    {
+        var id = NewId("res");
+        var reserved = await credits.ReserveAsync(new CreditReservationRequest
+        {
+            ReservationId = id,
+            AccountId = account,
+            Amount = Money.FromUnits(amount),
+            IdempotencyKey = "req:" + id,
+            CreatedAt = Now,
+            ExpiresAt = Now.AddMinutes(5),
+        });
+        Assert.Equal(ReserveStatus.Reserved, reserved.Status);
+        return id;
+    }
+
+    private static UsageRecord Record(string account, string requestId, decimal cost) => new()
+    {
+        RequestId = requestId,
+        Timestamp = Now,
+        AccountId = account,
+        Method = "GET",
+        Route = "/x",
+        StatusCode = 200,
+        DurationMs = 1,
+        Cost = Money.FromUnits(cost),
+        Outcome = UsageOutcomes.Charged,
+    };
+
+    private static string NewId(string prefix) => prefix + "_" + Guid.NewGuid().ToString("N");
+}

@@ -1,0 +1,152 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
+
+namespace UsageBilling;
+
+/// <summary>
+/// The one completion path of metered calls (group commit). Every settle or release and its usage record is queued
+/// here; one writer at a time takes everything queued (up to <see cref="MaxBatch"/>) and hands it to
+/// <see cref="ICallCompletionStore"/> as one batch, so that under load many calls share one transaction, and a lone
+/// call is written at once (no timer). A caller waits for the first write of its batch: its response is sent after
+/// its charge and record are committed. A batch that fails is retried by <see cref="PendingCompletions"/> until it
+/// lands (the callers are answered meanwhile, their holds keeping the credit), and what a landed completion means —
+/// metrics, alerts — runs when it lands.
+/// </summary>
+internal sealed partial class CallCompletions
+{
+    /// <summary>The most completions written in one batch.</summary>
+    internal const int MaxBatch = 256;
+
+    private readonly ConcurrentQueue<Queued> _queue = new();
+    private readonly ICallCompletionStore _store;
+    private readonly PendingCompletions _pending;
+    private readonly TimeProvider _timeProvider;
+    private readonly ILogger<CallCompletions> _logger;
+    private int _writing;
+
+    public CallCompletions(ICallCompletionStore store, PendingCompletions pending, TimeProvider timeProvider, ILogger<CallCompletions> logger)
+    {
+        _store = store;
+        _pending = pending;
+        _timeProvider = timeProvider;
+        _logger = logger;
+    }
+
+    /// <summary>
+    /// Queues <paramref name="completion"/>. The task ends when its batch was written (with its result), or failed
+    /// once (with <see langword="null"/>: the batch is retried until it lands). <paramref name="landed"/> runs once,
+    /// when the completion lands, now or on a retry; it must not throw.
+    /// </summary>
+    public Task<CompletionResult?> CompleteAsync(CallCompletion completion, Func<CompletionResult, ValueTask>? landed)
+    {
+        var queued = new Queued(completion, landed, new TaskCompletionSource<CompletionResult?>(TaskCreationOptions.RunContinuationsAsynchronously));
+        _queue.Enqueue(queued);
+        if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+        {
+            // This caller becomes the writer until the queue is empty; the others wait for its batches.
+            _ = Task.Run(WriteQueuedAsync);
+        }
+
+        return queued.Done.Task;
+    }
+
+    private async Task WriteQueuedAsync()
+    {
+        var batch = new List<Queued>(MaxBatch);
+        while (true)
+        {
+            while (batch.Count < MaxBatch && _queue.TryDequeue(out var queued))
+            {
+                batch.Add(queued);
+            }
+
+            if (batch.Count == 0)
+            {
+                Volatile.Write(ref _writing, 0);
+
+                // A completion queued after the last look but before the flag was cleared found a writer: take it on.
+                if (_queue.IsEmpty || Interlocked.CompareExchange(ref _writing, 1, 0) != 0)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            await WriteAsync([.. batch]).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+
+    private async Task WriteAsync(Queued[] batch)
+    {
+        var completions = Array.ConvertAll(batch, static q => q.Completion);
+        var now = _timeProvider.GetUtcNow();
+        IReadOnlyList<CompletionResult>? results = null;
+        bool landed;
+        try
+        {
+            landed = await _pending.RunAsync(Describe(completions), Write).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            // Not a store failure (those are retried): the callers see it, and the writer goes on with the next batch.
+            foreach (var queued in batch)
+            {
+                queued.Done.TrySetException(ex);
+            }
+
+            return;
+        }
+
+        for (var i = 0; i < batch.Length; i++)
+        {
+            batch[i].Done.TrySetResult(landed ? results![i] : null);
+        }
+
+        async ValueTask Write(CancellationToken ct)
+        {
+            var written = await _store.CompleteAsync(completions, now, ct).ConfigureAwait(false);
+            if (written.Count != completions.Length)
+            {
+                throw new InvalidOperationException($"{_store.GetType().Name} returned {written.Count} results for {completions.Length} completions.");
+            }
+
+            results = written;
+            await LandedAsync(batch, written).ConfigureAwait(false);
+        }
+    }
+
+    private async ValueTask LandedAsync(Queued[] batch, IReadOnlyList<CompletionResult> results)
+    {
+        for (var i = 0; i < batch.Length; i++)
+        {
+            if (batch[i].Landed is not { } landed)
+            {
+                continue;
+            }
+
+            try
+            {
+                await landed(results[i]).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                // What a landed completion means (metrics, alerts) never sends its batch round again.
+                Log.LandedFailed(_logger, ex, batch[i].Completion.ReservationId);
+            }
+        }
+    }
+
+    private static string Describe(CallCompletion[] completions) => completions.Length == 1
+        ? "complete " + completions[0].ReservationId
+        : $"complete {completions.Length} calls ({completions[0].ReservationId} …)";
+
+    private sealed record Queued(CallCompletion Completion, Func<CompletionResult, ValueTask>? Landed, TaskCompletionSource<CompletionResult?> Done);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Warning, "Handling the completion of reservation {ReservationId} after it landed failed.", EventName = "CompletionLandedFailed")]
+        public static partial void LandedFailed(ILogger logger, Exception exception, string reservationId);
+    }
+}
