@@ -106,3 +106,35 @@ public sealed class LlmErrorFormatTests : IDisposable
         return client;
     }
 }
+
+/// <summary>The official Anthropic .NET SDK reads the refusal reason from the Anthropic error shape.</summary>
+public sealed class AnthropicSdkErrorTests : IDisposable
+{
+    private readonly GatewayFactory _factory = new();
+
+    public void Dispose() => _factory.Dispose();
+
+    [Fact]
+    public async Task The_Anthropic_SDK_exception_names_insufficient_credit_with_required_and_available()
+    {
+        var (_, key) = await _factory.CreateCustomerAsync(credits: 0.0001m);
+        var client = new Anthropic.AnthropicClient
+        {
+            ApiKey = key,
+            BaseUrl = _factory.BaseAddress.ToString().TrimEnd('/'),
+            HttpClient = _factory.CreateClient(),
+            MaxRetries = 0,
+        };
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => client.Messages.Create(new Anthropic.Models.Messages.MessageCreateParams
+        {
+            Model = "claude-sonnet-4-5",
+            MaxTokens = 100_000,
+            Messages = [new Anthropic.Models.Messages.UserMessageParam { Content = "hi" }],
+        }));
+
+        Assert.IsAssignableFrom<Anthropic.Exceptions.AnthropicException>(error);
+        Assert.Matches(@"This call needs .+ but the account has 0\.0001 available\.", error.ToString());
+        Assert.StartsWith("AnthropicPaymentRequired", error.GetType().Name, StringComparison.Ordinal);
+    }
+}
