@@ -10,8 +10,10 @@ internal sealed record BenchmarkOptions
     public const string Usage = """
         Usage: UsageBilling.LoadBenchmark [--duration SECONDS] [--warmup SECONDS] [--connections N] [--subjects LIST]
           --duration     measured time per subject, default 10
-          --warmup       load before measuring (JIT, pools, caches), default 3
+          --warmup       load before measuring (JIT, pools, caches), default 10
           --connections  concurrent HTTP connections (and PostgreSQL callers/pool size), default 64
+          --kill         end each SQLite and PostgreSQL subject with kill -9 under load (instead of a graceful stop) and
+                         count what its database kept: charges in the ledger, their usage records, holds left
           --subjects     comma-separated, default bare,memory,sqlite,pg64,pghot,pgupdate
                          (bare is always run first when any other is asked for: ratios are to bare in the same run)
         PostgreSQL subjects (pg64, pghot, pgupdate) need USAGEBILLING_POSTGRES; without it they are skipped.
@@ -19,13 +21,15 @@ internal sealed record BenchmarkOptions
 
     public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(10);
 
-    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(3);
+    public TimeSpan WarmUp { get; init; } = TimeSpan.FromSeconds(10);
 
     public int Connections { get; init; } = 64;
 
     public IReadOnlyList<string> Subjects { get; init; } = [.. Subject.All.Select(s => s.Name), PlainUpdate];
 
     public bool Help { get; init; }
+
+    public bool Kill { get; init; }
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -45,6 +49,7 @@ internal sealed record BenchmarkOptions
                     Connections = int.TryParse(Value(), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException("--connections needs a positive number."),
                 },
                 "--subjects" => options with { Subjects = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
+                "--kill" => options with { Kill = true },
                 "--help" or "-h" => options with { Help = true },
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),
             };

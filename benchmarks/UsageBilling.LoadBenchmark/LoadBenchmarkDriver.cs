@@ -99,9 +99,22 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                 {
                     after = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
                     await stopSampling.CancelAsync();
+                    if (options.Kill && connectionString is not null)
+                    {
+                        // While the load generator's connections are still sending.
+                        await host.KillAsync();
+                    }
                 });
             var waits = sampling is null ? null : await sampling;
-            await host.StopAsync();
+            if (options.Kill && connectionString is not null)
+            {
+                Console.WriteLine("   after kill -9: " + await KilledDatabase.CountAsync(subject.Backend, connectionString));
+            }
+            else
+            {
+                await host.StopAsync();
+            }
+
             var row = new Row(subject.Name, subject.Description, load, before!, after!, subject.IsEntityFrameworkCore, waits);
             Console.WriteLine($"   {load.PerSecond:N0} req/s, p50 {Ms(load.P50)}, p99 {Ms(load.P99)}");
             return row;

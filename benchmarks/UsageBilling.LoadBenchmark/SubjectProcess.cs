@@ -28,6 +28,14 @@ internal sealed class SubjectProcess : IDisposable
             UseShellExecute = false,
         };
 
+        // Dynamic PGO re-compiles instrumented methods for minutes when two cores are saturated, and a run of seconds
+        // would measure the JIT (it was half the host CPU per call on PostgreSQL). Hosts run steady-state code: same for
+        // every subject, bare included. Set DOTNET_TieredPGO=1 in the environment to measure with it.
+        if (Environment.GetEnvironmentVariable("DOTNET_TieredPGO") is null)
+        {
+            start.Environment["DOTNET_TieredPGO"] = "0";
+        }
+
         // Under `dotnet run` this is the apphost; started as `dotnet UsageBilling.LoadBenchmark.dll` it is the muxer.
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
         {
@@ -69,6 +77,13 @@ internal sealed class SubjectProcess : IDisposable
         {
             _process.Kill(entireProcessTree: true);
         }
+    }
+
+    /// <summary>kill -9: no graceful stop, nothing flushed.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill(entireProcessTree: true);
+        await _process.WaitForExitAsync();
     }
 
     public void Dispose()

@@ -26,6 +26,9 @@ internal sealed class BillingTransaction
 
     public BillingProvider Provider => Schema.Provider;
 
+    /// <summary>The ADO.NET transaction, for batches.</summary>
+    public DbTransaction DbTransaction => _transaction.GetDbTransaction();
+
     /// <summary>A command on the transaction's connection, enlisted in it.</summary>
     public DbCommand Command(string sql)
     {
@@ -58,6 +61,8 @@ internal static class DbCommandParameters
     public static DbCommand With(this DbCommand command, string name, bool value) => Add(command, name, DbType.Boolean, value);
 
     public static DbCommand With(this DbCommand command, string name, double value) => Add(command, name, DbType.Double, value);
+
+    public static DbCommand With(this DbCommand command, string name, DbType type, object? value) => Add(command, name, type, value);
 
     private static DbCommand Add(DbCommand command, string name, DbType type, object? value)
     {

@@ -92,13 +92,33 @@ internal sealed class CreditStatements
                 LIMIT @max{skipLocked})
             RETURNING {r["AccountId"]}, {r["Amount"]}
             """;
+        InsertReservationReturningSql = _insertReservation + $" RETURNING {r["Id"]}";
         _stateOf = $"SELECT {r["State"]} FROM {r.Name} WHERE {r["Id"]} = @id";
         _insertLedgerEntry = $"""
             INSERT INTO {l.Name} ({l["Id"]}, {l["AccountId"]}, {l["Kind"]}, {l["Amount"]}, {l["BalanceAfter"]}, {l["IdempotencyKey"]}, {l["ReservationId"]}, {l["Reference"]}, {l["Reason"]}, {l["CreatedAt"]})
             VALUES (@id, @account, @kind, @amount, @balanceAfter, @key, @reservation, @reference, @reason, @created)
             ON CONFLICT ({l["AccountId"]}, {l["IdempotencyKey"]}) DO NOTHING
             """;
+        InsertLedgerEntryReturningSql = _insertLedgerEntry + $" RETURNING {l["Id"]}";
     }
+
+    /// <summary>Holds @amount on @account if available; returns the balance and holds after (no row: not available).</summary>
+    public string HoldIfAvailableSql => _holdIfAvailable;
+
+    /// <summary>Inserts an active reservation (@id, @account, @amount, @key, @reference, @created, @expires); returns its id, no row when the key exists.</summary>
+    public string InsertReservationReturningSql { get; }
+
+    /// <summary>Settles reservation @id from state @from with @charge; returns its account, amount and reference (no row: not in that state).</summary>
+    public string SettleFromSql => _settleFrom;
+
+    /// <summary>Releases active reservation @id; returns its account and amount (no row: not active).</summary>
+    public string ReleaseSql => _release;
+
+    /// <summary>Takes @held off the holds and @charge off the balance of @account; returns the balance after.</summary>
+    public string ChargeAndReleaseHoldSql => _chargeAndReleaseHold;
+
+    /// <summary>Inserts a ledger entry; returns its id, no row when the account has the idempotency key already.</summary>
+    public string InsertLedgerEntryReturningSql { get; }
 
     /// <summary>Creates the account's balance row at zero if it has none.</summary>
     public async Task EnsureBalanceAsync(BillingTransaction transaction, string accountId, CancellationToken cancellationToken)
@@ -190,6 +210,29 @@ internal sealed class CreditStatements
 
         return expired;
     }
+
+    /// <summary>Binds <paramref name="request"/> to <see cref="InsertReservationReturningSql"/>.</summary>
+    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request) => statement
+        .With("@id", request.ReservationId)
+        .With("@account", request.AccountId)
+        .With("@amount", request.Amount.Nanos)
+        .With("@key", request.IdempotencyKey)
+        .With("@reference", request.Reference)
+        .With("@created", StoredTime.ToTicks(request.CreatedAt))
+        .With("@expires", StoredTime.ToTicks(request.ExpiresAt));
+
+    /// <summary>Binds <paramref name="entry"/> to <see cref="InsertLedgerEntryReturningSql"/>.</summary>
+    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry) => statement
+        .With("@id", entry.Id)
+        .With("@account", entry.AccountId)
+        .With("@kind", (int)entry.Kind)
+        .With("@amount", entry.Amount.Nanos)
+        .With("@balanceAfter", entry.BalanceAfter.Nanos)
+        .With("@key", entry.IdempotencyKey)
+        .With("@reservation", entry.ReservationId)
+        .With("@reference", entry.Reference)
+        .With("@reason", entry.Reason)
+        .With("@created", StoredTime.ToTicks(entry.CreatedAt));
 
     /// <summary>The reservation's state, or null if there is none with that id.</summary>
     public async Task<ReservationState?> StateOfAsync(BillingTransaction transaction, string reservationId, CancellationToken cancellationToken)

@@ -4,8 +4,9 @@ namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
 /// The Entity Framework Core <see cref="ICallAdmissionStore"/>: a call's counters, its reservation and its hold in ONE
-/// transaction (counters, then reservation, then balance: the store's lock order). Only a plain new hold commits;
-/// a refusal, a duplicate key or too little credit rolls everything back, so nothing is ever given back afterwards.
+/// transaction (counters, then reservation, then balance: the store's lock order), sent as one batch (one round trip
+/// on PostgreSQL, then the commit). Only a plain new hold commits; a refusal, a duplicate key or too little credit
+/// rolls everything back, so nothing is ever given back afterwards.
 /// </summary>
 internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore where TContext : DbContext
 {
@@ -28,14 +29,29 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
         var result = await _database.WriteAsync(async (transaction, ct) =>
         {
             var statements = _statements ??= new CreditStatements(transaction.Schema);
-            var counts = await _counters.IncrementAsync(transaction, increments, ct).ConfigureAwait(false);
+
+            // All three in one round trip on PostgreSQL; the decision comes after, and only a plain new hold commits.
+            var batch = new StatementBatch(transaction);
+            var counts = new long[increments.Count];
+            if (increments.Count > 0)
+            {
+                _counters.AddIncrement(batch, increments, counts);
+            }
+
+            var inserted = false;
+            var held = false;
+            CreditStatements.BindReservation(batch.Add(statements.InsertReservationReturningSql, async (reader, ct) => inserted = await reader.ReadAsync(ct).ConfigureAwait(false)),
+                reservation);
+            batch.Add(statements.HoldIfAvailableSql, async (reader, ct) => held = await reader.ReadAsync(ct).ConfigureAwait(false))
+                .With("@account", reservation.AccountId).With("@amount", reservation.Amount.Nanos);
+            await batch.ExecuteAsync(ct).ConfigureAwait(false);
+
             if (!admit(counts))
             {
                 return new CallAdmissionResult(CallAdmissionStatus.Refused, counts, null);
             }
 
-            if (!await statements.InsertReservationAsync(transaction, reservation, ct).ConfigureAwait(false)
-                || await statements.HoldIfAvailableAsync(transaction, reservation.AccountId, reservation.Amount.Nanos, ct).ConfigureAwait(false) is null)
+            if (!inserted || !held)
             {
                 return new CallAdmissionResult(CallAdmissionStatus.NotHandled, [], null);
             }

@@ -39,52 +39,83 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     {
         var statements = _statements ??= new CreditStatements(transaction.Schema);
         var results = new CompletionResult[completions.Count];
+
+        // 1. Every reservation's state change, in one batch. A settle is tried from active, then from expired (an
+        // expired hold was already taken off Reserved by the sweeper; the call still happened, so it is charged).
+        var moved = new Moved?[completions.Count];
+        var states = new StatementBatch(transaction);
+        for (var i = 0; i < completions.Count; i++)
+        {
+            var index = i;
+            var id = completions[i].ReservationId;
+            if (completions[i].Charge is { } charge)
+            {
+                foreach (var from in (ReadOnlySpan<int>)[CreditStatements.Active, CreditStatements.Expired])
+                {
+                    var held = from == CreditStatements.Active;
+                    states.Add(statements.SettleFromSql, async (reader, ct) =>
+                    {
+                        if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                        {
+                            moved[index] = new Moved(reader.GetString(0), held ? reader.GetInt64(1) : 0, reader.IsDBNull(2) ? null : reader.GetString(2));
+                        }
+                    }).With("@id", id).With("@from", from).With("@charge", charge.Nanos);
+                }
+            }
+            else
+            {
+                states.Add(statements.ReleaseSql, async (reader, ct) =>
+                {
+                    if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                    {
+                        moved[index] = new Moved(reader.GetString(0), reader.GetInt64(1), null);
+                    }
+                }).With("@id", id);
+            }
+        }
+
+        await states.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+
         var moves = new Dictionary<string, BalanceMove>(StringComparer.Ordinal);
         var charges = new List<Charge>();
         for (var i = 0; i < completions.Count; i++)
         {
             var completion = completions[i];
-            var id = completion.ReservationId;
-            if (completion.Charge is { } charge)
+            if (moved[i] is not { } move)
             {
-                // An expired hold was already taken off Reserved by the sweeper; the call still happened, so it is charged.
-                var won = await statements.SettleFromAsync(transaction, id, CreditStatements.Active, charge.Nanos, cancellationToken).ConfigureAwait(false);
-                var held = won?.Amount ?? 0;
-                won ??= await statements.SettleFromAsync(transaction, id, CreditStatements.Expired, charge.Nanos, cancellationToken).ConfigureAwait(false);
-                if (won is { } settled)
-                {
-                    Move(moves, settled.AccountId, held, charge.Nanos);
-                    if (!charge.IsZero)
-                    {
-                        charges.Add(new Charge(i, id, settled.AccountId, charge, settled.Reference));
-                    }
+                var done = completion.Charge is null ? ReservationState.Released : ReservationState.Settled;
+                results[i] = await EarlierAsync(statements, transaction, completion.ReservationId, done, cancellationToken).ConfigureAwait(false);
+                continue;
+            }
 
-                    results[i] = new CompletionResult(CompletionStatus.Completed);
-                    continue;
-                }
+            var charge = completion.Charge ?? Money.Zero;
+            Move(moves, move.AccountId, move.Held, charge.Nanos);
+            if (!charge.IsZero)
+            {
+                charges.Add(new Charge(i, completion.ReservationId, move.AccountId, charge, move.Reference));
+            }
 
-                results[i] = await EarlierAsync(statements, transaction, id, ReservationState.Settled, cancellationToken).ConfigureAwait(false);
-            }
-            else if (await statements.ReleaseAsync(transaction, id, cancellationToken).ConfigureAwait(false) is { } released)
-            {
-                Move(moves, released.AccountId, released.Amount, 0);
-                results[i] = new CompletionResult(CompletionStatus.Completed);
-            }
-            else
-            {
-                results[i] = await EarlierAsync(statements, transaction, id, ReservationState.Released, cancellationToken).ConfigureAwait(false);
-            }
+            results[i] = new CompletionResult(CompletionStatus.Completed);
         }
 
-        // One update per account, in account order; each returns the balance after all of the batch's charges on it.
+        // 2. One update per account, in account order; each returns the balance after all of the batch's charges on it.
         var balances = new Dictionary<string, long>(StringComparer.Ordinal);
+        var balanceUpdates = new StatementBatch(transaction);
         foreach (var (accountId, move) in moves.OrderBy(m => m.Key, StringComparer.Ordinal))
         {
-            balances[accountId] = await statements.ChargeAndReleaseHoldAsync(transaction, accountId, move.Held, move.Charged, cancellationToken).ConfigureAwait(false)
-                ?? throw new InvalidOperationException($"Account '{accountId}' has reservations but no balance row.");
+            balanceUpdates.Add(statements.ChargeAndReleaseHoldSql, async (reader, ct) =>
+            {
+                balances[accountId] = await reader.ReadAsync(ct).ConfigureAwait(false)
+                    ? reader.GetInt64(0)
+                    : throw new InvalidOperationException($"Account '{accountId}' has reservations but no balance row.");
+            }).With("@account", accountId).With("@held", move.Held).With("@charge", move.Charged);
         }
 
-        // Each entry's balance after: the account's final balance, walked back through the batch's later charges.
+        await balanceUpdates.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+
+        // 3. The ledger entries. Each one's balance after: the account's final balance, walked back through the
+        // batch's later charges.
+        var entries = new StatementBatch(transaction);
         for (var c = charges.Count - 1; c >= 0; c--)
         {
             var charge = charges[c];
@@ -97,11 +128,16 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         foreach (var charge in charges)
         {
             // The state transition above lets one settle through; a charge already there means the data was changed by hand.
-            if (!await statements.InsertLedgerEntryAsync(transaction, results[charge.Index].Entry!, cancellationToken).ConfigureAwait(false))
+            CreditStatements.BindLedgerEntry(entries.Add(statements.InsertLedgerEntryReturningSql, async (reader, ct) =>
             {
-                throw new InvalidOperationException($"Reservation '{charge.ReservationId}' was active but already has a charge in the ledger.");
-            }
+                if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    throw new InvalidOperationException($"Reservation '{charge.ReservationId}' was active but already has a charge in the ledger.");
+                }
+            }), results[charge.Index].Entry!);
         }
+
+        await entries.ExecuteAsync(cancellationToken).ConfigureAwait(false);
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var records = new List<UsageRecord>(completions.Count);
@@ -159,4 +195,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private readonly record struct BalanceMove(long Held, long Charged);
 
     private sealed record Charge(int Index, string ReservationId, string AccountId, Money Amount, string? Reference);
+
+    /// <summary>A reservation this batch moved: its account, the hold it still had, and its reference.</summary>
+    private readonly record struct Moved(string AccountId, long Held, string? Reference);
 }

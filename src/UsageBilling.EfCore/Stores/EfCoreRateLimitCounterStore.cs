@@ -58,11 +58,19 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
     internal async Task<long[]> IncrementAsync(BillingTransaction transaction, IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
     {
         var values = new long[increments.Count];
-        if (increments.Count == 0)
+        if (increments.Count > 0)
         {
-            return values;
+            var batch = new StatementBatch(transaction);
+            AddIncrement(batch, increments, values);
+            await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         }
 
+        return values;
+    }
+
+    /// <summary>Adds the upsert of <paramref name="increments"/> (at least one) to <paramref name="batch"/>; it fills <paramref name="values"/> in their order.</summary>
+    internal void AddIncrement(StatementBatch batch, IReadOnlyList<CounterIncrement> increments, long[] values)
+    {
         // One multi-row upsert for all of them. Rows are locked in key order, so two calls that share counters cannot
         // deadlock in PostgreSQL; a key named twice is moved once by the sum of its deltas (both read its final value).
         var merged = increments
@@ -70,29 +78,25 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimit
             .Select(static g => new CounterIncrement(g.Key, g.Sum(static i => i.Delta), g.Max(static i => i.ExpiresAt)))
             .OrderBy(static i => i.Key, StringComparer.Ordinal)
             .ToArray();
-        var table = transaction.Schema.Counters;
-        await using var upsert = transaction.Command(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table));
+        var table = batch.Schema.Counters;
+        var upsert = batch.Add(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table), async (reader, ct) =>
+        {
+            var byKey = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                byKey[reader.GetString(0)] = reader.GetInt64(1);
+            }
+
+            for (var i = 0; i < increments.Count; i++)
+            {
+                values[i] = byKey[increments[i].Key];
+            }
+        });
         for (var i = 0; i < merged.Length; i++)
         {
             var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
             upsert.With("@k" + n, merged[i].Key).With("@d" + n, merged[i].Delta).With("@e" + n, StoredTime.ToTicks(merged[i].ExpiresAt));
         }
-
-        var byKey = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
-        await using (var reader = await upsert.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
-        {
-            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                byKey[reader.GetString(0)] = reader.GetInt64(1);
-            }
-        }
-
-        for (var i = 0; i < increments.Count; i++)
-        {
-            values[i] = byKey[increments[i].Key];
-        }
-
-        return values;
     }
 
     public ValueTask<long[]> GetAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)

@@ -1,0 +1,125 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+
+namespace UsageBilling.EntityFrameworkCore;
+
+/// <summary>
+/// Statements of one transaction sent together: in one round trip where the provider batches (<see cref="DbBatch"/>,
+/// PostgreSQL), one after the other otherwise (SQLite, which is in process). Each statement returns rows (give
+/// inserts a <c>RETURNING</c>), read by its own reader callback in the order the statements were added.
+/// </summary>
+internal sealed class StatementBatch
+{
+    private readonly BillingTransaction _transaction;
+    private readonly List<Statement> _statements = [];
+
+    public StatementBatch(BillingTransaction transaction) => _transaction = transaction;
+
+    public int Count => _statements.Count;
+
+    public BillingSchema Schema => _transaction.Schema;
+
+    /// <summary>Adds a statement; <paramref name="read"/> reads its rows (null: they are skipped).</summary>
+    public Statement Add(string sql, Func<DbDataReader, CancellationToken, Task>? read = null)
+    {
+        var statement = new Statement(sql, read);
+        _statements.Add(statement);
+        return statement;
+    }
+
+    public async Task ExecuteAsync(CancellationToken cancellationToken)
+    {
+        if (_statements.Count == 0)
+        {
+            return;
+        }
+
+        var dbTransaction = _transaction.DbTransaction;
+        var connection = dbTransaction.Connection!;
+        if (!connection.CanCreateBatch || _statements.Count == 1)
+        {
+            foreach (var statement in _statements)
+            {
+                await using var command = _transaction.Command(statement.Sql);
+                foreach (var (name, type, value) in statement.Parameters)
+                {
+                    command.With(name, type, value);
+                }
+
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await ReadAsync(statement, reader, cancellationToken).ConfigureAwait(false);
+            }
+
+            return;
+        }
+
+        await using var batch = connection.CreateBatch();
+        batch.Transaction = dbTransaction;
+        if (_transaction.Context.Database.GetCommandTimeout() is { } timeout)
+        {
+            batch.Timeout = timeout;
+        }
+
+        foreach (var statement in _statements)
+        {
+            var command = batch.CreateBatchCommand();
+            command.CommandText = statement.Sql;
+            foreach (var (name, type, value) in statement.Parameters)
+            {
+                var parameter = command.CreateParameter();
+                parameter.ParameterName = name;
+                parameter.DbType = type;
+                parameter.Value = value ?? DBNull.Value;
+                command.Parameters.Add(parameter);
+            }
+
+            batch.BatchCommands.Add(command);
+        }
+
+        await using var results = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+        for (var i = 0; i < _statements.Count; i++)
+        {
+            if (i > 0 && !await results.NextResultAsync(cancellationToken).ConfigureAwait(false))
+            {
+                throw new InvalidOperationException($"The batch returned {i} results for {_statements.Count} statements.");
+            }
+
+            await ReadAsync(_statements[i], results, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task ReadAsync(Statement statement, DbDataReader reader, CancellationToken cancellationToken)
+    {
+        if (statement.Read is { } read)
+        {
+            await read(reader, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One statement of the batch and its parameters.</summary>
+    internal sealed class Statement(string sql, Func<DbDataReader, CancellationToken, Task>? read)
+    {
+        public string Sql { get; } = sql;
+
+        public Func<DbDataReader, CancellationToken, Task>? Read { get; } = read;
+
+        public List<(string Name, DbType Type, object? Value)> Parameters { get; } = [];
+
+        public Statement With(string name, string? value) => Add(name, DbType.String, value);
+
+        public Statement With(string name, long value) => Add(name, DbType.Int64, value);
+
+        public Statement With(string name, bool value) => Add(name, DbType.Boolean, value);
+
+        public Statement With(string name, int value) => Add(name, DbType.Int32, value);
+
+        public Statement With(string name, long? value) => Add(name, DbType.Int64, value);
+
+        private Statement Add(string name, DbType type, object? value)
+        {
+            Parameters.Add((name, type, value));
+            return this;
+        }
+    }
+}
