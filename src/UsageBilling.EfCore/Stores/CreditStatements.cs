@@ -160,18 +160,8 @@ internal sealed class CreditStatements
     }
 
     /// <summary>Inserts an active reservation; false if one with the same account and idempotency key exists.</summary>
-    public async Task<bool> InsertReservationAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
-    {
-        await using var command = transaction.Command(_insertReservation)
-            .With("@id", request.ReservationId)
-            .With("@account", request.AccountId)
-            .With("@amount", request.Amount.Nanos)
-            .With("@key", request.IdempotencyKey)
-            .With("@reference", request.Reference)
-            .With("@created", StoredTime.ToTicks(request.CreatedAt))
-            .With("@expires", StoredTime.ToTicks(request.ExpiresAt));
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
-    }
+    public Task<bool> InsertReservationAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
+        => InsertAsync(transaction, InsertReservationReturningSql, statement => BindReservation(statement, request), cancellationToken);
 
     /// <summary>Moves the reservation from <paramref name="from"/> to settled; its account, amount and reference, or null if it was not in that state.</summary>
     public async Task<(string AccountId, long Amount, string? Reference)?> SettleFromAsync(
@@ -244,20 +234,17 @@ internal sealed class CreditStatements
     }
 
     /// <summary>Inserts a ledger entry; false if the account already has one with the same idempotency key.</summary>
-    public async Task<bool> InsertLedgerEntryAsync(BillingTransaction transaction, LedgerEntry entry, CancellationToken cancellationToken)
+    public Task<bool> InsertLedgerEntryAsync(BillingTransaction transaction, LedgerEntry entry, CancellationToken cancellationToken)
+        => InsertAsync(transaction, InsertLedgerEntryReturningSql, statement => BindLedgerEntry(statement, entry), cancellationToken);
+
+    /// <summary>Runs one insert whose <c>RETURNING</c> row says that it inserted.</summary>
+    private static async Task<bool> InsertAsync(BillingTransaction transaction, string sql, Action<StatementBatch.Statement> bind, CancellationToken cancellationToken)
     {
-        await using var command = transaction.Command(_insertLedgerEntry)
-            .With("@id", entry.Id)
-            .With("@account", entry.AccountId)
-            .With("@kind", (int)entry.Kind)
-            .With("@amount", entry.Amount.Nanos)
-            .With("@balanceAfter", entry.BalanceAfter.Nanos)
-            .With("@key", entry.IdempotencyKey)
-            .With("@reservation", entry.ReservationId)
-            .With("@reference", entry.Reference)
-            .With("@reason", entry.Reason)
-            .With("@created", StoredTime.ToTicks(entry.CreatedAt));
-        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) == 1;
+        var inserted = false;
+        var batch = new StatementBatch(transaction);
+        bind(batch.Add(sql, async (reader, ct) => inserted = await reader.ReadAsync(ct).ConfigureAwait(false)));
+        await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        return inserted;
     }
 
     private static async Task<long?> ReadInt64Async(DbCommand command, CancellationToken cancellationToken)

@@ -31,8 +31,9 @@ internal sealed partial class MeteredCalls
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
     private readonly ILogger<MeteredCalls> _logger;
 
-    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, CallCompletions completions, ICallAdmissionStore admissions, BillingAlerts alerts,
-        UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options, ILogger<MeteredCalls> logger)
+    public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, CallCompletions completions,
+        ICallAdmissionStore admissions, BillingAlerts alerts, UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
+        ILogger<MeteredCalls> logger)
     {
         _counters = counters;
         _credits = credits;
