@@ -76,6 +76,75 @@ return SampleStartup.Run("LlmGateway", () =>
         .RequireApiKey()
         .MeterLlmUsage(LlmApiFormat.AnthropicMessages, provider: "anthropic");
 
+    // OpenAI Responses API (the Vercel AI SDK's default, openai.responses.create), JSON or streamed.
+    app.MapPost("/v1/responses", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+        {
+            var (body, request) = await ReadAsync(context);
+            if (options.Value.Upstream.IsConfigured)
+            {
+                await forwarder.ForwardAsync(context, options.Value.Upstream, "/responses", body, anthropic: false, context.Features.Get<IProviderKeyFeature>()?.Key);
+            }
+            else
+            {
+                await new SimulatedModel(options.Value.Simulator).ResponsesAsync(context, request);
+            }
+        })
+        .WithName("createResponse").WithSummary("OpenAI Responses API, JSON or streamed (stream: true); billed per token.")
+        .Accepts<JsonElement>("application/json")
+        .Produces<JsonElement>(StatusCodes.Status200OK, "application/json", "text/event-stream")
+        .RequireApiKey()
+        .MeterLlmUsage(LlmApiFormat.OpenAIResponses, provider: "openai");
+
+    // OpenAI embeddings, priced per input token (the model's Input price; nothing is held for output).
+    app.MapPost("/v1/embeddings", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+        {
+            var (body, request) = await ReadAsync(context);
+            if (options.Value.Upstream.IsConfigured)
+            {
+                await forwarder.ForwardAsync(context, options.Value.Upstream, "/embeddings", body, anthropic: false, context.Features.Get<IProviderKeyFeature>()?.Key);
+            }
+            else
+            {
+                await SimulatedModel.EmbeddingsAsync(context, request);
+            }
+        })
+        .WithName("createEmbedding").WithSummary("OpenAI embeddings; billed per input token.")
+        .Accepts<JsonElement>("application/json")
+        .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
+        .RequireApiKey()
+        .MeterLlmUsage(LlmApiFormat.OpenAIEmbeddings, provider: "openai");
+
+    // Anthropic token counting: needs a key, but is free and reserves nothing (not metered).
+    app.MapPost("/v1/messages/count_tokens", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+        {
+            using var buffer = new MemoryStream();
+            await context.Request.Body.CopyToAsync(buffer, context.RequestAborted);
+            JsonElement request;
+            try
+            {
+                request = JsonDocument.Parse(buffer.ToArray()).RootElement.Clone();
+            }
+            catch (JsonException)
+            {
+                context.Response.StatusCode = StatusCodes.Status400BadRequest;
+                await context.Response.WriteAsJsonAsync(new { type = "error", error = new { type = "invalid_request_error", message = "The request body is not valid JSON." } });
+                return;
+            }
+
+            if (options.Value.AnthropicUpstream.IsConfigured)
+            {
+                await forwarder.ForwardAsync(context, options.Value.AnthropicUpstream, "/messages/count_tokens", buffer.ToArray(), anthropic: true);
+            }
+            else
+            {
+                await SimulatedModel.CountTokensAsync(context, request);
+            }
+        })
+        .WithName("countMessageTokens").WithSummary("Anthropic token counting: needs a key, free, not metered.")
+        .Accepts<JsonElement>("application/json")
+        .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
+        .RequireApiKey();
+
     // The models the caller's plan may use (every priced model unless UsageBilling:Plans:Models lists the plan's).
     app.MapGet("/v1/models", async (HttpContext context, IPricingCatalog pricing, IOptionsMonitor<UsageBillingOptions> billing, TimeProvider time) =>
         {
@@ -86,6 +155,10 @@ return SampleStartup.Run("LlmGateway", () =>
         })
         .WithName("listModels").WithSummary("The models the caller's plan may use.")
         .RequireApiKey();
+
+    // Usage LiteLLM reports through its generic_api success callback, billed once per call. The bearer secret is
+    // UsageBilling:Ingest:Secret (at least 32 characters); without one every post is refused with 401.
+    app.MapLiteLlmUsageIngest("/ingest/litellm");
 
     // The caller's own balance, usage, limits and ledger, authenticated by its API key.
     app.MapUsageBillingSelfService("/v1/billing");

@@ -5,11 +5,12 @@ using Microsoft.ML.Tokenizers;
 namespace LlmGateway;
 
 /// <summary>
-/// A deterministic stand-in for a real model so that the gateway runs offline: it answers OpenAI chat-completions and
-/// Anthropic messages requests, as JSON or as real server-sent-event streams with usage, with a configurable delay
-/// between chunks. Token counts come from the o200k_base tokenizer, like a real model's would from its own.
+/// A deterministic stand-in for a real model so that the gateway runs offline: it answers OpenAI chat-completions,
+/// Responses and embeddings and Anthropic messages (and count_tokens) requests, as JSON or as real server-sent-event
+/// streams with usage, with a configurable delay between chunks, and calls the first tool when tools are offered.
+/// Token counts come from the o200k_base tokenizer, like a real model's would from its own.
 /// </summary>
-internal sealed class SimulatedModel(SimulatorOptions options)
+internal sealed partial class SimulatedModel(SimulatorOptions options)
 {
     private static readonly Tokenizer Tokenizer = TiktokenTokenizer.CreateForEncoding("o200k_base");
     private static readonly string[] Vocabulary =
@@ -26,11 +27,19 @@ internal sealed class SimulatedModel(SimulatorOptions options)
         var maxTokens = MaxTokens(request, "max_completion_tokens", "max_tokens");
         var messages = request.GetProperty("messages");
         var promptTokens = CountPrompt(messages, null);
-        var words = Reply(LastUserText(messages), maxTokens);
-        var completionTokens = Tokenizer.CountTokens(string.Concat(words));
+        var prompt = LastUserText(messages);
+        var tool = SimulatedToolCall.For(request, prompt, messages);
+        var words = tool is null ? Reply(prompt, maxTokens) : [];
+        var completionTokens = Tokenizer.CountTokens(string.Concat(words)) + (tool is null ? 0 : Tokenizer.CountTokens(tool.Name + tool.Arguments));
         var id = $"chatcmpl-sim-{Guid.NewGuid():N}";
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var usage = new { prompt_tokens = promptTokens, completion_tokens = completionTokens, total_tokens = promptTokens + completionTokens, prompt_tokens_details = new { cached_tokens = 0 } };
+
+        if (tool is not null)
+        {
+            await ChatToolCallAsync(context, request, tool, id, created, model, usage);
+            return;
+        }
 
         if (!IsStream(request))
         {
@@ -69,9 +78,16 @@ internal sealed class SimulatedModel(SimulatorOptions options)
         var maxTokens = MaxTokens(request, "max_tokens");
         var messages = request.GetProperty("messages");
         var inputTokens = CountPrompt(messages, request.TryGetProperty("system", out var system) ? system : null);
-        var words = Reply(LastUserText(messages), maxTokens);
-        var outputTokens = Tokenizer.CountTokens(string.Concat(words));
+        var prompt = LastUserText(messages);
+        var tool = SimulatedToolCall.For(request, prompt, messages);
+        var words = tool is null ? Reply(prompt, maxTokens) : [];
+        var outputTokens = Tokenizer.CountTokens(string.Concat(words)) + (tool is null ? 0 : Tokenizer.CountTokens(tool.Name + tool.Arguments));
         var id = $"msg_sim_{Guid.NewGuid():N}";
+        if (tool is not null)
+        {
+            await AnthropicToolUseAsync(context, request, tool, id, model, inputTokens, outputTokens);
+            return;
+        }
 
         if (!IsStream(request))
         {
@@ -129,7 +145,7 @@ internal sealed class SimulatedModel(SimulatorOptions options)
         return words;
     }
 
-    private static int CountPrompt(JsonElement messages, JsonElement? system)
+    internal static int CountPrompt(JsonElement messages, JsonElement? system)
     {
         var count = 3;
         if (system is { ValueKind: JsonValueKind.String } s)
@@ -145,7 +161,7 @@ internal sealed class SimulatedModel(SimulatorOptions options)
         return count;
     }
 
-    private static string LastUserText(JsonElement messages)
+    internal static string LastUserText(JsonElement messages)
         => messages.EnumerateArray().Where(m => m.ValueKind == JsonValueKind.Object && m.TryGetProperty("role", out var r) && String(r) == "user")
             .Select(Text).LastOrDefault() ?? "";
 
@@ -184,7 +200,7 @@ internal sealed class SimulatedModel(SimulatorOptions options)
     }
 
     /// <summary>Tokens of <paramref name="text"/>; a very long text is counted by its UTF-8 length, as BPE on one long run is slow.</summary>
-    private static int CountTokens(string text)
+    internal static int CountTokens(string text)
         => text.Length > 64 * 1024 ? Encoding.UTF8.GetByteCount(text) : Tokenizer.CountTokens(text);
 
     private static long MaxTokens(JsonElement request, params string[] names)

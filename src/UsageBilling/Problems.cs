@@ -3,11 +3,18 @@ using Microsoft.AspNetCore.Mvc;
 
 namespace UsageBilling;
 
-/// <summary>Writes RFC 9457 problem details, through <see cref="IProblemDetailsService"/> when the app has one.</summary>
+/// <summary>Writes RFC 9457 problem details, through <see cref="IProblemDetailsService"/> when the app has one, or an LLM API's error shape on LLM endpoints.</summary>
 internal static class Problems
 {
+    /// <summary>Writes the problem; on an endpoint metered with an LLM API format, in that API's error shape instead (see <see cref="LlmErrorResponses"/>).</summary>
     public static async Task WriteAsync(HttpContext context, int status, string type, string title, string detail, IDictionary<string, object?>? extensions = null)
     {
+        if (LlmErrorResponses.FormatOf(context) is { } format)
+        {
+            await LlmErrorResponses.WriteAsync(context, format, status, type, detail, extensions).ConfigureAwait(false);
+            return;
+        }
+
         var problem = new ProblemDetails { Status = status, Type = type, Title = title, Detail = detail };
         if (extensions is not null)
         {

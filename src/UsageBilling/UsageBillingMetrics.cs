@@ -33,6 +33,7 @@ internal sealed class UsageBillingMetrics
 
     /// <summary>Bucket boundaries for sub-second durations, in seconds (from 0.1 ms).</summary>
     private static readonly double[] DurationBuckets = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+    private readonly Counter<long> _catalogChanges;
 
     public UsageBillingMetrics(IMeterFactory meterFactory)
     {
@@ -53,6 +54,7 @@ internal sealed class UsageBillingMetrics
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
         _storeDuration = meter.CreateHistogram("usagebilling.store.duration", "s", "Duration of billing store calls, by operation.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        _catalogChanges = meter.CreateCounter<long>("usagebilling.pricing.catalog_changes", "{model}", "Models whose LiteLLM catalogue price changed or was lost on a reload, by model and kind.");
         _completionsDeferred = meter.CreateCounter<long>("usagebilling.completions.deferred", "{write}", "Settles, releases and counter corrections that failed on the request path and are retried until they land.");
     }
 
@@ -119,12 +121,24 @@ internal sealed class UsageBillingMetrics
         }
     }
 
+    public void CatalogPriceChanged(string model, string kind)
+    {
+        if (_catalogChanges.Enabled)
+        {
+            _catalogChanges.Add(1, new KeyValuePair<string, object?>("usagebilling.model", ModelTag(model)), new KeyValuePair<string, object?>("usagebilling.kind", kind));
+        }
+    }
+
     public void TokensBilled(LlmUsage usage)
     {
         if (_tokens.Enabled)
         {
             _tokens.Add(usage.InputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "input"));
             _tokens.Add(usage.CachedInputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "cached_input"));
+            if (usage.CacheWriteTokens > 0)
+            {
+                _tokens.Add(usage.CacheWriteTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "cache_write"));
+            }
             _tokens.Add(usage.OutputTokens, new KeyValuePair<string, object?>("usagebilling.token.kind", "output"));
         }
     }

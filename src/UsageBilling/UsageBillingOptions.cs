@@ -124,6 +124,15 @@ public sealed class PricingOptions
     /// </summary>
     public string? ModelPriceFile { get; set; }
 
+    /// <summary>
+    /// LiteLLM's <c>model_prices_and_context_window.json</c> (or a copy of it): a maintained catalogue of provider
+    /// prices, read at start-up and again whenever it changes. Its prices apply only to models the operator does not
+    /// price (in <see cref="Models"/>, <see cref="ModelPriceFile"/> or the admin API): the operator's prices win. A model
+    /// whose catalogue price changed or disappeared is logged and counted (<c>usagebilling.pricing.catalog_changes</c>).
+    /// Relative paths are from the content root.
+    /// </summary>
+    public string? LiteLlmCatalogFile { get; set; }
+
     /// <summary>Model aliases (case-insensitive): alias → listed model name.</summary>
     public IDictionary<string, string> ModelAliases { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 

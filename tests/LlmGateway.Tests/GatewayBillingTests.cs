@@ -39,6 +39,13 @@ public sealed class GatewayBillingTests : IDisposable
         Assert.False(record.GetProperty("tokensEstimated").GetBoolean());
         Assert.False(record.GetProperty("streamed").GetBoolean());
         Assert.Equal(expected, record.GetProperty("cost").GetDecimal());
+
+        // The record explains the cost per dimension.
+        using var breakdown = JsonDocument.Parse(record.GetProperty("costBreakdown").GetString()!);
+        Assert.Equal(expected, breakdown.RootElement.GetProperty("total").GetDecimal());
+        Assert.Equal(
+            [("input", (long)completion.Usage.InputTokenCount), ("output", (long)completion.Usage.OutputTokenCount)],
+            breakdown.RootElement.GetProperty("lines").EnumerateArray().Select(l => (l.GetProperty("dimension").GetString(), l.GetProperty("quantity").GetInt64())));
     }
 
     [Fact]
@@ -132,9 +139,10 @@ public sealed class GatewayBillingTests : IDisposable
         var error = await Assert.ThrowsAsync<ClientResultException>(() => ChatClient("gpt-9-ultra", key).CompleteChatAsync([new UserChatMessage("hi")]));
 
         Assert.Equal(400, error.Status);
-        var problem = JsonDocument.Parse(error.GetRawResponse()!.Content.ToString()).RootElement;
-        Assert.Equal("urn:usagebilling:problem:unknown-model", problem.GetProperty("type").GetString());
-        Assert.Equal("gpt-9-ultra", problem.GetProperty("model").GetString());
+        var problem = JsonDocument.Parse(error.GetRawResponse()!.Content.ToString()).RootElement.GetProperty("error");
+        Assert.Equal("urn:usagebilling:problem:unknown-model", problem.GetProperty("code").GetString());
+        Assert.Equal("model", problem.GetProperty("param").GetString());
+        Assert.Contains("gpt-9-ultra", problem.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal((1m, 0m), await _factory.GetBalanceAsync(accountId));
     }
 
@@ -150,7 +158,8 @@ public sealed class GatewayBillingTests : IDisposable
 
         var response = await http.PostAsync("/v1/chat/completions", content);
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        Assert.Equal(("invalid_request_error", "urn:usagebilling:problem:invalid-llm-request"), (error.GetProperty("type").GetString(), error.GetProperty("code").GetString()));
         Assert.Equal((1m, 0m), await _factory.GetBalanceAsync(accountId));
     }
 
@@ -228,7 +237,7 @@ public sealed class GatewayBillingTests : IDisposable
         // An empty account is told what one call needs.
         var probe = await http.PostAsJsonAsync("/v1/chat/completions", Body());
         Assert.Equal(HttpStatusCode.PaymentRequired, probe.StatusCode);
-        var perCall = JsonDocument.Parse(await probe.Content.ReadAsStringAsync()).RootElement.GetProperty("required").GetDecimal();
+        var perCall = JsonDocument.Parse(await probe.Content.ReadAsStringAsync()).RootElement.GetProperty("error").GetProperty("required").GetDecimal();
         await _factory.GrantAsync(accountId, perCall * 20);
 
         var maxReserved = 0m;

@@ -111,6 +111,7 @@ public sealed class DocumentMappingTests
             InputTokens = 1200,
             OutputTokens = 300,
             CachedInputTokens = 1024,
+            CostBreakdown = """{"lines":[{"dimension":"input","units":176,"nanos":440}]}""",
             TokensEstimated = true,
             Streamed = true,
             ClientAborted = true,

@@ -24,6 +24,7 @@ internal sealed class UsageRecordEntityConfiguration(UsageBillingModelOptions op
         builder.Property(r => r.InputTokens).HasColumnName("input_tokens");
         builder.Property(r => r.OutputTokens).HasColumnName("output_tokens");
         builder.Property(r => r.CachedInputTokens).HasColumnName("cached_input_tokens");
+        builder.Property(r => r.CostBreakdown).HasColumnName("cost_breakdown").HasComment("JSON: the cost per price dimension.");
         builder.Property(r => r.TokensEstimated).HasColumnName("tokens_estimated");
         builder.Property(r => r.Streamed).HasColumnName("streamed");
         builder.Property(r => r.ClientAborted).HasColumnName("client_aborted");

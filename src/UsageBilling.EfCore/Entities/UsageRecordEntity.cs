@@ -35,6 +35,9 @@ internal sealed class UsageRecordEntity
 
     public long? CachedInputTokens { get; set; }
 
+    /// <summary>JSON: <see cref="UsageRecord.CostBreakdown"/>.</summary>
+    public string? CostBreakdown { get; set; }
+
     public bool TokensEstimated { get; set; }
 
     public bool Streamed { get; set; }
@@ -58,6 +61,7 @@ internal sealed class UsageRecordEntity
         InputTokens = InputTokens,
         OutputTokens = OutputTokens,
         CachedInputTokens = CachedInputTokens,
+        CostBreakdown = CostBreakdown,
         TokensEstimated = TokensEstimated,
         Streamed = Streamed,
         ClientAborted = ClientAborted,

@@ -146,6 +146,7 @@ CREATE TABLE billing_usage_records (
     input_tokens bigint,
     output_tokens bigint,
     cached_input_tokens bigint,
+    cost_breakdown text,
     tokens_estimated boolean NOT NULL,
     streamed boolean NOT NULL,
     client_aborted boolean NOT NULL,
@@ -153,6 +154,7 @@ CREATE TABLE billing_usage_records (
 );
 COMMENT ON COLUMN billing_usage_records.timestamp IS 'Unix milliseconds (UTC).';
 COMMENT ON COLUMN billing_usage_records.cost IS 'Nano-units (1e-9) of the account''s currency unit.';
+COMMENT ON COLUMN billing_usage_records.cost_breakdown IS 'JSON: the cost per price dimension.';
 
 
 CREATE INDEX "IX_billing_api_keys_account_id" ON billing_api_keys (account_id);

@@ -206,6 +206,9 @@ CREATE TABLE "billing_usage_records" (
 
     "cached_input_tokens" INTEGER NULL,
 
+    -- JSON: the cost per price dimension.
+    "cost_breakdown" TEXT NULL,
+
     "tokens_estimated" INTEGER NOT NULL,
 
     "streamed" INTEGER NOT NULL,

@@ -11,7 +11,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// </summary>
 internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : DbContext
 {
-    /// <summary>Rows per statement: 18 parameters each stays far below SQLite's and PostgreSQL's parameter limits.</summary>
+    /// <summary>Rows per statement: 19 parameters each stays far below SQLite's and PostgreSQL's parameter limits.</summary>
     internal const int RowsPerStatement = 200;
 
     private static readonly string[] Columns =
@@ -22,6 +22,7 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         nameof(UsageRecordEntity.Outcome), nameof(UsageRecordEntity.IdempotencyKey), nameof(UsageRecordEntity.Model),
         nameof(UsageRecordEntity.InputTokens), nameof(UsageRecordEntity.OutputTokens), nameof(UsageRecordEntity.CachedInputTokens),
         nameof(UsageRecordEntity.TokensEstimated), nameof(UsageRecordEntity.Streamed), nameof(UsageRecordEntity.ClientAborted),
+        nameof(UsageRecordEntity.CostBreakdown),
     ];
 
     private readonly BillingDatabase<TContext> _database;
@@ -106,7 +107,8 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             .With(p + "14", r.CachedInputTokens)
             .With(p + "15", r.TokensEstimated)
             .With(p + "16", r.Streamed)
-            .With(p + "17", r.ClientAborted);
+            .With(p + "17", r.ClientAborted)
+            .With(p + "18", r.CostBreakdown);
     }
 
     public ValueTask<UsagePage> QueryAsync(UsageQuery query, CancellationToken cancellationToken = default)

@@ -67,6 +67,10 @@ internal sealed class UsageRecordDocument
     [BsonIgnoreIfNull]
     public long? CachedInputTokens { get; set; }
 
+    [BsonElement("costParts")]
+    [BsonIgnoreIfNull]
+    public string? CostBreakdown { get; set; }
+
     [BsonElement("est")]
     public bool TokensEstimated { get; set; }
 
@@ -94,6 +98,7 @@ internal sealed class UsageRecordDocument
         InputTokens = record.InputTokens,
         OutputTokens = record.OutputTokens,
         CachedInputTokens = record.CachedInputTokens,
+        CostBreakdown = record.CostBreakdown,
         TokensEstimated = record.TokensEstimated,
         Streamed = record.Streamed,
         ClientAborted = record.ClientAborted,
@@ -116,6 +121,7 @@ internal sealed class UsageRecordDocument
         InputTokens = InputTokens,
         OutputTokens = OutputTokens,
         CachedInputTokens = CachedInputTokens,
+        CostBreakdown = CostBreakdown,
         TokensEstimated = TokensEstimated,
         Streamed = Streamed,
         ClientAborted = ClientAborted,

@@ -102,6 +102,14 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add("UsageBilling:Ingest:Secret must be at least 32 characters when set.");
         }
 
+        foreach (var source in options.Ingest.AccountFrom.Concat(options.Ingest.AccountMaps.Keys))
+        {
+            if (!IngestAccountSources.All.Contains(source.Trim().ToLowerInvariant()))
+            {
+                failures.Add($"UsageBilling:Ingest: '{source}' is not an account source; use {string.Join(", ", IngestAccountSources.All)}.");
+            }
+        }
+
         if (options.Ingest.MaxEntriesPerPost < 1)
         {
             failures.Add("UsageBilling:Ingest:MaxEntriesPerPost must be at least 1.");
@@ -185,11 +193,43 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             failures.Add($"{path}:Model must name the model.");
         }
 
-        foreach (var (field, value) in new[] { ("Input", model.Input), ("Output", model.Output), ("CachedInput", model.CachedInput ?? 0), ("RequestFee", model.RequestFee) })
+        foreach (var (field, value) in new[]
+        {
+            ("Input", model.Input), ("Output", model.Output), ("CachedInput", model.CachedInput ?? 0), ("RequestFee", model.RequestFee),
+            ("CacheWrite5m", model.CacheWrite5m ?? 0), ("CacheWrite1h", model.CacheWrite1h ?? 0), ("ReasoningOutput", model.ReasoningOutput ?? 0),
+            ("AudioInput", model.AudioInput ?? 0), ("AudioOutput", model.AudioOutput ?? 0), ("WebSearchRequest", model.WebSearchRequest), ("Image", model.Image),
+        })
         {
             if (value < 0 || !Money.TryFromUnits(value, out _))
             {
                 failures.Add($"{path}:{field} must be a non-negative amount with at most 9 decimal places (was {value}).");
+            }
+        }
+
+        if (model.LongContextThreshold is < 1)
+        {
+            failures.Add($"{path}:LongContextThreshold must be a positive number of input tokens (was {model.LongContextThreshold}).");
+        }
+
+        if (model.LongContext is not null && model.LongContextThreshold is null)
+        {
+            failures.Add($"{path}:LongContext needs LongContextThreshold.");
+        }
+
+        var tiers = model.ServiceTiers.Select(t => ($"ServiceTiers:{t.Key}", t.Value));
+        foreach (var (name, tier) in model.LongContext is { } longContext ? tiers.Append(("LongContext", longContext)) : tiers)
+        {
+            if (tier.Multiplier < 0m || tier.Multiplier > 1000m)
+            {
+                failures.Add($"{path}:{name}:Multiplier must be between 0 and 1000 (was {tier.Multiplier}).");
+            }
+
+            foreach (var (field, value) in new[] { ("Input", tier.Input), ("Output", tier.Output), ("CachedInput", tier.CachedInput), ("CacheWrite5m", tier.CacheWrite5m), ("CacheWrite1h", tier.CacheWrite1h), ("ReasoningOutput", tier.ReasoningOutput) })
+            {
+                if (value is { } v && (v < 0 || !Money.TryFromUnits(v, out _)))
+                {
+                    failures.Add($"{path}:{name}:{field} must be a non-negative amount with at most 9 decimal places (was {v}).");
+                }
             }
         }
     }

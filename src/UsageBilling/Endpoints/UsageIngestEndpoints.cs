@@ -82,7 +82,7 @@ public static partial class UsageIngestEndpoints
                 Outcome outcome;
                 try
                 {
-                    outcome = await IngestOneAsync(entries[index], settings.Pricing, resolver, accounts, pricing, calls, time, context.RequestAborted).ConfigureAwait(false);
+                    outcome = await IngestOneAsync(entries[index], settings.Pricing, settings.AccountFrom, resolver, accounts, pricing, calls, time, context.RequestAborted).ConfigureAwait(false);
                 }
                 catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested)
                 {
@@ -113,24 +113,28 @@ public static partial class UsageIngestEndpoints
         }
     }
 
-    private static async Task<Outcome> IngestOneAsync(JsonElement entry, IngestPricing mode, IIngestAccountResolver resolver, IAccountStore accounts,
+    private static async Task<Outcome> IngestOneAsync(JsonElement entry, IngestPricing mode, IList<string> sourceOrder, IIngestAccountResolver resolver, IAccountStore accounts,
         IPricingCatalog pricing, MeteredCalls calls, TimeProvider time, CancellationToken cancellationToken)
     {
-        var call = LiteLlmPayload.TryRead(entry, time.GetUtcNow(), out var reason);
+        var call = LiteLlmPayload.TryRead(entry, time.GetUtcNow(), out var callId, out var reason);
         if (call is null)
         {
-            return Outcome.Skip(null, reason!);
+            return Outcome.Skip(callId, reason!);
         }
 
-        var accountId = await resolver.ResolveAsync(new IngestedCall(call.CallId, call.EndUser, call.KeyAlias, call.KeyHash), cancellationToken).ConfigureAwait(false);
+        var ingested = call.ForResolution();
+        var accountId = await resolver.ResolveAsync(ingested, cancellationToken).ConfigureAwait(false);
         var account = accountId is null ? null : await accounts.FindAsync(accountId, cancellationToken).ConfigureAwait(false);
         if (account is null)
         {
-            return Outcome.Skip(call.CallId, $"no billing account for end user '{call.EndUser}'");
+            var sources = sourceOrder.Count > 0 ? sourceOrder : IngestAccountSources.Default;
+            var tried = sources.Select(s => $"{s}={string.Join("|", ingested.ValuesOf(s.Trim().ToLowerInvariant()).Select(v => $"'{v}'"))}");
+            return Outcome.Skip(call.CallId, $"no billing account from {string.Join(", ", tried)} and no default account");
         }
 
         Money cost;
-        var usage = new LlmUsage(call.PromptTokens - call.CachedTokens, call.CachedTokens, call.CompletionTokens);
+        LlmCostBreakdown? breakdown = null;
+        var usage = new LlmUsage(call.PromptTokens - call.CachedTokens - call.CacheWriteTokens, call.CachedTokens, call.CompletionTokens) { CacheWrite5mTokens = call.CacheWriteTokens };
         var model = call.Model;
         if (mode == IngestPricing.ReportedCost)
         {
@@ -150,7 +154,8 @@ public static partial class UsageIngestEndpoints
             }
 
             model = price.Model;
-            cost = LlmCost.Compute(price, usage, await pricing.GetPlanMarkupPercentAsync(account.Plan, cancellationToken).ConfigureAwait(false));
+            breakdown = LlmCost.Explain(price, usage, await pricing.GetPlanMarkupPercentAsync(account.Plan, cancellationToken).ConfigureAwait(false));
+            cost = breakdown.Total;
         }
 
         // Charge, budget spend and usage record are each written once, however often the entry is posted: a re-post
@@ -167,9 +172,10 @@ public static partial class UsageIngestEndpoints
             DurationMs = call.DurationMs,
             Cost = cost,
             Model = model,
-            InputTokens = usage.InputTokens,
+            InputTokens = usage.InputTokens + usage.CacheWriteTokens,
             CachedInputTokens = usage.CachedInputTokens,
             OutputTokens = usage.OutputTokens,
+            CostBreakdown = breakdown?.ToJson(),
         }, cancellationToken).ConfigureAwait(false);
         if (duplicate)
         {

@@ -2,7 +2,12 @@ using Microsoft.Extensions.Options;
 
 namespace UsageBilling;
 
-/// <summary>The default <see cref="IIngestAccountResolver"/>: <see cref="IngestOptions.EndUserAccounts"/>, else the end-user id as an account id if that account exists.</summary>
+/// <summary>
+/// The default <see cref="IIngestAccountResolver"/>: tries <see cref="IngestOptions.AccountFrom"/> in order — each
+/// value through its map (<see cref="IngestOptions.AccountMaps"/>, and <see cref="IngestOptions.EndUserAccounts"/> for
+/// end-user sources), else as an account id — and takes the first that names an existing account; then
+/// <see cref="IngestOptions.DefaultAccountId"/> if set.
+/// </summary>
 internal sealed class EndUserAccountResolver : IIngestAccountResolver
 {
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
@@ -16,12 +21,25 @@ internal sealed class EndUserAccountResolver : IIngestAccountResolver
 
     public async ValueTask<string?> ResolveAsync(IngestedCall ingestedCall, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(ingestedCall.EndUser))
+        var ingest = _options.CurrentValue.Ingest;
+        foreach (var source in ingest.AccountFrom.Count > 0 ? ingest.AccountFrom : IngestAccountSources.Default)
         {
-            return null;
+            var normalized = source.Trim().ToLowerInvariant();
+            ingest.AccountMaps.TryGetValue(normalized, out var map);
+            foreach (var value in ingestedCall.ValuesOf(normalized))
+            {
+                var candidate = map is not null && map.TryGetValue(value, out var mapped) ? mapped
+                    : IngestAccountSources.IsEndUser(normalized) && ingest.EndUserAccounts.TryGetValue(value, out var endUserMapped) ? endUserMapped
+                    : value;
+                if (await _accounts.FindAsync(candidate, cancellationToken).ConfigureAwait(false) is not null)
+                {
+                    return candidate;
+                }
+            }
         }
 
-        var candidate = _options.CurrentValue.Ingest.EndUserAccounts.TryGetValue(ingestedCall.EndUser, out var mapped) ? mapped : ingestedCall.EndUser;
-        return await _accounts.FindAsync(candidate, cancellationToken).ConfigureAwait(false) is null ? null : candidate;
+        return ingest.DefaultAccountId is { Length: > 0 } fallback && await _accounts.FindAsync(fallback, cancellationToken).ConfigureAwait(false) is not null
+            ? fallback
+            : null;
     }
 }

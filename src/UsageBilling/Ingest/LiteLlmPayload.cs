@@ -16,32 +16,60 @@ internal sealed record LiteLlmCall(
     double DurationMs,
     string? EndUser,
     string? KeyAlias,
-    string? KeyHash);
+    string? KeyHash)
+{
+    /// <summary>Input tokens written to a cache (part of <see cref="PromptTokens"/>, as LiteLLM counts them).</summary>
+    public long CacheWriteTokens { get; init; }
+
+    /// <summary>The end-user header the gateway saw.</summary>
+    public string? EndUserHeader { get; init; }
+
+    public string? KeyEndUserId { get; init; }
+
+    public string? TeamId { get; init; }
+
+    public string? UserId { get; init; }
+
+    public IReadOnlyList<string> Tags { get; init; } = [];
+
+    /// <summary>What account resolution reads.</summary>
+    public IngestedCall ForResolution() => new(CallId, EndUser, KeyAlias, KeyHash)
+    {
+        EndUserHeader = EndUserHeader, KeyEndUserId = KeyEndUserId, TeamId = TeamId, UserId = UserId, Tags = Tags,
+    };
+}
 
 /// <summary>Reads LiteLLM's <c>StandardLoggingPayload</c> objects; every problem is a reason, never an exception.</summary>
 internal static class LiteLlmPayload
 {
-    public static LiteLlmCall? TryRead(JsonElement entry, DateTimeOffset now, out string? reason)
+    /// <param name="entry">The payload.</param>
+    /// <param name="now">Now, for a payload without a start time.</param>
+    /// <param name="callId">The entry's id when it has a usable one, also when the entry is skipped.</param>
+    /// <param name="reason">Why the entry cannot be billed.</param>
+    public static LiteLlmCall? TryRead(JsonElement entry, DateTimeOffset now, out string? callId, out string? reason)
     {
         reason = null;
+        callId = null;
         if (entry.ValueKind != JsonValueKind.Object)
         {
             reason = "entry is not a JSON object";
             return null;
         }
 
-        var callId = String(entry, "id") ?? String(entry, "litellm_call_id");
-        if (callId is null)
+        var id = String(entry, "id") ?? String(entry, "litellm_call_id");
+        if (id is null)
         {
             reason = "missing 'id' and 'litellm_call_id'";
             return null;
         }
 
-        if (!IsIdentifier(callId))
+        if (!IsIdentifier(id))
         {
             reason = $"'id' must be 1 to {MaxIdLength} characters without control characters or invalid UTF-16";
             return null;
         }
+
+        callId = id;
 
         var status = String(entry, "status");
         if (status is not null && !string.Equals(status, "success", StringComparison.OrdinalIgnoreCase))
@@ -87,24 +115,70 @@ internal static class LiteLlmPayload
             return null;
         }
 
-        var endUser = String(entry, "end_user");
-        if (string.IsNullOrEmpty(endUser) && metadata.ValueKind == JsonValueKind.Object
-            && metadata.TryGetProperty("requester_custom_headers", out var headers) && headers.ValueKind == JsonValueKind.Object)
+        string? endUserHeader = null;
+        if (metadata.ValueKind == JsonValueKind.Object && metadata.TryGetProperty("requester_custom_headers", out var headers) && headers.ValueKind == JsonValueKind.Object)
         {
-            endUser = headers.EnumerateObject().Where(h => string.Equals(h.Name, "x-litellm-end-user-id", StringComparison.OrdinalIgnoreCase))
+            endUserHeader = headers.EnumerateObject().Where(h => string.Equals(h.Name, "x-litellm-end-user-id", StringComparison.OrdinalIgnoreCase))
                 .Select(h => h.Value.ValueKind == JsonValueKind.String ? ClientStrings.Read(h.Value) : null).FirstOrDefault(v => !string.IsNullOrEmpty(v));
         }
 
-        long cached = 0;
-        if (entry.TryGetProperty("prompt_tokens_details", out var details) && details.ValueKind == JsonValueKind.Object && Count(details, "cached_tokens", out var c))
+        // Cache reads and writes: LiteLLM's usage object (metadata.usage_object, else the response's usage), else the top level.
+        var (cached, written) = CacheTokens(entry, metadata);
+        cached = Math.Min(cached, prompt);
+        written = Math.Min(written, prompt - cached);
+
+        string? Meta(string name) => metadata.ValueKind == JsonValueKind.Object && String(metadata, name) is { } value ? ClientStrings.Normalize(value) : null;
+        var tags = entry.TryGetProperty("request_tags", out var tagList) && tagList.ValueKind == JsonValueKind.Array
+            ? tagList.EnumerateArray().Where(t => t.ValueKind == JsonValueKind.String).Select(t => ClientStrings.Normalize(ClientStrings.Read(t))).Where(t => t.Length > 0).Take(64).ToList()
+            : [];
+        return new LiteLlmCall(id, runId ?? id, model, prompt, completion, cached, cost, start, Math.Max(0, (end - start).TotalMilliseconds), String(entry, "end_user"),
+            Meta("user_api_key_alias"), Meta("user_api_key_hash"))
         {
-            cached = Math.Min(c, prompt);
+            CacheWriteTokens = written,
+            EndUserHeader = endUserHeader,
+            KeyEndUserId = Meta("user_api_key_end_user_id"),
+            TeamId = Meta("user_api_key_team_id"),
+            UserId = Meta("user_api_key_user_id"),
+            Tags = tags,
+        };
+    }
+
+    /// <summary>
+    /// Cached (read) and cache-write input tokens. LiteLLM's usage object has <c>prompt_tokens_details.cached_tokens</c>
+    /// (or Anthropic's <c>cache_read_input_tokens</c>) and <c>cache_creation_input_tokens</c> (or
+    /// <c>prompt_tokens_details.cache_creation_tokens</c>); it sits in <c>metadata.usage_object</c>, in
+    /// <c>response.usage</c>, or — in older payloads — at the top level.
+    /// </summary>
+    private static (long Cached, long Written) CacheTokens(JsonElement entry, JsonElement metadata)
+    {
+        var sources = new List<JsonElement>(3);
+        if (metadata.ValueKind == JsonValueKind.Object && metadata.TryGetProperty("usage_object", out var usageObject) && usageObject.ValueKind == JsonValueKind.Object)
+        {
+            sources.Add(usageObject);
         }
 
-        return new LiteLlmCall(callId, runId ?? callId, model, prompt, completion, cached, cost, start, Math.Max(0, (end - start).TotalMilliseconds), endUser,
-            metadata.ValueKind == JsonValueKind.Object && String(metadata, "user_api_key_alias") is { } alias ? ClientStrings.Normalize(alias) : null,
-            metadata.ValueKind == JsonValueKind.Object && String(metadata, "user_api_key_hash") is { } hash ? ClientStrings.Normalize(hash) : null);
+        if (entry.TryGetProperty("response", out var response) && response.ValueKind == JsonValueKind.Object && response.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            sources.Add(usage);
+        }
+
+        sources.Add(entry);
+        foreach (var source in sources)
+        {
+            var details = source.TryGetProperty("prompt_tokens_details", out var d) && d.ValueKind == JsonValueKind.Object ? d : default;
+            long? cached = details.ValueKind == JsonValueKind.Object && Positive(details, "cached_tokens") is { } c ? c : Positive(source, "cache_read_input_tokens");
+            long? written = Positive(source, "cache_creation_input_tokens") ?? (details.ValueKind == JsonValueKind.Object ? Positive(details, "cache_creation_tokens") : null);
+            if (cached is not null || written is not null)
+            {
+                return (cached ?? 0, written ?? 0);
+            }
+        }
+
+        return (0, 0);
     }
+
+    private static long? Positive(JsonElement element, string name)
+        => element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var n) && n is > 0 and <= MaxTokens ? n : null;
 
     /// <summary>The longest call or run id accepted: it becomes the idempotency key of the charge and the usage record's id.</summary>
     internal const int MaxIdLength = 255;

@@ -3,7 +3,7 @@ namespace UsageBilling;
 /// <summary>The wire format of an LLM endpoint.</summary>
 public enum LlmApiFormat
 {
-    /// <summary>Chosen from the request path: <c>.../chat/completions</c>, <c>.../responses</c> or <c>.../messages</c>.</summary>
+    /// <summary>Chosen from the request path: <c>.../chat/completions</c>, <c>.../responses</c>, <c>.../messages</c> or <c>.../embeddings</c>.</summary>
     Auto = 0,
 
     /// <summary>OpenAI chat completions (<c>POST /v1/chat/completions</c>).</summary>
@@ -14,6 +14,9 @@ public enum LlmApiFormat
 
     /// <summary>Anthropic messages (<c>POST /v1/messages</c>).</summary>
     AnthropicMessages = 3,
+
+    /// <summary>OpenAI embeddings (<c>POST /v1/embeddings</c>): priced by input tokens only (<c>usage.prompt_tokens</c>).</summary>
+    OpenAIEmbeddings = 4,
 }
 
 /// <summary>

@@ -49,10 +49,12 @@ internal sealed class LlmCallObservation
         record = record with
         {
             Model = settlement.Model,
-            InputTokens = settlement.Usage.InputTokens,
+            // The record's input keeps its meaning: every input token not read from a cache (writes included); the breakdown splits them.
+            InputTokens = settlement.Usage.InputTokens + settlement.Usage.CacheWriteTokens,
             CachedInputTokens = settlement.Usage.CachedInputTokens,
             OutputTokens = settlement.Usage.OutputTokens,
             TokensEstimated = settlement.Estimated,
+            CostBreakdown = settlement.Cost.IsZero ? null : settlement.Breakdown?.ToJson(),
             Streamed = _observer.Streamed || _estimate.Request.Stream,
         };
 

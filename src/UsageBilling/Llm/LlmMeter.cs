@@ -8,20 +8,51 @@ namespace UsageBilling;
 internal sealed record LlmEstimate(LlmRequest Request, ModelPrice Price, decimal MarkupPercent, long InputTokens, long MaxOutputTokens, decimal Multiplier = 1m, bool OwnKey = false)
 {
     /// <summary>Input as counted plus the largest output the request allows, priced.</summary>
-    public Money ReserveAmount => LlmCost.Compute(Price, new LlmUsage(InputTokens, 0, MaxOutputTokens), MarkupPercent, Multiplier);
+    public Money ReserveAmount => LlmCost.Compute(Price, WorstCase, MarkupPercent, Multiplier);
+
+    /// <summary>
+    /// The usage the hold covers: input as counted, and the largest output the request allows, all of it in the
+    /// dearest output dimension (reasoning or audio output may cost more than text), in the tier the request asks for.
+    /// </summary>
+    public LlmUsage WorstCase
+    {
+        get
+        {
+            var rates = Request.ServiceTier is { } tier && Price.ServiceTiers.TryGetValue(tier, out var tierPrice) ? tierPrice.Price : Price;
+            if (rates.LongContext is { } longContext && InputTokens > longContext.ThresholdInputTokens)
+            {
+                rates = longContext.Price;
+            }
+
+            var output = rates.OutputPerMillion;
+            var reasoning = rates.ReasoningOutputPerMillion ?? output;
+            var audio = rates.AudioOutputPerMillion ?? output;
+            return new LlmUsage(InputTokens, 0, MaxOutputTokens)
+            {
+                ReasoningTokens = reasoning > output && reasoning >= audio ? MaxOutputTokens : 0,
+                AudioOutputTokens = audio > output && audio > reasoning ? MaxOutputTokens : 0,
+                ServiceTier = Request.ServiceTier,
+            };
+        }
+    }
 
     /// <summary>
     /// What <paramref name="usage"/> costs at this call's price, markup and multiplier. A cost past
     /// <see cref="CreditBalance.MaxBalance"/> (only an upstream reporting absurd usage gets there) is charged as that maximum.
     /// </summary>
-    public Money CostOf(LlmUsage usage, ModelPrice? price = null)
-        => LlmCost.TryCompute(price ?? Price, usage, out var cost, MarkupPercent, Multiplier) ? Money.Min(cost, CreditBalance.MaxBalance) : CreditBalance.MaxBalance;
+    public Money CostOf(LlmUsage usage, ModelPrice? price = null) => Explain(usage, price).Cost;
+
+    /// <summary>Like <see cref="CostOf"/>, with the per-dimension breakdown (none when the cost was capped).</summary>
+    public (Money Cost, LlmCostBreakdown? Breakdown) Explain(LlmUsage usage, ModelPrice? price = null)
+        => LlmCost.TryExplain(price ?? Price, usage, out var breakdown, MarkupPercent, Multiplier) && breakdown.Total <= CreditBalance.MaxBalance
+            ? (breakdown.Total, breakdown)
+            : (CreditBalance.MaxBalance, null);
 
     public long TokenEstimate => InputTokens + MaxOutputTokens;
 }
 
 /// <summary>What an LLM call actually cost.</summary>
-internal sealed record LlmSettlement(string Model, LlmUsage Usage, bool Estimated, Money Cost);
+internal sealed record LlmSettlement(string Model, LlmUsage Usage, bool Estimated, Money Cost, LlmCostBreakdown? Breakdown = null);
 
 /// <summary>Prices LLM calls: parses and estimates before the call, and works out the actual usage after it.</summary>
 internal sealed partial class LlmMeter
@@ -137,7 +168,7 @@ internal sealed partial class LlmMeter
     /// <summary>The estimate, or <see langword="null"/> after a 400 when its largest cost could never be held (it would overflow or pass the balance limit).</summary>
     private async Task<LlmEstimate?> WithinLimitAsync(HttpContext context, LlmEstimate estimate)
     {
-        if (LlmCost.TryCompute(estimate.Price, new LlmUsage(estimate.InputTokens, 0, estimate.MaxOutputTokens), out var reserve, estimate.MarkupPercent, estimate.Multiplier)
+        if (LlmCost.TryCompute(estimate.Price, estimate.WorstCase, out var reserve, estimate.MarkupPercent, estimate.Multiplier)
             && reserve <= CreditBalance.MaxBalance)
         {
             return estimate;
@@ -166,7 +197,8 @@ internal sealed partial class LlmMeter
                 model = reportedPrice.Model;
             }
 
-            return new LlmSettlement(model, usage, false, estimate.CostOf(usage, price));
+            var (reportedCost, reportedBreakdown) = estimate.Explain(usage, price);
+            return new LlmSettlement(model, usage, false, reportedCost, reportedBreakdown);
         }
 
         if (!observed.HasUsage && !billable && !delivered)
@@ -178,13 +210,15 @@ internal sealed partial class LlmMeter
         var counted = _tokens.CountText(estimate.Request.Model, observed.OutputText, cancellationToken);
         var output = Math.Max(observed.ReportedOutputTokens ?? 0, counted);
         var estimated = observed.ReportedInputTokens is null || observed.ReportedOutputTokens is null || counted > observed.ReportedOutputTokens;
-        var actual = new LlmUsage(observed.ReportedInputTokens ?? estimate.InputTokens, observed.ReportedCachedInputTokens ?? 0, output);
-        return new LlmSettlement(model, actual, estimated, estimate.CostOf(actual, price));
+        var actual = observed.Usage(observed.ReportedInputTokens ?? estimate.InputTokens, output);
+        actual = actual with { ServiceTier = actual.ServiceTier ?? estimate.Request.ServiceTier };
+        var (cost, breakdown) = estimate.Explain(actual, price);
+        return new LlmSettlement(model, actual, estimated, cost, breakdown);
     }
 
     /// <summary>The tokens a settled call counts against <see cref="RequestLimits.TokensPerMinute"/>.</summary>
     public long RateLimitedTokens(LlmUsage usage)
-        => usage.InputTokens + usage.OutputTokens + (_options.CurrentValue.Llm.CountCachedTokensInRateLimit ? usage.CachedInputTokens : 0);
+        => usage.InputTokens + usage.CacheWriteTokens + usage.OutputTokens + (_options.CurrentValue.Llm.CountCachedTokensInRateLimit ? usage.CachedInputTokens : 0);
 
     private Task NotInPlanAsync(HttpContext context, BillingAccount account, LlmRequest parsed)
     {

@@ -3,7 +3,7 @@ using System.Text.Json;
 namespace UsageBilling;
 
 /// <summary>What pricing needs from an LLM request body.</summary>
-internal sealed record LlmRequest(LlmApiFormat Format, string Model, bool Stream, long? MaxOutputTokens, IReadOnlyList<string> TextSegments, int MessageCount);
+internal sealed record LlmRequest(LlmApiFormat Format, string Model, bool Stream, long? MaxOutputTokens, IReadOnlyList<string> TextSegments, int MessageCount, string? ServiceTier = null);
 
 /// <summary>Parses OpenAI chat-completions, OpenAI Responses and Anthropic messages request bodies.</summary>
 internal static class LlmRequestParser
@@ -28,6 +28,11 @@ internal static class LlmRequestParser
         if (trimmed.EndsWith("/messages", StringComparison.OrdinalIgnoreCase))
         {
             return LlmApiFormat.AnthropicMessages;
+        }
+
+        if (trimmed.EndsWith("/embeddings", StringComparison.OrdinalIgnoreCase))
+        {
+            return LlmApiFormat.OpenAIEmbeddings;
         }
 
         return trimmed.EndsWith("/responses", StringComparison.OrdinalIgnoreCase) ? LlmApiFormat.OpenAIResponses : LlmApiFormat.OpenAIChatCompletions;
@@ -77,6 +82,7 @@ internal static class LlmRequestParser
             {
                 LlmApiFormat.OpenAIResponses => new[] { "max_output_tokens" },
                 LlmApiFormat.AnthropicMessages => ["max_tokens"],
+                LlmApiFormat.OpenAIEmbeddings => [],
                 _ => ["max_completion_tokens", "max_tokens"],
             })
             {
@@ -97,6 +103,18 @@ internal static class LlmRequestParser
             var messages = 0;
             switch (format)
             {
+                case LlmApiFormat.OpenAIEmbeddings:
+                    if (!root.TryGetProperty("input", out var embedded) || embedded.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
+                    {
+                        error = "The request must have 'input' (a string or an array).";
+                        return null;
+                    }
+
+                    // Embeddings produce no output tokens: nothing is held for output.
+                    CollectText(embedded, segments);
+                    maxOutput = 0;
+                    messages = embedded.ValueKind == JsonValueKind.Array ? embedded.GetArrayLength() : 1;
+                    break;
                 case LlmApiFormat.OpenAIResponses:
                     if (!root.TryGetProperty("input", out var input) || input.ValueKind is not (JsonValueKind.String or JsonValueKind.Array))
                     {
@@ -148,7 +166,10 @@ internal static class LlmRequestParser
                 segments.Add(tools.GetRawText());
             }
 
-            return new LlmRequest(format, model, stream, maxOutput, segments, messages);
+            var tier = root.TryGetProperty("service_tier", out var tierElement) && tierElement.ValueKind == JsonValueKind.String
+                ? ServiceTiers.Normalize(tierElement.GetString())
+                : null;
+            return new LlmRequest(format, model, stream, maxOutput, segments, messages, tier);
         }
     }
 

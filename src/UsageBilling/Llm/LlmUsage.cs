@@ -1,74 +1,41 @@
 namespace UsageBilling;
 
 /// <summary>
-/// Token counts of one LLM call, normalised across providers: <see cref="InputTokens"/> excludes cached input
-/// (OpenAI's <c>prompt_tokens</c> minus <c>cached_tokens</c>; Anthropic's <c>input_tokens</c> plus cache writes).
+/// Token counts of one LLM call, normalised across providers: <see cref="InputTokens"/> excludes cached input and
+/// cache writes (OpenAI's <c>prompt_tokens</c> minus <c>cached_tokens</c>; Anthropic's <c>input_tokens</c>).
 /// </summary>
-/// <param name="InputTokens">Input tokens not served from cache.</param>
+/// <param name="InputTokens">Input tokens neither served from nor written to a cache (audio input included).</param>
 /// <param name="CachedInputTokens">Input tokens served from cache.</param>
-/// <param name="OutputTokens">Output tokens (reasoning tokens included).</param>
+/// <param name="OutputTokens">Output tokens (reasoning and audio output included).</param>
 public readonly record struct LlmUsage(long InputTokens, long CachedInputTokens, long OutputTokens)
 {
-    /// <summary>All input tokens, cached or not.</summary>
-    public long TotalInputTokens => InputTokens + CachedInputTokens;
-}
+    /// <summary>Input tokens written to a cache that lives 5 minutes (Anthropic <c>ephemeral_5m_input_tokens</c>).</summary>
+    public long CacheWrite5mTokens { get; init; }
 
-/// <summary>Computes what an LLM call costs.</summary>
-public static class LlmCost
-{
-    private const decimal TokensPerMillion = 1_000_000m;
+    /// <summary>Input tokens written to a cache that lives 1 hour (Anthropic <c>ephemeral_1h_input_tokens</c>).</summary>
+    public long CacheWrite1hTokens { get; init; }
 
-    /// <summary>
-    /// <c>(input × input price + cached × cached price + output × output price) / 1M + fee</c>, times
-    /// <c>(100 + markup) / 100</c>, times the request's <paramref name="multiplier"/>, rounded up to the next nano-unit
-    /// so that no call that used tokens is free. Computed in <see cref="decimal"/> (base 10, 28 digits) — never binary
-    /// floating point.
-    /// </summary>
-    /// <exception cref="OverflowException">The cost does not fit in <see cref="Money"/>.</exception>
-    public static Money Compute(ModelPrice price, LlmUsage usage, decimal markupPercent = 0m, decimal multiplier = 1m)
-        => TryCompute(price, usage, out var cost, markupPercent, multiplier)
-            ? cost
-            : throw new OverflowException($"The cost of {usage.InputTokens} input, {usage.CachedInputTokens} cached and {usage.OutputTokens} output tokens of '{price.Model}' is too large for an amount of money.");
+    /// <summary>The part of <see cref="OutputTokens"/> that is reasoning (OpenAI <c>reasoning_tokens</c>).</summary>
+    public long ReasoningTokens { get; init; }
 
-    /// <summary>Like <see cref="Compute"/>, but returns <see langword="false"/> instead of throwing when the cost does not fit in <see cref="Money"/>.</summary>
-    internal static bool TryCompute(ModelPrice price, LlmUsage usage, out Money cost, decimal markupPercent = 0m, decimal multiplier = 1m)
-    {
-        ArgumentNullException.ThrowIfNull(price);
-        if (usage.InputTokens < 0 || usage.CachedInputTokens < 0 || usage.OutputTokens < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(usage), usage, "Token counts cannot be negative.");
-        }
+    /// <summary>The part of <see cref="InputTokens"/> that is audio.</summary>
+    public long AudioInputTokens { get; init; }
 
-        if (markupPercent <= -100m)
-        {
-            throw new ArgumentOutOfRangeException(nameof(markupPercent), markupPercent, "The markup must be above -100 %.");
-        }
+    /// <summary>The part of <see cref="OutputTokens"/> that is audio.</summary>
+    public long AudioOutputTokens { get; init; }
 
-        if (multiplier < 0m)
-        {
-            throw new ArgumentOutOfRangeException(nameof(multiplier), multiplier, "The multiplier cannot be negative.");
-        }
+    /// <summary>Web-search requests the model made (Anthropic <c>server_tool_use.web_search_requests</c>, OpenAI <c>web_search_call</c> items).</summary>
+    public long WebSearchRequests { get; init; }
 
-        cost = default;
-        decimal nanos;
-        try
-        {
-            var tokenNanos = (usage.InputTokens * (decimal)price.InputPerMillion.Nanos
-                + usage.CachedInputTokens * (decimal)price.CachedInputPerMillion.Nanos
-                + usage.OutputTokens * (decimal)price.OutputPerMillion.Nanos) / TokensPerMillion;
-            nanos = decimal.Ceiling((tokenNanos + price.RequestFee.Nanos) * (100m + markupPercent) / 100m * multiplier);
-        }
-        catch (OverflowException)
-        {
-            return false;
-        }
+    /// <summary>Images the model generated (OpenAI <c>image_generation_call</c> items).</summary>
+    public long Images { get; init; }
 
-        if (nanos > long.MaxValue || nanos < long.MinValue)
-        {
-            return false;
-        }
+    /// <summary>The service tier the call ran in (<c>batch</c>, <c>flex</c>, <c>priority</c>, ...), lower case; <see langword="null"/>: standard.</summary>
+    public string? ServiceTier { get; init; }
 
-        cost = new Money((long)nanos);
-        return true;
-    }
+    /// <summary>All input tokens: uncached, cached and written to a cache.</summary>
+    public long TotalInputTokens => InputTokens + CachedInputTokens + CacheWrite5mTokens + CacheWrite1hTokens;
+
+    /// <summary>Input tokens written to a cache, whatever its lifetime.</summary>
+    public long CacheWriteTokens => CacheWrite5mTokens + CacheWrite1hTokens;
 }

@@ -15,6 +15,14 @@ internal sealed class LlmUsageAccumulator
     private long? _input;
     private long? _cached;
     private long? _outputTokens;
+    private long? _cacheWrite5m;
+    private long? _cacheWrite1h;
+    private long? _reasoning;
+    private long? _audioInput;
+    private long? _audioOutput;
+    private long? _webSearches;
+    private long? _images;
+    private string? _serviceTier;
 
     public LlmUsageAccumulator(LlmApiFormat format) => _format = format;
 
@@ -26,6 +34,22 @@ internal sealed class LlmUsageAccumulator
     public long? ReportedCachedInputTokens => _cached;
 
     public long? ReportedOutputTokens => _outputTokens;
+
+    /// <summary>
+    /// The reported usage with the given input and output counts (which may be estimates) and every other dimension
+    /// as reported: cache writes, reasoning and audio tokens, web searches, images, service tier.
+    /// </summary>
+    public LlmUsage Usage(long inputTokens, long outputTokens) => new(inputTokens, _cached ?? 0, outputTokens)
+    {
+        CacheWrite5mTokens = _cacheWrite5m ?? 0,
+        CacheWrite1hTokens = _cacheWrite1h ?? 0,
+        ReasoningTokens = _reasoning ?? 0,
+        AudioInputTokens = _audioInput ?? 0,
+        AudioOutputTokens = _audioOutput ?? 0,
+        WebSearchRequests = _webSearches ?? 0,
+        Images = _images ?? 0,
+        ServiceTier = _serviceTier,
+    };
 
     /// <summary>The text the model produced so far (content and tool-call arguments), for estimating when no usage is reported.</summary>
     public string OutputText => _output.ToString();
@@ -43,13 +67,25 @@ internal sealed class LlmUsageAccumulator
             ReadUsage(usage);
         }
 
+        ReadServiceTier(root);
+        if (_format == LlmApiFormat.OpenAIResponses && type is null or "response")
+        {
+            CountServerToolCalls(root);
+        }
+
         switch (type)
         {
             case "message_start" when Object(root, "message") is { } message && Object(message, "usage") is { } startUsage:
                 ReadUsage(startUsage);
                 break;
-            case "response.completed" or "response.incomplete" or "response.failed" when Object(root, "response") is { } response && Object(response, "usage") is { } responseUsage:
-                ReadUsage(responseUsage);
+            case "response.completed" or "response.incomplete" or "response.failed" when Object(root, "response") is { } response:
+                if (Object(response, "usage") is { } responseUsage)
+                {
+                    ReadUsage(responseUsage);
+                }
+
+                ReadServiceTier(response);
+                CountServerToolCalls(response);
                 break;
             case "response.output_text.delta" or "response.function_call_arguments.delta" or "response.refusal.delta":
                 AppendString(root, "delta");
@@ -112,17 +148,30 @@ internal sealed class LlmUsageAccumulator
         switch (_format)
         {
             case LlmApiFormat.AnthropicMessages:
-                // input_tokens excludes cache reads and writes; writes are billed as input here.
-                var input = Number(usage, "input_tokens");
-                var written = Number(usage, "cache_creation_input_tokens");
-                if (input is not null || written is not null)
+                // input_tokens excludes cache reads and writes. message_delta repeats the cumulative counts: the last one wins.
+                _input = Number(usage, "input_tokens") ?? _input;
+                _cached = Number(usage, "cache_read_input_tokens") ?? _cached;
+                _outputTokens = Number(usage, "output_tokens") ?? _outputTokens;
+                if (Number(usage, "cache_creation_input_tokens") is { } written)
                 {
-                    _input = (input ?? 0) + (written ?? 0);
+                    // Split by lifetime when the breakdown is there; writes it does not account for are 5-minute ones (the default TTL).
+                    var byTtl = Object(usage, "cache_creation");
+                    var hour = byTtl is { } b ? Math.Min(Number(b, "ephemeral_1h_input_tokens") ?? 0, written) : 0;
+                    _cacheWrite1h = hour;
+                    _cacheWrite5m = written - hour;
+                }
+                else if (Object(usage, "cache_creation") is { } byTtlOnly)
+                {
+                    _cacheWrite5m = Number(byTtlOnly, "ephemeral_5m_input_tokens") ?? _cacheWrite5m;
+                    _cacheWrite1h = Number(byTtlOnly, "ephemeral_1h_input_tokens") ?? _cacheWrite1h;
                 }
 
-                _cached = Number(usage, "cache_read_input_tokens") ?? _cached;
-                // message_delta carries the cumulative output count: the last one is the total.
-                _outputTokens = Number(usage, "output_tokens") ?? _outputTokens;
+                if (Object(usage, "server_tool_use") is { } serverTools)
+                {
+                    _webSearches = Number(serverTools, "web_search_requests") ?? _webSearches;
+                }
+
+                ReadServiceTier(usage);
                 break;
             default:
                 var prompt = Number(usage, "prompt_tokens") ?? Number(usage, "input_tokens");
@@ -132,11 +181,53 @@ internal sealed class LlmUsageAccumulator
                 {
                     _cached = Math.Min(cached, p);
                     _input = p - _cached;
+                    _audioInput = details is { } a ? Number(a, "audio_tokens") ?? _audioInput : _audioInput;
                 }
 
                 _outputTokens = Number(usage, "completion_tokens") ?? Number(usage, "output_tokens") ?? _outputTokens;
+                if (_format == LlmApiFormat.OpenAIEmbeddings && prompt is not null)
+                {
+                    // Embeddings report prompt_tokens only: there is no output to count.
+                    _outputTokens ??= 0;
+                }
+
+                if ((Object(usage, "completion_tokens_details") ?? Object(usage, "output_tokens_details")) is { } outputDetails)
+                {
+                    _reasoning = Number(outputDetails, "reasoning_tokens") ?? _reasoning;
+                    _audioOutput = Number(outputDetails, "audio_tokens") ?? _audioOutput;
+                }
+
                 break;
         }
+    }
+
+    /// <summary>The tier the provider says it served: <c>service_tier</c> of an OpenAI response or chunk, or of Anthropic's usage.</summary>
+    private void ReadServiceTier(JsonElement element)
+    {
+        if (element.TryGetProperty("service_tier", out var tier) && tier.ValueKind == JsonValueKind.String)
+        {
+            _serviceTier = ServiceTiers.Normalize(tier.GetString());
+        }
+    }
+
+    /// <summary>Web searches and generated images of an OpenAI Responses response: its <c>web_search_call</c> and <c>image_generation_call</c> output items.</summary>
+    private void CountServerToolCalls(JsonElement response)
+    {
+        if (!response.TryGetProperty("output", out var items) || items.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+
+        long searches = 0, images = 0;
+        foreach (var item in items.EnumerateArray())
+        {
+            var kind = item.ValueKind == JsonValueKind.Object && item.TryGetProperty("type", out var k) && k.ValueKind == JsonValueKind.String ? k.GetString() : null;
+            searches += kind == "web_search_call" ? 1 : 0;
+            images += kind == "image_generation_call" ? 1 : 0;
+        }
+
+        _webSearches = searches;
+        _images = images;
     }
 
     private void AppendMessage(JsonElement message)

@@ -21,18 +21,24 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
     private readonly SemaphoreSlim _refresh = new(1, 1);
     private volatile Snapshot? _cache;
     private (string Path, DateTime Written, ModelPriceFile Content)? _file;
+    private (string Path, DateTime Written, LiteLlmPriceCatalog.Content Content)? _catalogue;
     private readonly ILogger<OptionsPricingCatalog> _logger;
+    private readonly UsageBillingMetrics? _metrics;
 
     public OptionsPricingCatalog(IOptionsMonitor<UsageBillingOptions> options, IModelPriceStore? store = null, IHostEnvironment? environment = null,
-        ILogger<OptionsPricingCatalog>? logger = null)
+        ILogger<OptionsPricingCatalog>? logger = null, UsageBillingMetrics? metrics = null)
     {
         _options = options;
+        _metrics = metrics;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<OptionsPricingCatalog>.Instance;
         _store = store;
         _contentRoot = environment?.ContentRootPath ?? AppContext.BaseDirectory;
     }
 
     public void Dispose() => _refresh.Dispose();
+
+    /// <summary>Makes the next call rebuild the index (tests; the catalog otherwise rebuilds at most every <see cref="StoredPriceRefresh"/>).</summary>
+    internal void Invalidate() => _cache = null;
 
     /// <summary>Sets a price and makes it visible to this instance's next call at once.</summary>
     public async ValueTask SetModelPriceAsync(ModelPrice price, CancellationToken cancellationToken)
@@ -107,6 +113,21 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
                 entries.AddRange(await _store.ListAsync(cancellationToken).ConfigureAwait(false));
             }
 
+            // The LiteLLM catalogue fills in models the operator does not price at all (under any name of theirs).
+            if (!string.IsNullOrWhiteSpace(pricing.LiteLlmCatalogFile))
+            {
+                var catalogue = Catalogue(Path.Combine(_contentRoot, pricing.LiteLlmCatalogFile));
+                var operatorNames = new HashSet<string>(entries.Select(e => e.Model.Trim()).Concat(aliases.Keys), StringComparer.OrdinalIgnoreCase);
+                entries.InsertRange(0, catalogue.Models.Where(m => !operatorNames.Contains(m.Model.Trim())).Select(ToPrice));
+                foreach (var (alias, target) in catalogue.Aliases)
+                {
+                    if (!operatorNames.Contains(alias))
+                    {
+                        aliases.TryAdd(alias, target);
+                    }
+                }
+            }
+
             var index = new PriceIndex(entries, aliases);
             _cache = new Snapshot(pricing, index, Environment.TickCount64 + (long)StoredPriceRefresh.TotalMilliseconds);
             return index;
@@ -145,10 +166,97 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
         }
     }
 
+    /// <summary>
+    /// The LiteLLM catalogue, read again only when it changed; a model whose price changed or that is gone is logged
+    /// and counted. Like the price file, a catalogue that breaks after start-up keeps its last good prices.
+    /// </summary>
+    private LiteLlmPriceCatalog.Content Catalogue(string path)
+    {
+        var written = File.GetLastWriteTimeUtc(path);
+        if (_catalogue is { } cached && cached.Path == path && cached.Written == written)
+        {
+            return cached.Content;
+        }
+
+        LiteLlmPriceCatalog.Content content;
+        try
+        {
+            using var stream = File.OpenRead(path);
+            content = LiteLlmPriceCatalog.Read(stream);
+        }
+        catch (Exception ex) when (_catalogue is { } previous && previous.Path == path && ex is IOException or JsonException or InvalidDataException or UnauthorizedAccessException)
+        {
+            Log.CatalogueUnreadable(_logger, ex, path);
+            return previous.Content;
+        }
+        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        {
+            throw new InvalidDataException($"UsageBilling:Pricing:LiteLlmCatalogFile names '{path}', which does not exist.", ex);
+        }
+        catch (JsonException ex)
+        {
+            throw new InvalidDataException($"The LiteLLM catalogue '{path}' (UsageBilling:Pricing:LiteLlmCatalogFile) is not valid JSON: {ex.Message}", ex);
+        }
+
+        if (_catalogue is { } before && before.Path == path)
+        {
+            ReportChanges(path, before.Content, content);
+        }
+
+        _catalogue = (path, written, content);
+        return content;
+    }
+
+    private void ReportChanges(string path, LiteLlmPriceCatalog.Content before, LiteLlmPriceCatalog.Content after)
+    {
+        var now = after.Models.ToDictionary(m => m.Model, CataloguePrice.Of, StringComparer.OrdinalIgnoreCase);
+        var changed = new List<string>();
+        var lost = new List<string>();
+        foreach (var model in before.Models)
+        {
+            if (!now.TryGetValue(model.Model, out var price))
+            {
+                lost.Add(model.Model);
+            }
+            else if (price != CataloguePrice.Of(model))
+            {
+                changed.Add(model.Model);
+            }
+        }
+
+        foreach (var (models, kind) in new[] { (changed, "changed"), (lost, "lost") })
+        {
+            if (models.Count == 0)
+            {
+                continue;
+            }
+
+            Log.CataloguePricesChanged(_logger, path, models.Count, kind, string.Join(", ", models.Take(50)) + (models.Count > 50 ? $" and {models.Count - 50} more" : ""));
+            foreach (var model in models)
+            {
+                _metrics?.CatalogPriceChanged(model, kind);
+            }
+        }
+    }
+
+    /// <summary>What a catalogue change is judged by.</summary>
+    private readonly record struct CataloguePrice(decimal Input, decimal Output, decimal? Cached, decimal? Write5m, decimal? Write1h, decimal? Reasoning, decimal? AudioIn, decimal? AudioOut,
+        decimal WebSearch, decimal Image, long? Threshold, decimal? LongInput, decimal? LongOutput)
+    {
+        public static CataloguePrice Of(ModelPriceOptions m) => new(m.Input, m.Output, m.CachedInput, m.CacheWrite5m, m.CacheWrite1h, m.ReasoningOutput, m.AudioInput, m.AudioOutput,
+            m.WebSearchRequest, m.Image, m.LongContextThreshold, m.LongContext?.Input, m.LongContext?.Output);
+    }
+
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Error, "The price file {Path} could not be read; the prices read from it before stay in use.", EventName = "PriceFileUnreadable")]
         public static partial void PriceFileUnreadable(ILogger logger, Exception exception, string path);
+
+        [LoggerMessage(2, LogLevel.Error, "The LiteLLM catalogue {Path} could not be read; the prices read from it before stay in use.", EventName = "CatalogueUnreadable")]
+        public static partial void CatalogueUnreadable(ILogger logger, Exception exception, string path);
+
+        [LoggerMessage(3, LogLevel.Warning, "The LiteLLM catalogue {Path} was reloaded: {Count} models {Kind} their price: {Models}.", EventName = "CataloguePricesChanged")]
+        public static partial void CataloguePricesChanged(ILogger logger, string path, int count, string kind, string models);
     }
 
     /// <summary>
@@ -205,7 +313,11 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
             : throw new InvalidDataException($"The price file '{path}' ({Setting}) is not valid: {string.Join(" ", failures)}");
     }
 
-    private static readonly JsonSerializerOptions PriceFileJson = new(JsonSerializerDefaults.Web) { ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true };
+    // Populate: the get-only collections of ModelPriceOptions (Aliases, ServiceTiers) are filled, not skipped.
+    private static readonly JsonSerializerOptions PriceFileJson = new(JsonSerializerDefaults.Web)
+    {
+        ReadCommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true, PreferredObjectCreationHandling = System.Text.Json.Serialization.JsonObjectCreationHandling.Populate,
+    };
 
     internal sealed class ModelPriceFile
     {
@@ -278,13 +390,52 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
         }
     }
 
-    internal static ModelPrice ToPrice(ModelPriceOptions entry) => new()
+    internal static ModelPrice ToPrice(ModelPriceOptions entry)
     {
-        Model = entry.Model.Trim().ToLowerInvariant(),
-        InputPerMillion = Money.FromUnits(entry.Input),
-        OutputPerMillion = Money.FromUnits(entry.Output),
-        CachedInputPerMillion = Money.FromUnits(entry.CachedInput ?? entry.Input),
-        RequestFee = Money.FromUnits(entry.RequestFee),
-        EffectiveFrom = entry.EffectiveFrom,
-    };
+        var standard = Rates(entry, overrides: null);
+        if (entry.ServiceTiers.Count == 0)
+        {
+            return standard;
+        }
+
+        var tiers = new Dictionary<string, ServiceTierPrice>(StringComparer.OrdinalIgnoreCase);
+        foreach (var (name, tier) in entry.ServiceTiers)
+        {
+            tiers[name.Trim().ToLowerInvariant()] = new ServiceTierPrice(Rates(entry, tier), tier.Multiplier);
+        }
+
+        return standard with { ServiceTiers = tiers };
+    }
+
+    /// <summary>The entry's prices with <paramref name="overrides"/> applied, and its long-context tier (which a service tier keeps).</summary>
+    private static ModelPrice Rates(ModelPriceOptions entry, ServiceTierPriceOptions? overrides)
+    {
+        var price = TokenRates(entry, overrides);
+        return entry.LongContextThreshold is { } threshold
+            ? price with { LongContext = new LongContextPrice(threshold, TokenRates(entry, entry.LongContext)) }
+            : price;
+    }
+
+    private static ModelPrice TokenRates(ModelPriceOptions entry, ServiceTierPriceOptions? overrides)
+    {
+        var input = overrides?.Input ?? entry.Input;
+        return new ModelPrice
+        {
+            Model = entry.Model.Trim().ToLowerInvariant(),
+            InputPerMillion = Money.FromUnits(input),
+            OutputPerMillion = Money.FromUnits(overrides?.Output ?? entry.Output),
+            CachedInputPerMillion = Money.FromUnits(overrides?.CachedInput ?? entry.CachedInput ?? input),
+            CacheWrite5mPerMillion = Optional(overrides?.CacheWrite5m ?? entry.CacheWrite5m),
+            CacheWrite1hPerMillion = Optional(overrides?.CacheWrite1h ?? entry.CacheWrite1h),
+            ReasoningOutputPerMillion = Optional(overrides?.ReasoningOutput ?? entry.ReasoningOutput),
+            AudioInputPerMillion = Optional(entry.AudioInput),
+            AudioOutputPerMillion = Optional(entry.AudioOutput),
+            WebSearchPerRequest = Money.FromUnits(entry.WebSearchRequest),
+            ImagePerUnit = Money.FromUnits(entry.Image),
+            RequestFee = Money.FromUnits(entry.RequestFee),
+            EffectiveFrom = entry.EffectiveFrom,
+        };
+    }
+
+    private static Money? Optional(decimal? units) => units is { } u ? Money.FromUnits(u) : null;
 }

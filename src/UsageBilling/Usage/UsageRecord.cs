@@ -48,6 +48,12 @@ public sealed record UsageRecord
     /// <summary>Cached input tokens, for token-metered requests.</summary>
     public long? CachedInputTokens { get; init; }
 
+    /// <summary>
+    /// What the cost is made of, per price dimension, as compact JSON, for
+    /// token-metered requests; <see langword="null"/> otherwise.
+    /// </summary>
+    public string? CostBreakdown { get; init; }
+
     /// <summary>Whether token counts were estimated with a tokenizer rather than reported by the model.</summary>
     public bool TokensEstimated { get; init; }
 

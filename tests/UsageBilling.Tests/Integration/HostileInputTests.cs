@@ -52,8 +52,12 @@ public sealed class HostileInputTests : IAsyncLifetime
 
         var response = await client.PostAsync(path, Json(body));
 
-        var problem = await MeteredApiFactory.ReadProblemAsync(response, 400, ProblemTypes.InvalidLlmRequest);
-        Assert.Contains("10000000", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        // LLM routes answer in their API's error shape: OpenAI {"error":{message, code}}, Anthropic {"type":"error","error":{message}}.
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
+        var message = error.GetProperty("message").GetString();
+        Assert.Contains("10000000", message, StringComparison.Ordinal);
+        Assert.Contains(ProblemTypes.InvalidLlmRequest, path == "/v1/messages" ? message : error.GetProperty("code").GetString(), StringComparison.Ordinal);
         Assert.Equal(new CreditBalance(Money.FromUnits(100m), Money.Zero), await BalanceAsync(account));
     }
 

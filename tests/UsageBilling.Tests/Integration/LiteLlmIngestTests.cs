@@ -99,7 +99,7 @@ public sealed class LiteLlmIngestTests : IAsyncLifetime
         Assert.Contains("missing 'model_group' and 'model'", reasons);
         Assert.Contains(reasons, r => r!.Contains("whole numbers", StringComparison.Ordinal));
         Assert.Contains(reasons, r => r!.Contains("failure", StringComparison.Ordinal));
-        Assert.Contains("no billing account for end user 'nobody'", reasons);
+        Assert.Contains("no billing account from end_user='nobody', end_user_header= and no default account", reasons);
         Assert.Contains("the model 'gpt-99' has no price", reasons);
     }
 

@@ -188,7 +188,7 @@ public sealed class UsageLogJamTests
     {
         using var entry = JsonDocument.Parse($$"""{"id":"{{escapedId}}","model":"gpt-4o","prompt_tokens":1,"completion_tokens":1}""");
 
-        Assert.Null(LiteLlmPayload.TryRead(entry.RootElement, DateTimeOffset.UnixEpoch, out var reason));
+        Assert.Null(LiteLlmPayload.TryRead(entry.RootElement, DateTimeOffset.UnixEpoch, out _, out var reason));
         Assert.Contains("'id'", reason, StringComparison.Ordinal);
     }
 

@@ -89,8 +89,9 @@ public sealed class UsageExtractionTests
     public void Anthropic_stream_usage_comes_from_message_start_and_the_last_message_delta(int chunkSize)
     {
         var usage = Observe(AnthropicStream, "text/event-stream", LlmApiFormat.AnthropicMessages, chunkSize, out _);
-        // input_tokens excludes cache reads; cache writes are billed as input.
-        Assert.Equal(30, usage.ReportedInputTokens);
+        // input_tokens excludes cache reads and writes; writes (5-minute ones, as the usage has no TTL breakdown) are their own dimension.
+        Assert.Equal(25, usage.ReportedInputTokens);
+        Assert.Equal(5, usage.Usage(25, 15).CacheWrite5mTokens);
         Assert.Equal(100, usage.ReportedCachedInputTokens);
         Assert.Equal(15, usage.ReportedOutputTokens);
         Assert.Equal("Hello!{\"location\": \"Oslo\"}", usage.OutputText);
@@ -119,7 +120,7 @@ public sealed class UsageExtractionTests
     {
         var cut = AnthropicStream[..AnthropicStream.IndexOf("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":1", StringComparison.Ordinal)];
         var usage = Observe(cut + "event: content_block_delta\ndata: {\"type\":\"cont", "text/event-stream", LlmApiFormat.AnthropicMessages, 5, out _);
-        Assert.Equal(30, usage.ReportedInputTokens);
+        Assert.Equal(25, usage.ReportedInputTokens);
         Assert.Equal(1, usage.ReportedOutputTokens);
         Assert.Equal("Hello!", usage.OutputText);
     }
