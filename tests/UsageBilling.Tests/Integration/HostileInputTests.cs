@@ -139,8 +139,9 @@ public sealed class HostileInputTests : IAsyncLifetime
             }
         }, iter: 3000, threads: 1, print: r => $"{r.Path} {r.Body}");
 
-        // The generator reaches both sides: served calls and refusals.
-        Assert.True(statuses.GetValueOrDefault(200) > 100, string.Join(", ", statuses));
+        // The generator reaches both sides: served calls and refusals. Served calls are about 3 % of the unseeded
+        // samples (90-130 of 3,000), so the floor is well below that, not at it.
+        Assert.True(statuses.GetValueOrDefault(200) > 30, string.Join(", ", statuses));
         Assert.True(statuses.Where(s => s.Key is >= 400 and < 500).Sum(s => s.Value) > 100, string.Join(", ", statuses));
     }
 
