@@ -90,15 +90,12 @@ internal sealed partial class CallCompletions
         {
             landed = await _pending.RunAsync(Describe(completions), Write).ConfigureAwait(false);
         }
-        catch (Exception ex)
+        catch (OperationCanceledException ex)
         {
-            // Not a store failure (those are retried): the callers see it, and the writer goes on with the next batch.
-            foreach (var queued in batch)
-            {
-                queued.Done.TrySetException(ex);
-            }
-
-            return;
+            // Nothing cancels a completion (the store was given no token to honour): a store that throws this anyway
+            // timed out, and the batch is retried like any other failure.
+            _pending.Defer(Describe(completions), Write, ex);
+            landed = false;
         }
 
         for (var i = 0; i < batch.Length; i++)
