@@ -1,3 +1,4 @@
+using Microsoft.OpenApi;
 using UsageBilling.Tests.Shared;
 
 namespace LlmGateway.Tests;
@@ -39,6 +40,46 @@ public sealed class OpenApiDocumentTests : IClassFixture<OpenApiDocumentTests.Ga
         }
 
         Assert.Contains("RateLimit", chat.Responses["200"].Headers!.Keys);
+    }
+
+    [Fact]
+    public async Task The_model_endpoints_declare_refusals_in_their_api_error_shape_and_other_routes_as_problems()
+    {
+        var document = OpenApiDocumentChecks.Parse(await DocumentAsync());
+        var operations = OpenApiDocumentChecks.Operations(document).ToDictionary(o => $"{o.Method} {o.Path}", o => o.Operation);
+
+        foreach (var (route, schema) in new[]
+        {
+            ("POST /v1/chat/completions", "OpenAIError"), ("POST /v1/responses", "OpenAIError"),
+            ("POST /v1/embeddings", "OpenAIError"), ("POST /v1/messages", "AnthropicError"),
+        })
+        {
+            foreach (var status in new[] { "400", "401", "402", "403", "409", "413", "422", "429", "503" })
+            {
+                var response = operations[route].Responses![status];
+                Assert.Equal(schema, OpenApiDocumentChecks.LlmErrorSchema(response));
+                Assert.False(response.Content!.ContainsKey("application/problem+json"), $"{route} {status} still declares a problem");
+            }
+        }
+
+        Assert.Contains("Retry-After", operations["POST /v1/chat/completions"].Responses!["429"].Headers!.Keys);
+
+        var openAI = document.Components!.Schemas!["OpenAIError"];
+        Assert.Equal(["error"], openAI.Required!);
+        var openAIError = openAI.Properties!["error"];
+        Assert.Equal(["code", "message", "param", "type"], openAIError.Required!.Order(StringComparer.Ordinal));
+        Assert.Equal(JsonSchemaType.String | JsonSchemaType.Null, openAIError.Properties!["param"].Type);
+        var anthropic = document.Components.Schemas["AnthropicError"];
+        Assert.Equal(["error", "type"], anthropic.Required!.Order(StringComparer.Ordinal));
+        Assert.Equal("error", anthropic.Properties!["type"].Enum!.Single()!.GetValue<string>());
+        Assert.Equal(["message", "type"], anthropic.Properties["error"].Required!.Order(StringComparer.Ordinal));
+
+        // Routes not metered by LLM tokens keep RFC 9457 problems: the admin API and the free token count.
+        var admin = OpenApiDocumentChecks.Operations(document).Single(o => o.Path.StartsWith("/admin/billing", StringComparison.Ordinal) && o.Operation.OperationId == "getAccount").Operation;
+        Assert.Equal("ProblemDetails", OpenApiDocumentChecks.ProblemSchema(admin.Responses!["404"]));
+        Assert.Null(OpenApiDocumentChecks.LlmErrorSchema(admin.Responses["404"]));
+        var countTokens = operations["POST /v1/messages/count_tokens"];
+        Assert.Equal("ProblemDetails", OpenApiDocumentChecks.ProblemSchema(countTokens.Responses!["401"]));
     }
 
     [SkippableFact]

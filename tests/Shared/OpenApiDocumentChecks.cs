@@ -43,7 +43,9 @@ internal static class OpenApiDocumentChecks
                 Assert.True(response.Content is { Count: > 0 }, $"{where} {status} has no content schema");
                 if (status.StartsWith('4') || status.StartsWith('5'))
                 {
-                    Assert.True(response.Content!.ContainsKey("application/problem+json"), $"{where} {status} is not a problem (RFC 9457)");
+                    // LLM-metered routes refuse in their API's own error shape; every other error is a problem.
+                    Assert.True(response.Content!.ContainsKey("application/problem+json") || LlmErrorSchema(response) is not null,
+                        $"{where} {status} is neither a problem (RFC 9457) nor an LLM API error");
                 }
             }
 
@@ -64,6 +66,18 @@ internal static class OpenApiDocumentChecks
             }
         }
     }
+
+    /// <summary>The component schema of a response declared as an LLM API's error (<c>OpenAIError</c> or <c>AnthropicError</c> as <c>application/json</c>), or null.</summary>
+    public static string? LlmErrorSchema(IOpenApiResponse response)
+        => response.Content?.TryGetValue("application/json", out var json) == true && json.Schema is OpenApiSchemaReference { Reference.Id: "OpenAIError" or "AnthropicError" } reference
+            ? reference.Reference.Id
+            : null;
+
+    /// <summary>The component schema of a problem response (<c>application/problem+json</c>), or null.</summary>
+    public static string? ProblemSchema(IOpenApiResponse response)
+        => response.Content?.TryGetValue("application/problem+json", out var problem) == true && problem.Schema is OpenApiSchemaReference reference
+            ? reference.Reference.Id
+            : null;
 
     /// <summary>The security scheme names an operation requires.</summary>
     public static IEnumerable<string> Schemes(OpenApiOperation operation)

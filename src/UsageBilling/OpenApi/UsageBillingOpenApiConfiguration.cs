@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.OpenApi;
 using Microsoft.Extensions.Options;
@@ -9,7 +10,8 @@ namespace UsageBilling;
 /// <summary>
 /// Describes UsageBilling in every OpenAPI document of the app (<c>builder.Services.AddOpenApi()</c>), with nothing to
 /// call: the <c>ApiKey</c> security scheme and its requirement on API-key endpoints, the rate-limit headers of metered
-/// endpoints, operation ids and tag descriptions of UsageBilling's endpoints, and money as a JSON number. The app's own
+/// endpoints, the refusals of LLM-metered endpoints in their API's error shape (<c>OpenAIError</c>, <c>AnthropicError</c>)
+/// rather than as problems, operation ids and tag descriptions of UsageBilling's endpoints, and money as a JSON number. The app's own
 /// schemes (for example on the admin endpoints) are the app's to describe, with its own operation transformer.
 /// </summary>
 internal sealed class UsageBillingOpenApiConfiguration : IConfigureNamedOptions<OpenApiOptions>
@@ -54,7 +56,7 @@ internal sealed class UsageBillingOpenApiConfiguration : IConfigureNamedOptions<
         });
         options.AddOperationTransformer((operation, context, _) =>
         {
-            DescribeOperation(operation, context.Description.ActionDescriptor.EndpointMetadata, context.Document, headerName);
+            DescribeOperation(operation, context.Description.ActionDescriptor.EndpointMetadata, context.Document, headerName, context.Description.RelativePath);
             return Task.CompletedTask;
         });
         options.AddSchemaTransformer((schema, context, _) =>
@@ -108,7 +110,7 @@ internal sealed class UsageBillingOpenApiConfiguration : IConfigureNamedOptions<
             });
     }
 
-    internal static void DescribeOperation(OpenApiOperation operation, IList<object> metadata, OpenApiDocument? document, string headerName)
+    internal static void DescribeOperation(OpenApiOperation operation, IList<object> metadata, OpenApiDocument? document, string headerName, string? path = null)
     {
         if (metadata.OfType<OperationIdMetadata>().LastOrDefault() is { } id)
         {
@@ -164,7 +166,95 @@ internal sealed class UsageBillingOpenApiConfiguration : IConfigureNamedOptions<
                 }
             }
         }
+
+        if (metadata.OfType<MeterLlmUsageAttribute>().LastOrDefault() is { } llm && operation.Responses is { } llmResponses && document is not null)
+        {
+            DescribeLlmErrors(llmResponses, LlmRequestParser.ResolveFormat(llm.Format, "/" + (path ?? "")), document);
+        }
     }
+
+    internal const string OpenAIErrorSchemaName = "OpenAIError";
+    internal const string AnthropicErrorSchemaName = "AnthropicError";
+
+    /// <summary>
+    /// Refusals on an LLM-metered endpoint are written in its API's error shape (<see cref="LlmErrorResponses"/>), not as
+    /// problems: the problem responses it declares become <c>application/json</c> of the <c>OpenAIError</c> or
+    /// <c>AnthropicError</c> schema. Responses the app declared with another content type are left as they are.
+    /// </summary>
+    private static void DescribeLlmErrors(OpenApiResponses responses, LlmApiFormat format, OpenApiDocument document)
+    {
+        var anthropic = format == LlmApiFormat.AnthropicMessages;
+        var name = anthropic ? AnthropicErrorSchemaName : OpenAIErrorSchemaName;
+        var described = false;
+        foreach (var (status, response) in responses)
+        {
+            if (response is OpenApiResponse concrete
+                && int.TryParse(status, NumberStyles.None, CultureInfo.InvariantCulture, out var code) && code >= 400
+                && concrete.Content is { } content && content.ContainsKey("application/problem+json"))
+            {
+                content.Remove("application/problem+json");
+                content["application/json"] = new OpenApiMediaType { Schema = new OpenApiSchemaReference(name, document) };
+                described = true;
+            }
+        }
+
+        if (described)
+        {
+            document.Components ??= new OpenApiComponents();
+            document.Components.Schemas ??= new Dictionary<string, IOpenApiSchema>();
+            document.Components.Schemas.TryAdd(name, anthropic ? AnthropicErrorSchema() : OpenAIErrorSchema());
+        }
+    }
+
+    private static OpenApiSchema StringSchema(string description, bool nullable = false)
+        => new() { Type = nullable ? JsonSchemaType.String | JsonSchemaType.Null : JsonSchemaType.String, Description = description };
+
+    /// <summary><c>{"error":{"message","type","param","code"}}</c>, with the problem's extensions beside them.</summary>
+    private static OpenApiSchema OpenAIErrorSchema() => new()
+    {
+        Type = JsonSchemaType.Object,
+        Description = "A refusal in the OpenAI API's error shape.",
+        Required = new HashSet<string> { "error" },
+        Properties = new Dictionary<string, IOpenApiSchema>
+        {
+            ["error"] = new OpenApiSchema
+            {
+                Type = JsonSchemaType.Object,
+                Description = "The error; the problem's extensions (for example the required and available credit) follow these four properties.",
+                Required = new HashSet<string> { "message", "type", "param", "code" },
+                Properties = new Dictionary<string, IOpenApiSchema>
+                {
+                    ["message"] = StringSchema("What went wrong, for people."),
+                    ["type"] = StringSchema("OpenAI's error type for the status (for example insufficient_quota or rate_limit_error)."),
+                    ["param"] = StringSchema("The request property at fault (model), or null.", nullable: true),
+                    ["code"] = StringSchema("The stable UsageBilling problem type (a ProblemTypes URI, for example urn:usagebilling:problem:insufficient-credits)."),
+                },
+            },
+        },
+    };
+
+    /// <summary><c>{"type":"error","error":{"type","message"}}</c>, with the problem's extensions beside them.</summary>
+    private static OpenApiSchema AnthropicErrorSchema() => new()
+    {
+        Type = JsonSchemaType.Object,
+        Description = "A refusal in the Anthropic API's error shape.",
+        Required = new HashSet<string> { "type", "error" },
+        Properties = new Dictionary<string, IOpenApiSchema>
+        {
+            ["type"] = new OpenApiSchema { Type = JsonSchemaType.String, Enum = [JsonValue.Create("error")!], Description = "Always error." },
+            ["error"] = new OpenApiSchema
+            {
+                Type = JsonSchemaType.Object,
+                Description = "The error; the problem's extensions (for example the required and available credit) follow these two properties.",
+                Required = new HashSet<string> { "type", "message" },
+                Properties = new Dictionary<string, IOpenApiSchema>
+                {
+                    ["type"] = StringSchema("Anthropic's error type for the status (for example billing_error or rate_limit_error)."),
+                    ["message"] = StringSchema("What went wrong, ending with the stable UsageBilling problem type in parentheses."),
+                },
+            },
+        },
+    };
 }
 
 /// <summary>Marks the usage-ingest endpoint, which is authenticated by the ingest secret rather than an API key.</summary>
