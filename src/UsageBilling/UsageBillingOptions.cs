@@ -133,6 +133,18 @@ public sealed class PricingOptions
     /// </summary>
     public string? LiteLlmCatalogFile { get; set; }
 
+    /// <summary>
+    /// An <c>http</c> or <c>https</c> URL of LiteLLM's <c>model_prices_and_context_window.json</c>, fetched when the app
+    /// starts and every <see cref="LiteLlmCatalogRefresh"/> through the <c>IHttpClientFactory</c> client named
+    /// <c>UsageBilling.LiteLlmCatalog</c>. Its prices apply as <see cref="LiteLlmCatalogFile"/>'s do (the operator's win);
+    /// a fetch that fails or is not a catalogue logs a warning, keeps the last good prices and is tried again at the next
+    /// interval. Set this or <see cref="LiteLlmCatalogFile"/>, not both.
+    /// </summary>
+    public string? LiteLlmCatalogUrl { get; set; }
+
+    /// <summary>How often <see cref="LiteLlmCatalogUrl"/> is fetched again (default 6 hours, at least 1 minute).</summary>
+    public TimeSpan LiteLlmCatalogRefresh { get; set; } = TimeSpan.FromHours(6);
+
     /// <summary>Model aliases (case-insensitive): alias → listed model name.</summary>
     public IDictionary<string, string> ModelAliases { get; } = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
 

@@ -84,6 +84,24 @@ internal sealed class UsageBillingOptionsValidator : IValidateOptions<UsageBilli
             ValidateModelPrice(path, model, requireName: path != "UsageBilling:Pricing:DefaultModelPrice", failures);
         }
 
+        if (!string.IsNullOrWhiteSpace(options.Pricing.LiteLlmCatalogUrl))
+        {
+            if (!string.IsNullOrWhiteSpace(options.Pricing.LiteLlmCatalogFile))
+            {
+                failures.Add("UsageBilling:Pricing:LiteLlmCatalogFile and LiteLlmCatalogUrl are both set: set one LiteLLM catalogue, a file or a URL.");
+            }
+
+            if (!Uri.TryCreate(options.Pricing.LiteLlmCatalogUrl, UriKind.Absolute, out var catalogUrl) || (catalogUrl.Scheme != Uri.UriSchemeHttp && catalogUrl.Scheme != Uri.UriSchemeHttps))
+            {
+                failures.Add($"UsageBilling:Pricing:LiteLlmCatalogUrl must be an absolute http or https URL (was '{options.Pricing.LiteLlmCatalogUrl}').");
+            }
+        }
+
+        if (options.Pricing.LiteLlmCatalogRefresh < TimeSpan.FromMinutes(1))
+        {
+            failures.Add($"UsageBilling:Pricing:LiteLlmCatalogRefresh must be at least 00:01:00 (was {options.Pricing.LiteLlmCatalogRefresh}).");
+        }
+
         if (options.Pricing.UnknownModel == UnknownModelPolicy.DefaultPrice && options.Pricing.DefaultModelPrice is null)
         {
             failures.Add("UsageBilling:Pricing:DefaultModelPrice must be set when UnknownModel is DefaultPrice.");

@@ -48,6 +48,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<IModelPriceStore>(static sp => sp.GetRequiredService<InMemoryModelPriceStore>());
         services.TryAddSingleton<InMemoryProviderKeyStore>();
         services.TryAddSingleton<IProviderKeyStore>(static sp => sp.GetRequiredService<InMemoryProviderKeyStore>());
+        services.TryAddSingleton<LiteLlmCatalogDownload>();
         services.TryAddSingleton<IPricingCatalog, OptionsPricingCatalog>();
 
         services.TryAddSingleton<UsageBillingMetrics>();
@@ -81,6 +82,9 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<CallPricer>();
         services.TryAddSingleton<MeteredCalls>();
 
+        // Before the start-up check, so that a catalogue fetched from a URL is in use when the app starts serving.
+        services.AddHttpClient(LiteLlmCatalogFetcher.HttpClientName, static client => client.Timeout = TimeSpan.FromSeconds(60));
+        services.AddHostedService<LiteLlmCatalogFetcher>();
         services.AddHostedService<UsageBillingStartup>();
         // Describes UsageBilling in the app's OpenAPI documents, if it has any (AddOpenApi()).
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<Microsoft.AspNetCore.OpenApi.OpenApiOptions>, UsageBillingOpenApiConfiguration>());

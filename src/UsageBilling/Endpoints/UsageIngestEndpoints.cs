@@ -19,7 +19,9 @@ public static partial class UsageIngestEndpoints
     /// <see cref="IngestOptions.Secret"/>. Each call is charged once (by run id, else call id) however often it is
     /// posted, without a reservation — the balance may go below zero and the account's next metered call then gets 402 —
     /// and lands in the usage log. A bad entry is skipped with a reason; the rest of the batch is processed; the answer is
-    /// <c>{ processed, skipped, duplicates, skippedEntries }</c>.
+    /// <c>{ processed, skipped, duplicates, skippedEntries, acceptedEntries }</c>. Each record keeps the call's own start
+    /// time, so <c>acceptedEntries</c> names, per billed or already-billed entry, the UTC month and day it was counted in
+    /// (by analytics and by budgets), which is not the current one for a late post.
     /// </summary>
     public static RouteHandlerBuilder MapLiteLlmUsageIngest(this IEndpointRouteBuilder endpoints, string pattern = "/ingest/litellm")
     {
@@ -97,9 +99,11 @@ public static partial class UsageIngestEndpoints
                 {
                     case OutcomeKind.Processed:
                         result.Processed++;
+                        result.AcceptedEntries.Add(AcceptedEntry.Of(index, outcome.CallId, duplicate: false, outcome.At!.Value));
                         break;
                     case OutcomeKind.Duplicate:
                         result.Duplicates++;
+                        result.AcceptedEntries.Add(AcceptedEntry.Of(index, outcome.CallId, duplicate: true, outcome.At!.Value));
                         break;
                     default:
                         result.Skipped++;
@@ -179,10 +183,10 @@ public static partial class UsageIngestEndpoints
         }, cancellationToken).ConfigureAwait(false);
         if (duplicate)
         {
-            return new Outcome(OutcomeKind.Duplicate, call.CallId, null);
+            return new Outcome(OutcomeKind.Duplicate, call.CallId, null, call.StartTime);
         }
 
-        return new Outcome(OutcomeKind.Processed, call.CallId, null);
+        return new Outcome(OutcomeKind.Processed, call.CallId, null, call.StartTime);
     }
 
     private static bool Authorized(HttpRequest request, string? secret)
@@ -208,7 +212,7 @@ public static partial class UsageIngestEndpoints
         Skipped,
     }
 
-    private readonly record struct Outcome(OutcomeKind Kind, string? CallId, string? Reason)
+    private readonly record struct Outcome(OutcomeKind Kind, string? CallId, string? Reason, DateTimeOffset? At = null)
     {
         public static Outcome Skip(string? callId, string reason) => new(OutcomeKind.Skipped, callId, reason);
     }
@@ -223,9 +227,27 @@ public static partial class UsageIngestEndpoints
         public int Duplicates { get; set; }
 
         public List<SkippedEntry> SkippedEntries { get; } = [];
+
+        /// <summary>Every entry billed by this post or before it, with the period its record and spend fell in.</summary>
+        public List<AcceptedEntry> AcceptedEntries { get; } = [];
     }
 
     private sealed record SkippedEntry(int Index, string? Id, string Reason);
+
+    /// <summary>
+    /// A billed entry (<paramref name="Duplicate"/>: billed by an earlier post) and where it was counted: the record's
+    /// <paramref name="Timestamp"/> (the call's start time), its UTC <paramref name="Month"/> (<c>yyyy-MM</c>, the period of
+    /// analytics' default and of monthly budgets) and UTC <paramref name="Day"/> (<c>yyyy-MM-dd</c>, as in daily analytics and budgets).
+    /// </summary>
+    private sealed record AcceptedEntry(int Index, string? Id, bool Duplicate, DateTimeOffset Timestamp, string Month, string Day)
+    {
+        public static AcceptedEntry Of(int index, string? id, bool duplicate, DateTimeOffset at)
+        {
+            var utc = at.ToUniversalTime();
+            return new AcceptedEntry(index, id, duplicate, utc,
+                utc.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture), utc.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
 
     private static partial class Log
     {

@@ -24,11 +24,13 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
     private (string Path, DateTime Written, LiteLlmPriceCatalog.Content Content)? _catalogue;
     private readonly ILogger<OptionsPricingCatalog> _logger;
     private readonly UsageBillingMetrics? _metrics;
+    private readonly LiteLlmCatalogDownload? _download;
 
     public OptionsPricingCatalog(IOptionsMonitor<UsageBillingOptions> options, IModelPriceStore? store = null, IHostEnvironment? environment = null,
-        ILogger<OptionsPricingCatalog>? logger = null, UsageBillingMetrics? metrics = null)
+        ILogger<OptionsPricingCatalog>? logger = null, UsageBillingMetrics? metrics = null, LiteLlmCatalogDownload? download = null)
     {
         _options = options;
+        _download = download;
         _metrics = metrics;
         _logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<OptionsPricingCatalog>.Instance;
         _store = store;
@@ -72,7 +74,7 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
     {
         var pricing = _options.CurrentValue.Pricing;
         var cache = _cache;
-        return cache is not null && ReferenceEquals(cache.Source, pricing) && Environment.TickCount64 < cache.RefreshAfter
+        return cache is not null && ReferenceEquals(cache.Source, pricing) && ReferenceEquals(cache.Download, _download?.Content) && Environment.TickCount64 < cache.RefreshAfter
             ? ValueTask.FromResult(cache.Index)
             : RebuildAsync(pricing, cancellationToken);
     }
@@ -83,7 +85,8 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
         try
         {
             var cache = _cache;
-            if (cache is not null && ReferenceEquals(cache.Source, pricing) && Environment.TickCount64 < cache.RefreshAfter)
+            var download = _download?.Content;
+            if (cache is not null && ReferenceEquals(cache.Source, pricing) && ReferenceEquals(cache.Download, download) && Environment.TickCount64 < cache.RefreshAfter)
             {
                 return cache.Index;
             }
@@ -113,10 +116,13 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
                 entries.AddRange(await _store.ListAsync(cancellationToken).ConfigureAwait(false));
             }
 
-            // The LiteLLM catalogue fills in models the operator does not price at all (under any name of theirs).
-            if (!string.IsNullOrWhiteSpace(pricing.LiteLlmCatalogFile))
+            // The LiteLLM catalogue (a file, else the last good download from a URL) fills in models the operator does not
+            // price at all (under any name of theirs).
+            var catalogue = !string.IsNullOrWhiteSpace(pricing.LiteLlmCatalogFile) ? Catalogue(Path.Combine(_contentRoot, pricing.LiteLlmCatalogFile))
+                : !string.IsNullOrWhiteSpace(pricing.LiteLlmCatalogUrl) ? download
+                : null;
+            if (catalogue is not null)
             {
-                var catalogue = Catalogue(Path.Combine(_contentRoot, pricing.LiteLlmCatalogFile));
                 var operatorNames = new HashSet<string>(entries.Select(e => e.Model.Trim()).Concat(aliases.Keys), StringComparer.OrdinalIgnoreCase);
                 entries.InsertRange(0, catalogue.Models.Where(m => !operatorNames.Contains(m.Model.Trim())).Select(ToPrice));
                 foreach (var (alias, target) in catalogue.Aliases)
@@ -129,7 +135,7 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
             }
 
             var index = new PriceIndex(entries, aliases);
-            _cache = new Snapshot(pricing, index, Environment.TickCount64 + (long)StoredPriceRefresh.TotalMilliseconds);
+            _cache = new Snapshot(pricing, index, download, Environment.TickCount64 + (long)StoredPriceRefresh.TotalMilliseconds);
             return index;
         }
         finally
@@ -138,7 +144,7 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
         }
     }
 
-    private sealed record Snapshot(PricingOptions Source, PriceIndex Index, long RefreshAfter);
+    private sealed record Snapshot(PricingOptions Source, PriceIndex Index, LiteLlmPriceCatalog.Content? Download, long RefreshAfter);
 
     /// <summary>
     /// The price file, read again only when it changed. A file that stops parsing after it was read once keeps its
@@ -200,14 +206,15 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
 
         if (_catalogue is { } before && before.Path == path)
         {
-            ReportChanges(path, before.Content, content);
+            ReportChanges(_logger, _metrics, path, before.Content, content);
         }
 
         _catalogue = (path, written, content);
         return content;
     }
 
-    private void ReportChanges(string path, LiteLlmPriceCatalog.Content before, LiteLlmPriceCatalog.Content after)
+    /// <summary>Logs and counts the models of <paramref name="before"/> whose price changed or is gone in <paramref name="after"/>.</summary>
+    internal static void ReportChanges(ILogger logger, UsageBillingMetrics? metrics, string path, LiteLlmPriceCatalog.Content before, LiteLlmPriceCatalog.Content after)
     {
         var now = after.Models.ToDictionary(m => m.Model, CataloguePrice.Of, StringComparer.OrdinalIgnoreCase);
         var changed = new List<string>();
@@ -231,10 +238,10 @@ internal sealed partial class OptionsPricingCatalog : IPricingCatalog, IDisposab
                 continue;
             }
 
-            Log.CataloguePricesChanged(_logger, path, models.Count, kind, string.Join(", ", models.Take(50)) + (models.Count > 50 ? $" and {models.Count - 50} more" : ""));
+            Log.CataloguePricesChanged(logger, path, models.Count, kind, string.Join(", ", models.Take(50)) + (models.Count > 50 ? $" and {models.Count - 50} more" : ""));
             foreach (var model in models)
             {
-                _metrics?.CatalogPriceChanged(model, kind);
+                metrics?.CatalogPriceChanged(model, kind);
             }
         }
     }

@@ -120,6 +120,36 @@ public sealed class LiteLlmIngestTests : IAsyncLifetime
         Assert.Contains("\"spent\":0.35", status, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Each_accepted_entry_reports_the_period_it_was_counted_in_and_a_late_call_reports_the_previous_month()
+    {
+        var now = _app.Services.GetRequiredService<TimeProvider>().GetUtcNow();
+        var thisMonth = new DateTimeOffset(now.Year, now.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        var lastMonth = thisMonth.AddHours(-1);
+        var result = await PostAsync(Batch(Entry("late", start: lastMonth), Entry("unpriced", model: "gpt-99"), Entry("current", start: thisMonth)));
+        Assert.Equal((2, 1, 0), Counts(result));
+        Assert.Equal(1, result.GetProperty("skippedEntries").GetArrayLength());
+        var accepted = result.GetProperty("acceptedEntries").EnumerateArray().ToList();
+        Assert.Equal(2, accepted.Count);
+
+        var late = accepted[0];
+        Assert.Equal((0, "late", false), (late.GetProperty("index").GetInt32(), late.GetProperty("id").GetString(), late.GetProperty("duplicate").GetBoolean()));
+        Assert.Equal(lastMonth.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture), late.GetProperty("month").GetString());
+        Assert.NotEqual(now.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture), late.GetProperty("month").GetString());
+        Assert.Equal(lastMonth.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), late.GetProperty("day").GetString());
+        Assert.Equal(lastMonth, late.GetProperty("timestamp").GetDateTimeOffset());
+
+        var current = accepted[1];
+        Assert.Equal((2, "current"), (current.GetProperty("index").GetInt32(), current.GetProperty("id").GetString()));
+        Assert.Equal(thisMonth.ToString("yyyy-MM", System.Globalization.CultureInfo.InvariantCulture), current.GetProperty("month").GetString());
+        Assert.Equal(thisMonth.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture), current.GetProperty("day").GetString());
+
+        // A re-post reports the same period, marked as billed before.
+        var again = (await PostAsync(Entry("late", start: lastMonth))).GetProperty("acceptedEntries").EnumerateArray().Single();
+        Assert.True(again.GetProperty("duplicate").GetBoolean());
+        Assert.Equal(late.GetProperty("month").GetString(), again.GetProperty("month").GetString());
+    }
+
     [Theory]
     [InlineData("{")]
     [InlineData("\"text\"")]
@@ -230,7 +260,7 @@ public sealed class LiteLlmIngestTests : IAsyncLifetime
 
     /// <summary>A StandardLoggingPayload as LiteLLM posts it (trimmed to the fields that matter, plus some that do not).</summary>
     private static string Entry(string id, long prompt = 100, long completion = 50, long cached = 0, string? model = "team-gpt", string endUser = "customer-42",
-        string status = "success", string? runId = null, decimal? cost = null)
+        string status = "success", string? runId = null, decimal? cost = null, DateTimeOffset? start = null)
     {
         var payload = new Dictionary<string, object?>
         {
@@ -244,8 +274,8 @@ public sealed class LiteLlmIngestTests : IAsyncLifetime
             ["total_tokens"] = prompt + completion,
             ["prompt_tokens_details"] = new { cached_tokens = cached },
             ["response_cost"] = cost,
-            ["startTime"] = 1795251600.0,
-            ["endTime"] = 1795251601.5,
+            ["startTime"] = start is { } s ? s.ToUnixTimeMilliseconds() / 1000.0 : 1795251600.0,
+            ["endTime"] = start is { } e ? (e.ToUnixTimeMilliseconds() + 1500) / 1000.0 : 1795251601.5,
             ["end_user"] = endUser,
         };
         if (model is null)
