@@ -36,20 +36,9 @@ return SampleStartup.Run("LlmGateway", () =>
         .WithName("getIndex").WithSummary("Says what this app is.").Produces<string>(StatusCodes.Status200OK, "text/plain").AllowAnonymous();
 
     // OpenAI-compatible chat completions, JSON or streamed; billed per token at the model's price.
-    app.MapPost("/v1/chat/completions", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
-        {
-            var (body, request) = await ReadAsync(context);
-            if (options.Value.Upstream.IsConfigured)
-            {
-                // An account that stored its own OpenAI key (bring your own key) calls with it and pays only the platform fee.
-                var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
-                await forwarder.ForwardAsync(context, options.Value.Upstream, "/chat/completions", body, anthropic: false, ownKey);
-            }
-            else
-            {
-                await new SimulatedModel(options.Value.Simulator).ChatCompletionsAsync(context, request);
-            }
-        })
+    app.MapPost("/v1/chat/completions", (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+            ServeAsync(context, forwarder, options.Value.Upstream, "/chat/completions", anthropic: false,
+                request => new SimulatedModel(options.Value.Simulator).ChatCompletionsAsync(context, request)))
         .WithName("createChatCompletion").WithSummary("OpenAI-compatible chat completion, JSON or streamed (stream: true); billed per token.")
         .Accepts<ChatCompletionRequest>("application/json")
         .Produces<ChatCompletionResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
@@ -57,19 +46,9 @@ return SampleStartup.Run("LlmGateway", () =>
         .MeterLlmUsage(LlmApiFormat.OpenAIChatCompletions, provider: "openai");
 
     // Anthropic-compatible messages, JSON or streamed.
-    app.MapPost("/v1/messages", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
-        {
-            var (body, request) = await ReadAsync(context);
-            if (options.Value.AnthropicUpstream.IsConfigured)
-            {
-                var ownKey = context.Features.Get<IProviderKeyFeature>()?.Key;
-                await forwarder.ForwardAsync(context, options.Value.AnthropicUpstream, "/messages", body, anthropic: true, ownKey);
-            }
-            else
-            {
-                await new SimulatedModel(options.Value.Simulator).MessagesAsync(context, request);
-            }
-        })
+    app.MapPost("/v1/messages", (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+            ServeAsync(context, forwarder, options.Value.AnthropicUpstream, "/messages", anthropic: true,
+                request => new SimulatedModel(options.Value.Simulator).MessagesAsync(context, request)))
         .WithName("createMessage").WithSummary("Anthropic-compatible message, JSON or streamed (stream: true); billed per token.")
         .Accepts<MessagesRequest>("application/json")
         .Produces<MessagesResponse>(StatusCodes.Status200OK, "application/json", "text/event-stream")
@@ -77,18 +56,9 @@ return SampleStartup.Run("LlmGateway", () =>
         .MeterLlmUsage(LlmApiFormat.AnthropicMessages, provider: "anthropic");
 
     // OpenAI Responses API (the Vercel AI SDK's default, openai.responses.create), JSON or streamed.
-    app.MapPost("/v1/responses", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
-        {
-            var (body, request) = await ReadAsync(context);
-            if (options.Value.Upstream.IsConfigured)
-            {
-                await forwarder.ForwardAsync(context, options.Value.Upstream, "/responses", body, anthropic: false, context.Features.Get<IProviderKeyFeature>()?.Key);
-            }
-            else
-            {
-                await new SimulatedModel(options.Value.Simulator).ResponsesAsync(context, request);
-            }
-        })
+    app.MapPost("/v1/responses", (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+            ServeAsync(context, forwarder, options.Value.Upstream, "/responses", anthropic: false,
+                request => new SimulatedModel(options.Value.Simulator).ResponsesAsync(context, request)))
         .WithName("createResponse").WithSummary("OpenAI Responses API, JSON or streamed (stream: true); billed per token.")
         .Accepts<JsonElement>("application/json")
         .Produces<JsonElement>(StatusCodes.Status200OK, "application/json", "text/event-stream")
@@ -96,18 +66,8 @@ return SampleStartup.Run("LlmGateway", () =>
         .MeterLlmUsage(LlmApiFormat.OpenAIResponses, provider: "openai");
 
     // OpenAI embeddings, priced per input token (the model's Input price; nothing is held for output).
-    app.MapPost("/v1/embeddings", async (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
-        {
-            var (body, request) = await ReadAsync(context);
-            if (options.Value.Upstream.IsConfigured)
-            {
-                await forwarder.ForwardAsync(context, options.Value.Upstream, "/embeddings", body, anthropic: false, context.Features.Get<IProviderKeyFeature>()?.Key);
-            }
-            else
-            {
-                await SimulatedModel.EmbeddingsAsync(context, request);
-            }
-        })
+    app.MapPost("/v1/embeddings", (HttpContext context, IOptions<GatewayOptions> options, UpstreamForwarder forwarder) =>
+            ServeAsync(context, forwarder, options.Value.Upstream, "/embeddings", anthropic: false, request => SimulatedModel.EmbeddingsAsync(context, request)))
         .WithName("createEmbedding").WithSummary("OpenAI embeddings; billed per input token.")
         .Accepts<JsonElement>("application/json")
         .Produces<JsonElement>(StatusCodes.Status200OK, "application/json")
@@ -176,6 +136,21 @@ return SampleStartup.Run("LlmGateway", () =>
 });
 
 // The billing middleware has already validated the JSON and buffered the body; read it again here.
+// Forwards the call to the upstream when one is configured, else lets the simulated model answer. An account that
+// stored its own provider key (bring your own key) calls the upstream with it and pays only the platform fee.
+static async Task ServeAsync(HttpContext context, UpstreamForwarder forwarder, UpstreamOptions upstream, string path, bool anthropic, Func<JsonElement, Task> simulate)
+{
+    var (body, request) = await ReadAsync(context);
+    if (upstream.IsConfigured)
+    {
+        await forwarder.ForwardAsync(context, upstream, path, body, anthropic, context.Features.Get<IProviderKeyFeature>()?.Key);
+    }
+    else
+    {
+        await simulate(request);
+    }
+}
+
 static async Task<(byte[] Body, JsonElement Request)> ReadAsync(HttpContext context)
 {
     using var buffer = new MemoryStream();
