@@ -16,8 +16,6 @@ internal sealed class StatementBatch
 
     public StatementBatch(BillingTransaction transaction) => _transaction = transaction;
 
-    public int Count => _statements.Count;
-
     public BillingSchema Schema => _transaction.Schema;
 
     /// <summary>Adds a statement; <paramref name="read"/> reads its rows (null: they are skipped).</summary>
@@ -110,11 +108,7 @@ internal sealed class StatementBatch
 
         public Statement With(string name, long value) => Add(name, DbType.Int64, value);
 
-        public Statement With(string name, bool value) => Add(name, DbType.Boolean, value);
-
         public Statement With(string name, int value) => Add(name, DbType.Int32, value);
-
-        public Statement With(string name, long? value) => Add(name, DbType.Int64, value);
 
         private Statement Add(string name, DbType type, object? value)
         {
