@@ -133,12 +133,7 @@ public sealed class BringYourOwnKeyTests : IAsyncLifetime
     private static Task<HttpResponseMessage> Chat(HttpClient client)
         => client.PostAsJsonAsync("/v1/chat/completions", new { model = "gpt-4o-mini", max_tokens = 2000, messages = new[] { new { role = "user", content = "hi" } } });
 
-    private HttpClient KeyClient(string key)
-    {
-        var client = _gateway.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
+    private HttpClient KeyClient(string key) => _gateway.CreateKeyClient(key);
 
     private sealed class CollectingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
     {

@@ -363,19 +363,9 @@ public sealed class GatewayBillingTests : IDisposable
     }
 
     private ChatClient ChatClient(string model, string key)
-        => new(model, new ApiKeyCredential(key), new OpenAIClientOptions
-        {
-            Endpoint = new Uri(_factory.BaseAddress, "/v1"),
-            Transport = new HttpClientPipelineTransport(_factory.CreateClient()),
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-        });
+        => new(model, new ApiKeyCredential(key), _factory.OpenAIOptions());
 
-    private HttpClient KeyClient(string key)
-    {
-        var client = _factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
+    private HttpClient KeyClient(string key) => _factory.CreateKeyClient(key);
 
     /// <summary>Tokens at per-million prices, rounded up to a nano-unit, as UsageBilling charges.</summary>
     private static decimal Cost(long input, long output, decimal inputPerMillion, decimal outputPerMillion)

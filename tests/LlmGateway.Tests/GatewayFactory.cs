@@ -53,6 +53,22 @@ public sealed class GatewayFactory : WebApplicationFactory<Program>
 
     internal AdminApi Admin => new(CreateAdminClient);
 
+    /// <summary>A client that calls with the API key <paramref name="key"/> as a bearer token.</summary>
+    public HttpClient CreateKeyClient(string key)
+    {
+        var client = CreateClient();
+        client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    /// <summary>Options that point the official OpenAI client at this gateway's <c>/v1</c>, in process, without retries.</summary>
+    public OpenAI.OpenAIClientOptions OpenAIOptions() => new()
+    {
+        Endpoint = new Uri(BaseAddress, "/v1"),
+        Transport = new System.ClientModel.Primitives.HttpClientPipelineTransport(CreateClient()),
+        RetryPolicy = new System.ClientModel.Primitives.ClientRetryPolicy(maxRetries: 0),
+    };
+
     public async Task<(string AccountId, string Key)> CreateCustomerAsync(decimal credits, string? plan = null, object? limits = null)
     {
         var (accountId, key, _) = await Admin.CreateCustomerAsync(credits, limits, plan);

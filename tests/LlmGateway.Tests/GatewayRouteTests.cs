@@ -190,19 +190,9 @@ public sealed class GatewayRouteTests : IDisposable
         Assert.Equal((1m - Cost(1000, 100, 0.15m, 0.6m), 0m), await _factory.GetBalanceAsync(accountId));
     }
 
-    private OpenAIClientOptions Options() => new()
-    {
-        Endpoint = new Uri(_factory.BaseAddress, "/v1"),
-        Transport = new HttpClientPipelineTransport(_factory.CreateClient()),
-        RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-    };
+    private OpenAIClientOptions Options() => _factory.OpenAIOptions();
 
-    private HttpClient KeyClient(string key)
-    {
-        var client = _factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
+    private HttpClient KeyClient(string key) => _factory.CreateKeyClient(key);
 
     private static IEnumerable<JsonElement> Events(string stream)
         => stream.Split('\n').Where(l => l.StartsWith("data: ", StringComparison.Ordinal) && l != "data: [DONE]").Select(l => JsonDocument.Parse(l[6..]).RootElement);

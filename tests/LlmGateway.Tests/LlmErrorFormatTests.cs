@@ -92,19 +92,9 @@ public sealed class LlmErrorFormatTests : IDisposable
         => System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
 
     private ChatClient ChatClient(string model, string key)
-        => new(model, new ApiKeyCredential(key), new OpenAIClientOptions
-        {
-            Endpoint = new Uri(_factory.BaseAddress, "/v1"),
-            Transport = new HttpClientPipelineTransport(_factory.CreateClient()),
-            RetryPolicy = new ClientRetryPolicy(maxRetries: 0),
-        });
+        => new(model, new ApiKeyCredential(key), _factory.OpenAIOptions());
 
-    private HttpClient KeyClient(string key)
-    {
-        var client = _factory.CreateClient();
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-        return client;
-    }
+    private HttpClient KeyClient(string key) => _factory.CreateKeyClient(key);
 }
 
 /// <summary>The official Anthropic .NET SDK reads the refusal reason from the Anthropic error shape.</summary>
