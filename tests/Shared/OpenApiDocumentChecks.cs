@@ -12,6 +12,15 @@ namespace UsageBilling.Tests.Shared;
 /// </summary>
 internal static class OpenApiDocumentChecks
 {
+    /// <summary>The app's OpenAPI document as it serves it (<c>GET /openapi/v1.json</c>); disposes <paramref name="client"/>.</summary>
+    public static async Task<string> ReadAsync(HttpClient client)
+    {
+        using (client)
+        {
+            return await client.GetStringAsync("/openapi/v1.json");
+        }
+    }
+
     public static OpenApiDocument Parse(string json)
     {
         var result = OpenApiDocument.Parse(json, OpenApiConstants.Json);

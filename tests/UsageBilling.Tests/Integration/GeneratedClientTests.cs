@@ -8,6 +8,7 @@ using NJsonSchema.CodeGeneration.CSharp;
 using NSwag;
 using NSwag.CodeGeneration.CSharp;
 using NSwag.CodeGeneration.OperationNameGenerators;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Integration;
 
@@ -27,13 +28,7 @@ public sealed class GeneratedClientTests : IClassFixture<MeteredApiFactory>
     [Fact]
     public async Task A_client_generated_from_the_document_creates_an_account_grants_credit_creates_a_key_and_calls_a_metered_endpoint()
     {
-        string json;
-        using (var anonymous = _factory.CreateClient())
-        {
-            json = await anonymous.GetStringAsync("/openapi/v1.json");
-        }
-
-        var code = await GenerateAsync(json);
+        var code = await GenerateAsync(await OpenApiDocumentChecks.ReadAsync(_factory.CreateClient()));
         var assembly = Compile(code);
         var clientType = assembly.GetType($"{Namespace}.{ClientName}", throwOnError: true)!;
 
