@@ -236,18 +236,21 @@ internal sealed class CreditStatements
         .With("@created" + suffix, StoredTime.ToTicks(request.CreatedAt))
         .With("@expires" + suffix, StoredTime.ToTicks(request.ExpiresAt));
 
-    /// <summary>Binds <paramref name="entry"/> to <see cref="InsertLedgerEntryReturningSql"/>.</summary>
-    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry) => statement
-        .With("@id", entry.Id)
-        .With("@account", entry.AccountId)
-        .With("@kind", (int)entry.Kind)
-        .With("@amount", entry.Amount.Nanos)
-        .With("@balanceAfter", entry.BalanceAfter.Nanos)
-        .With("@key", entry.IdempotencyKey)
-        .With("@reservation", entry.ReservationId)
-        .With("@reference", entry.Reference)
-        .With("@reason", entry.Reason)
-        .With("@created", StoredTime.ToTicks(entry.CreatedAt));
+    /// <summary>
+    /// Binds <paramref name="entry"/> to <see cref="InsertLedgerEntryReturningSql"/>, or as row <paramref name="suffix"/>
+    /// to <see cref="GroupStatements.InsertLedgerEntriesSql"/>.
+    /// </summary>
+    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, string suffix = "") => statement
+        .With("@id" + suffix, entry.Id)
+        .With("@account" + suffix, entry.AccountId)
+        .With("@kind" + suffix, (int)entry.Kind)
+        .With("@amount" + suffix, entry.Amount.Nanos)
+        .With("@balanceAfter" + suffix, entry.BalanceAfter.Nanos)
+        .With("@key" + suffix, entry.IdempotencyKey)
+        .With("@reservation" + suffix, entry.ReservationId)
+        .With("@reference" + suffix, entry.Reference)
+        .With("@reason" + suffix, entry.Reason)
+        .With("@created" + suffix, StoredTime.ToTicks(entry.CreatedAt));
 
     /// <summary>The reservation's state, or null if there is none with that id.</summary>
     public async Task<ReservationState?> StateOfAsync(BillingTransaction transaction, string reservationId, CancellationToken cancellationToken)

@@ -5,9 +5,10 @@ namespace UsageBilling.EntityFrameworkCore;
 /// <summary>
 /// The Entity Framework Core <see cref="ICallAdmissionStore"/>: a group of calls' counters, reservations and holds in
 /// ONE transaction, in the store's lock order (counters, reservations, balances in account order). The first batch
-/// writes for every call at once (one round trip on PostgreSQL): the counter increments, the reservations, and one
-/// conditional hold per account for all of its calls — so the account's balance row is locked once per group, not
-/// once per call. <see cref="AdmissionGroup"/> then decides each call in order from the counter values; what was
+/// writes for every call at once (one round trip on PostgreSQL): the counter increments, the reservations, and a
+/// conditional hold per account for all of its calls, all accounts in one statement after their rows are locked in
+/// account order (<see cref="GroupStatements"/>) — so an account's balance row is locked once per group, not once
+/// per call. <see cref="AdmissionGroup"/> then decides each call in order from the counter values; what was
 /// written for calls that were not admitted is taken back by a second batch, and the transaction commits when any
 /// call was admitted. An account whose hold does not cover all of its calls in the group keeps none of them here: they
 /// are answered <see cref="CallAdmissionStatus.NotHandled"/> and go through the separate stores, which hold exactly
@@ -18,6 +19,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
     private readonly BillingDatabase<TContext> _database;
     private readonly EfCoreRateLimitCounterStore<TContext> _counters;
     private CreditStatements? _statements;
+    private GroupStatements? _group;
 
     public EfCoreCallAdmissionStore(BillingDatabase<TContext> database, EfCoreRateLimitCounterStore<TContext> counters)
     {
@@ -67,20 +69,34 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
             });
             for (var i = 0; i < group.Reservations.Count; i++)
             {
-                CreditStatements.BindReservation(insert, group.Reservations[i], i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                CreditStatements.BindReservation(insert, group.Reservations[i], GroupStatements.Row(i));
             }
         }
 
         var held = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var (accountId, amount) in group.Holds)
+        if (group.Holds.Length > 0)
         {
-            batch.Add(statements.HoldIfAvailableSql, async (reader, ct) =>
+            var groupStatements = _group ??= new GroupStatements(transaction.Schema);
+            if (groupStatements.LockBalancesSql(group.Holds.Length) is { } lockSql)
             {
-                if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                var locks = batch.Add(lockSql);
+                for (var i = 0; i < group.Holds.Length; i++)
                 {
-                    held.Add(accountId);
+                    locks.With("@account" + GroupStatements.Row(i), group.Holds[i].AccountId);
                 }
-            }).With("@account", accountId).With("@amount", amount);
+            }
+
+            var hold = batch.Add(groupStatements.HoldIfAvailableSql(group.Holds.Length), async (reader, ct) =>
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    held.Add(reader.GetString(0));
+                }
+            });
+            for (var i = 0; i < group.Holds.Length; i++)
+            {
+                hold.With("@account" + GroupStatements.Row(i), group.Holds[i].AccountId).With("@amount" + GroupStatements.Row(i), group.Holds[i].Amount);
+            }
         }
 
         await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);

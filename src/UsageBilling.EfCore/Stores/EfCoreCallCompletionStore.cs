@@ -4,10 +4,11 @@ namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
 /// The Entity Framework Core <see cref="ICallCompletionStore"/>: a batch of completed calls in ONE transaction —
-/// every reservation's state change, one balance update per account (the batch's holds and charges summed), the
-/// charges' ledger entries, every usage record and its key's last use — so that a committed charge always has its record and a crash
-/// before the commit leaves neither. Statements run in the store's lock order (reservations, balances in account
-/// order, ledger), so batches, reservations and the sweeper cannot deadlock on each other.
+/// every reservation's state change, the balances (the batch's holds and charges summed per account), the charges'
+/// ledger entries, every usage record and its key's last use — so that a committed charge always has its record and
+/// a crash before the commit leaves neither. Each step is one statement for the whole batch
+/// (<see cref="GroupStatements"/>), not one per call. Rows are taken in the store's lock order (reservations,
+/// balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other.
 /// </summary>
 internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore where TContext : DbContext
 {
@@ -19,6 +20,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private readonly BillingDatabase<TContext> _database;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _lastTouched = new(StringComparer.Ordinal);
     private CreditStatements? _statements;
+    private GroupStatements? _group;
 
     public EfCoreCallCompletionStore(BillingDatabase<TContext> database) => _database = database;
 
@@ -37,40 +39,54 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private async Task<IReadOnlyList<CompletionResult>> WriteOnceAsync(BillingTransaction transaction, IReadOnlyList<CallCompletion> completions, DateTimeOffset now,
         CancellationToken cancellationToken)
     {
-        var statements = _statements ??= new CreditStatements(transaction.Schema);
+        var group = _group ??= new GroupStatements(transaction.Schema);
         var results = new CompletionResult[completions.Count];
 
-        // 1. Every reservation's state change, in one batch. A settle is tried from active, then from expired (an
-        // expired hold was already taken off Reserved by the sweeper; the call still happened, so it is charged).
+        // 1. Every reservation's state change, in one round trip of three statements. A settle is tried from active,
+        // then from expired (an expired hold was already taken off Reserved by the sweeper; the call still happened,
+        // so it is charged). A reservation named twice in the batch moves once, for the first that names it.
         var moved = new Moved?[completions.Count];
-        var states = new StatementBatch(transaction);
+        var settles = new Dictionary<string, int>(StringComparer.Ordinal);
+        var releases = new Dictionary<string, int>(StringComparer.Ordinal);
         for (var i = 0; i < completions.Count; i++)
         {
-            var index = i;
-            var id = completions[i].ReservationId;
-            if (completions[i].Charge is { } charge)
+            (completions[i].Charge is null ? releases : settles).TryAdd(completions[i].ReservationId, i);
+        }
+
+        var states = new StatementBatch(transaction);
+        if (settles.Count > 0)
+        {
+            foreach (var fromExpired in (ReadOnlySpan<bool>)[false, true])
             {
-                foreach (var from in (ReadOnlySpan<int>)[CreditStatements.Active, CreditStatements.Expired])
+                var settle = states.Add(group.SettleSql(settles.Count, fromExpired), async (reader, ct) =>
                 {
-                    var held = from == CreditStatements.Active;
-                    states.Add(statements.SettleFromSql, async (reader, ct) =>
+                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
                     {
-                        if (await reader.ReadAsync(ct).ConfigureAwait(false))
-                        {
-                            moved[index] = new Moved(reader.GetString(0), held ? reader.GetInt64(1) : 0, reader.IsDBNull(2) ? null : reader.GetString(2));
-                        }
-                    }).With("@id", id).With("@from", from).With("@charge", charge.Nanos);
+                        moved[settles[reader.GetString(0)]] = new Moved(reader.GetString(1), fromExpired ? 0 : reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+                    }
+                });
+                var row = 0;
+                foreach (var (id, i) in settles)
+                {
+                    var n = GroupStatements.Row(row++);
+                    settle.With("@id" + n, id).With("@charge" + n, completions[i].Charge!.Value.Nanos);
                 }
             }
-            else
+        }
+
+        if (releases.Count > 0)
+        {
+            var release = states.Add(group.ReleaseSql(releases.Count), async (reader, ct) =>
             {
-                states.Add(statements.ReleaseSql, async (reader, ct) =>
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    if (await reader.ReadAsync(ct).ConfigureAwait(false))
-                    {
-                        moved[index] = new Moved(reader.GetString(0), reader.GetInt64(1), null);
-                    }
-                }).With("@id", id);
+                    moved[releases[reader.GetString(0)]] = new Moved(reader.GetString(1), reader.GetInt64(2), null);
+                }
+            });
+            var row = 0;
+            foreach (var id in releases.Keys)
+            {
+                release.With("@id" + GroupStatements.Row(row++), id);
             }
         }
 
@@ -84,7 +100,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             if (moved[i] is not { } move)
             {
                 var done = completion.Charge is null ? ReservationState.Released : ReservationState.Settled;
-                results[i] = await EarlierAsync(statements, transaction, completion.ReservationId, done, cancellationToken).ConfigureAwait(false);
+                results[i] = await EarlierAsync(_statements ??= new CreditStatements(transaction.Schema), transaction, completion.ReservationId, done, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -98,24 +114,44 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             results[i] = new CompletionResult(CompletionStatus.Completed);
         }
 
-        // 2. One update per account, in account order; each returns the balance after all of the batch's charges on it.
+        // 2. The balances: locked in account order (PostgreSQL), then one update for all; it returns each balance
+        // after all of the batch's charges on it.
         var balances = new Dictionary<string, long>(StringComparer.Ordinal);
-        var balanceUpdates = new StatementBatch(transaction);
-        foreach (var (accountId, move) in moves.OrderBy(m => m.Key, StringComparer.Ordinal))
+        if (moves.Count > 0)
         {
-            balanceUpdates.Add(statements.ChargeAndReleaseHoldSql, async (reader, ct) =>
+            var accounts = moves.Keys.Order(StringComparer.Ordinal).ToArray();
+            var balanceUpdates = new StatementBatch(transaction);
+            if (group.LockBalancesSql(accounts.Length) is { } lockSql)
             {
-                balances[accountId] = await reader.ReadAsync(ct).ConfigureAwait(false)
-                    ? reader.GetInt64(0)
-                    : throw new InvalidOperationException($"Account '{accountId}' has reservations but no balance row.");
-            }).With("@account", accountId).With("@held", move.Held).With("@charge", move.Charged);
+                var locks = balanceUpdates.Add(lockSql);
+                for (var a = 0; a < accounts.Length; a++)
+                {
+                    locks.With("@account" + GroupStatements.Row(a), accounts[a]);
+                }
+            }
+
+            var update = balanceUpdates.Add(group.ChargeAndReleaseHoldsSql(accounts.Length), async (reader, ct) =>
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    balances[reader.GetString(0)] = reader.GetInt64(1);
+                }
+            });
+            for (var a = 0; a < accounts.Length; a++)
+            {
+                var n = GroupStatements.Row(a);
+                update.With("@account" + n, accounts[a]).With("@held" + n, moves[accounts[a]].Held).With("@charge" + n, moves[accounts[a]].Charged);
+            }
+
+            await balanceUpdates.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+            if (accounts.FirstOrDefault(a => !balances.ContainsKey(a)) is { } missing)
+            {
+                throw new InvalidOperationException($"Account '{missing}' has reservations but no balance row.");
+            }
         }
 
-        await balanceUpdates.ExecuteAsync(cancellationToken).ConfigureAwait(false);
-
-        // 3. The ledger entries. Each one's balance after: the account's final balance, walked back through the
-        // batch's later charges.
-        var entries = new StatementBatch(transaction);
+        // 3. The ledger entries, in one statement. Each one's balance after: the account's final balance, walked back
+        // through the batch's later charges.
         for (var c = charges.Count - 1; c >= 0; c--)
         {
             var charge = charges[c];
@@ -125,19 +161,30 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             results[charge.Index] = new CompletionResult(CompletionStatus.Completed, entry);
         }
 
-        foreach (var charge in charges)
+        if (charges.Count > 0)
         {
-            // The state transition above lets one settle through; a charge already there means the data was changed by hand.
-            CreditStatements.BindLedgerEntry(entries.Add(statements.InsertLedgerEntryReturningSql, async (reader, ct) =>
+            var inserted = 0;
+            var entries = new StatementBatch(transaction);
+            var insert = entries.Add(group.InsertLedgerEntriesSql(charges.Count), async (reader, ct) =>
             {
-                if (!await reader.ReadAsync(ct).ConfigureAwait(false))
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
-                    throw new InvalidOperationException($"Reservation '{charge.ReservationId}' was active but already has a charge in the ledger.");
+                    inserted++;
                 }
-            }), results[charge.Index].Entry!);
-        }
+            });
+            for (var c = 0; c < charges.Count; c++)
+            {
+                CreditStatements.BindLedgerEntry(insert, results[charges[c].Index].Entry!, GroupStatements.Row(c));
+            }
 
-        await entries.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+            await entries.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+
+            // The state transition above lets one settle through; a charge already there means the data was changed by hand.
+            if (inserted != charges.Count)
+            {
+                throw new InvalidOperationException($"{charges.Count - inserted} of {charges.Count} settled reservations already have a charge in the ledger.");
+            }
+        }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
         var records = new List<UsageRecord>(completions.Count);
