@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using System.Collections.Concurrent;
 using UsageBilling;
+using UsageBilling.Stores;
 
 namespace DocsSnippets;
 
@@ -9,7 +10,7 @@ namespace DocsSnippets;
 /// Rate-limit counters in one process's memory: a sketch of the contract. A real store keeps them where every
 /// instance sees them (Redis INCRBY with EXPIREAT, an UPSERT ... RETURNING, a findOneAndUpdate with $inc).
 /// </summary>
-public sealed class MyCounterStore(TimeProvider timeProvider) : IRateLimitCounterStore
+public sealed class MyCounterStore(TimeProvider timeProvider) : ICounterStore
 {
     private readonly ConcurrentDictionary<string, Counter> _counters = new(StringComparer.Ordinal);
 
@@ -50,7 +51,7 @@ internal static class CustomStoreRegistration
         // <snippet:custom-stores-register>
         builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))
             .UseEntityFrameworkCore(ef => ef.UseSqlite("Data Source=billing.db"))   // a backend for the rest (optional)
-            .AddRateLimitCounterStore<MyCounterStore>();                             // then replace what you implement
+            .AddCounterStore<MyCounterStore>();                             // then replace what you implement
         // </snippet:custom-stores-register>
     }
 }

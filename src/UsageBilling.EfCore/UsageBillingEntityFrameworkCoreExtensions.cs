@@ -59,7 +59,7 @@ public static class UsageBillingEntityFrameworkCoreExtensions
             .ReplaceStore<IUsageStore, EfCoreUsageStore<TContext>>()
             .ReplaceStore<ICallCompletionStore, EfCoreCallCompletionStore<TContext>>()
             .ReplaceStore<ICallAdmissionStore, EfCoreCallAdmissionStore<TContext>>()
-            .ReplaceStore<IRateLimitCounterStore, EfCoreRateLimitCounterStore<TContext>>()
+            .ReplaceStore<ICounterStore, EfCoreRateLimitCounterStore<TContext>>()
             .ReplaceStore<IModelPriceStore, EfCoreModelPriceStore<TContext>>()
             .ReplaceStore<IProviderKeyStore, EfCoreProviderKeyStore<TContext>>();
 

@@ -86,7 +86,7 @@ public static class UsageBillingMongoExtensions
             .ReplaceStore<IApiKeyStore, MongoApiKeyStore>()
             .ReplaceStore<ICreditStore, MongoCreditStore>()
             .ReplaceStore<IUsageStore, MongoUsageStore>()
-            .ReplaceStore<IRateLimitCounterStore, MongoRateLimitCounterStore>()
+            .ReplaceStore<ICounterStore, MongoRateLimitCounterStore>()
             .ReplaceStore<IModelPriceStore, MongoModelPriceStore>()
             .ReplaceStore<IProviderKeyStore, MongoProviderKeyStore>();
     }

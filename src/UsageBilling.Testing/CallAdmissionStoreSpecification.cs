@@ -17,7 +17,7 @@ public abstract class CallAdmissionStoreSpecification
     private static DateTimeOffset CounterExpiry => DateTimeOffset.UtcNow.AddHours(1);
 
     /// <summary>Creates the stores under test, all three on one backend. To skip visibly, call <c>Skip.If(...)</c> here.</summary>
-    protected abstract ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, IRateLimitCounterStore Counters)> CreateStoresAsync();
+    protected abstract ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, ICounterStore Counters)> CreateStoresAsync();
 
     [SkippableFact]
     public async Task A_group_is_decided_in_order_and_each_call_sees_the_calls_admitted_before_it()

@@ -13,7 +13,7 @@ public sealed class CounterCleanupTests(SqliteTestDatabase database) : IClassFix
         var services = new ServiceCollection().AddLogging().AddSingleton<TimeProvider>(clock);
         services.AddUsageBilling().UseEntityFrameworkCore(database.Configure, o => o.ExpiredCounterCleanupInterval = TimeSpan.FromMinutes(5));
         await using var provider = services.BuildServiceProvider();
-        var counters = provider.GetRequiredService<IRateLimitCounterStore>();
+        var counters = provider.GetRequiredService<ICounterStore>();
 
         var expired = $"key_{Guid.NewGuid():N}:m:1";
         var live = $"key_{Guid.NewGuid():N}:h:1";

@@ -36,9 +36,9 @@ public sealed class PostgresUsageStoreTests(PostgresTestDatabase database) : Usa
 }
 
 [Collection(PostgresTestGroup.Name)]
-public sealed class PostgresRateLimitCounterStoreTests(PostgresTestDatabase database) : RateLimitCounterStoreSpecification, IClassFixture<PostgresTestDatabase>
+public sealed class PostgresCounterStoreTests(PostgresTestDatabase database) : CounterStoreSpecification, IClassFixture<PostgresTestDatabase>
 {
-    protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IRateLimitCounterStore>());
+    protected override ValueTask<ICounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<ICounterStore>());
 }
 
 [Collection(PostgresTestGroup.Name)]
@@ -63,6 +63,6 @@ public sealed class PostgresCallCompletionStoreTests(PostgresTestDatabase databa
 [Collection(PostgresTestGroup.Name)]
 public sealed class PostgresCallAdmissionStoreTests(PostgresTestDatabase database) : CallAdmissionStoreSpecification, IClassFixture<PostgresTestDatabase>
 {
-    protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, IRateLimitCounterStore Counters)> CreateStoresAsync()
-        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<IRateLimitCounterStore>()));
+    protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, ICounterStore Counters)> CreateStoresAsync()
+        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<ICounterStore>()));
 }

@@ -25,7 +25,7 @@ public sealed class RegistrationTests : IDisposable
         Assert.IsType<EfCoreAccountStore<UsageBillingDbContext>>(provider.GetRequiredService<IAccountStore>());
         Assert.IsType<EfCoreApiKeyStore<UsageBillingDbContext>>(provider.GetRequiredService<IApiKeyStore>());
         Assert.IsType<EfCoreUsageStore<UsageBillingDbContext>>(provider.GetRequiredService<IUsageStore>());
-        Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(provider.GetRequiredService<IRateLimitCounterStore>());
+        Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(provider.GetRequiredService<ICounterStore>());
         Assert.IsType<EfCoreModelPriceStore<UsageBillingDbContext>>(provider.GetRequiredService<IModelPriceStore>());
         Assert.IsType<EfCoreProviderKeyStore<UsageBillingDbContext>>(provider.GetRequiredService<IProviderKeyStore>());
         Assert.Single(services, d => d.ServiceType == typeof(ICreditStore));
@@ -146,7 +146,7 @@ public sealed class RegistrationTests : IDisposable
             await credits.PostAsync(Grant(account, 2m));
             var held = await credits.ReserveAsync(Reserve(account, 2m));
             await credits.SettleAsync(held.Reservation!.Id, Money.FromUnits(0.25m), Now);
-            await provider.GetRequiredService<IRateLimitCounterStore>().IncrementAsync([new("k:m:1", 1, Now.AddYears(100))]);
+            await provider.GetRequiredService<ICounterStore>().IncrementAsync([new("k:m:1", 1, Now.AddYears(100))]);
             Assert.Equal(new CreditBalance(Money.FromUnits(1.75m), Money.Zero), await credits.GetBalanceAsync(account));
             var providerKeys = provider.GetRequiredService<IProviderKeyStore>();
             var providerKey = new ProviderKey

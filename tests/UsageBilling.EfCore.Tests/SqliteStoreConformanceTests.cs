@@ -24,9 +24,9 @@ public sealed class SqliteUsageStoreTests(SqliteTestDatabase database) : UsageSt
     protected override ValueTask<IUsageStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IUsageStore>());
 }
 
-public sealed class SqliteRateLimitCounterStoreTests(SqliteTestDatabase database) : RateLimitCounterStoreSpecification, IClassFixture<SqliteTestDatabase>
+public sealed class SqliteCounterStoreTests(SqliteTestDatabase database) : CounterStoreSpecification, IClassFixture<SqliteTestDatabase>
 {
-    protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<IRateLimitCounterStore>());
+    protected override ValueTask<ICounterStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<ICounterStore>());
 }
 
 public sealed class SqliteModelPriceStoreTests(SqliteTestDatabase database) : ModelPriceStoreSpecification, IClassFixture<SqliteTestDatabase>
@@ -47,6 +47,6 @@ public sealed class SqliteCallCompletionStoreTests(SqliteTestDatabase database) 
 
 public sealed class SqliteCallAdmissionStoreTests(SqliteTestDatabase database) : CallAdmissionStoreSpecification, IClassFixture<SqliteTestDatabase>
 {
-    protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, IRateLimitCounterStore Counters)> CreateStoresAsync()
-        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<IRateLimitCounterStore>()));
+    protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, ICounterStore Counters)> CreateStoresAsync()
+        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<ICounterStore>()));
 }

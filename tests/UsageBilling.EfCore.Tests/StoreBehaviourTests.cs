@@ -153,7 +153,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     public async Task Expired_counters_are_deleted_and_live_ones_kept()
     {
         // The store's own background cleanup first runs one interval (a minute) after it was created; this calls it directly.
-        var counters = database.Get<IRateLimitCounterStore>();
+        var counters = database.Get<ICounterStore>();
         var (expired, live) = (NewId("key") + ":m:1", NewId("key") + ":m:2");
         var now = DateTimeOffset.UtcNow;
         await counters.IncrementAsync([new(expired, 3, now.AddMinutes(-1)), new(live, 4, now.AddHours(1))]);

@@ -36,8 +36,8 @@ public sealed class MongoProviderKeyStoreTests(MongoTestDatabase mongo) : Provid
     protected override ValueTask<IProviderKeyStore> CreateStoreAsync() => ValueTask.FromResult<IProviderKeyStore>(new MongoProviderKeyStore(mongo.Require()));
 }
 
-public sealed class MongoRateLimitCounterStoreTests(MongoTestDatabase mongo) : RateLimitCounterStoreSpecification, IClassFixture<MongoTestDatabase>
+public sealed class MongoCounterStoreTests(MongoTestDatabase mongo) : CounterStoreSpecification, IClassFixture<MongoTestDatabase>
 {
-    protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync()
-        => ValueTask.FromResult<IRateLimitCounterStore>(new MongoRateLimitCounterStore(mongo.Require()));
+    protected override ValueTask<ICounterStore> CreateStoreAsync()
+        => ValueTask.FromResult<ICounterStore>(new MongoRateLimitCounterStore(mongo.Require()));
 }

@@ -17,7 +17,7 @@ public sealed class UseMongoTests
         Assert.IsType<MongoApiKeyStore>(provider.GetRequiredService<IApiKeyStore>());
         Assert.IsType<MongoCreditStore>(provider.GetRequiredService<ICreditStore>());
         Assert.IsType<MongoUsageStore>(provider.GetRequiredService<IUsageStore>());
-        Assert.IsType<MongoRateLimitCounterStore>(provider.GetRequiredService<IRateLimitCounterStore>());
+        Assert.IsType<MongoRateLimitCounterStore>(provider.GetRequiredService<ICounterStore>());
         Assert.IsType<MongoModelPriceStore>(provider.GetRequiredService<IModelPriceStore>());
         Assert.IsType<MongoProviderKeyStore>(provider.GetRequiredService<IProviderKeyStore>());
         Assert.Equal("billing_provider_keys", provider.GetRequiredService<MongoBillingDatabase>().ProviderKeys.CollectionNamespace.CollectionName);

@@ -24,10 +24,10 @@ public sealed class InMemoryUsageStoreTests : UsageStoreSpecification
     protected override ValueTask<IUsageStore> CreateStoreAsync() => ValueTask.FromResult<IUsageStore>(new InMemoryUsageStore());
 }
 
-public sealed class InMemoryRateLimitCounterStoreTests : RateLimitCounterStoreSpecification
+public sealed class InMemoryCounterStoreTests : CounterStoreSpecification
 {
-    protected override ValueTask<IRateLimitCounterStore> CreateStoreAsync()
-        => ValueTask.FromResult<IRateLimitCounterStore>(new InMemoryRateLimitCounterStore(TimeProvider.System));
+    protected override ValueTask<ICounterStore> CreateStoreAsync()
+        => ValueTask.FromResult<ICounterStore>(new InMemoryRateLimitCounterStore(TimeProvider.System));
 }
 
 public sealed class InMemoryModelPriceStoreTests : ModelPriceStoreSpecification

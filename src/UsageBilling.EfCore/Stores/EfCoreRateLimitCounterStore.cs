@@ -5,12 +5,12 @@ using Microsoft.Extensions.Options;
 namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
-/// The Entity Framework Core <see cref="IRateLimitCounterStore"/>: all increments of a call are one multi-row upsert
+/// The Entity Framework Core <see cref="ICounterStore"/>: all increments of a call are one multi-row upsert
 /// (<c>INSERT ... VALUES (...), (...) ON CONFLICT (key) DO UPDATE SET value = value + excluded.value RETURNING key, value</c>), so every app
 /// instance on the database shares the counters. Expired counters are deleted in the background, in batches, at
 /// most once per <see cref="UsageBillingEntityFrameworkCoreOptions.ExpiredCounterCleanupInterval"/>.
 /// </summary>
-internal sealed partial class EfCoreRateLimitCounterStore<TContext> : IRateLimitCounterStore, IDisposable where TContext : DbContext
+internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterStore, IDisposable where TContext : DbContext
 {
     internal const int CleanupBatchSize = 1000;
     private const int MaxCleanupBatches = 50;

@@ -3,10 +3,10 @@ using MongoDB.Driver;
 namespace UsageBilling.Mongo;
 
 /// <summary>
-/// The MongoDB <see cref="IRateLimitCounterStore"/>: each increment is one <c>findOneAndUpdate</c> upsert with
+/// The MongoDB <see cref="ICounterStore"/>: each increment is one <c>findOneAndUpdate</c> upsert with
 /// <c>$inc</c> returning the new value; a TTL index deletes counters after their window ends.
 /// </summary>
-internal sealed class MongoRateLimitCounterStore(MongoBillingDatabase database) : IRateLimitCounterStore
+internal sealed class MongoRateLimitCounterStore(MongoBillingDatabase database) : ICounterStore
 {
     public async ValueTask<long[]> IncrementAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken = default)
     {

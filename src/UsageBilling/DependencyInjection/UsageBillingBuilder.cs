@@ -42,8 +42,8 @@ public sealed class UsageBillingBuilder
         => ReplaceStore<ICallAdmissionStore, TStore>();
 
     /// <summary>Replaces the rate-limit counter store.</summary>
-    public UsageBillingBuilder AddRateLimitCounterStore<TStore>() where TStore : class, IRateLimitCounterStore
-        => ReplaceStore<IRateLimitCounterStore, TStore>();
+    public UsageBillingBuilder AddCounterStore<TStore>() where TStore : class, ICounterStore
+        => ReplaceStore<ICounterStore, TStore>();
 
     /// <summary>Replaces the store of prices set at run time.</summary>
     public UsageBillingBuilder AddModelPriceStore<TStore>() where TStore : class, IModelPriceStore

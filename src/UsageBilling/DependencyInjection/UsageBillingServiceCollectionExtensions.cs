@@ -43,7 +43,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<InMemoryUsageStore>();
         services.TryAddSingleton<IUsageStore>(static sp => sp.GetRequiredService<InMemoryUsageStore>());
         services.TryAddSingleton<InMemoryRateLimitCounterStore>();
-        services.TryAddSingleton<IRateLimitCounterStore>(static sp => sp.GetRequiredService<InMemoryRateLimitCounterStore>());
+        services.TryAddSingleton<ICounterStore>(static sp => sp.GetRequiredService<InMemoryRateLimitCounterStore>());
         services.TryAddSingleton<InMemoryModelPriceStore>();
         services.TryAddSingleton<IModelPriceStore>(static sp => sp.GetRequiredService<InMemoryModelPriceStore>());
         services.TryAddSingleton<InMemoryProviderKeyStore>();

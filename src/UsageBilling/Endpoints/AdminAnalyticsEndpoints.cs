@@ -71,7 +71,7 @@ internal static class AdminAnalyticsEndpoints
             : SummarizeAsync(context, usage, time, new SummaryFilter(from, to, accountId, keyId), UsageGrouping.Account, order.Value, top);
     }
 
-    private static async Task<IResult> QuotasAsync(HttpContext context, IApiKeyStore keys, IAccountStore accounts, IRateLimitCounterStore counters,
+    private static async Task<IResult> QuotasAsync(HttpContext context, IApiKeyStore keys, IAccountStore accounts, ICounterStore counters,
         IOptionsMonitor<UsageBillingOptions> options, TimeProvider time, string? limit, string? cursor)
     {
         if (!EndpointHelpers.TryParseLimit(limit, 100, EndpointHelpers.MaxPageSize, out var pageSize, out var error))

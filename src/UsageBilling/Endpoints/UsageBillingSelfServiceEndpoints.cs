@@ -57,7 +57,7 @@ public static class UsageBillingSelfServiceEndpoints
         return TypedResults.Ok(new SelfUsageResponse(new PeriodResponse(start, end), totals[0], daily, byModel));
     }
 
-    private static async Task<IResult> LimitsAsync(HttpContext context, IRateLimitCounterStore counters, IOptionsMonitor<UsageBillingOptions> options, TimeProvider time)
+    private static async Task<IResult> LimitsAsync(HttpContext context, ICounterStore counters, IOptionsMonitor<UsageBillingOptions> options, TimeProvider time)
     {
         var caller = Caller(context);
         var now = time.GetUtcNow();

@@ -9,12 +9,12 @@ namespace UsageBilling;
 /// </summary>
 internal sealed class BillingAlerts
 {
-    private readonly IRateLimitCounterStore _counters;
+    private readonly ICounterStore _counters;
     private readonly BillingEventDispatcher _dispatcher;
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
     private readonly TimeProvider _timeProvider;
 
-    public BillingAlerts(IRateLimitCounterStore counters, BillingEventDispatcher dispatcher, IOptionsMonitor<UsageBillingOptions> options, TimeProvider timeProvider)
+    public BillingAlerts(ICounterStore counters, BillingEventDispatcher dispatcher, IOptionsMonitor<UsageBillingOptions> options, TimeProvider timeProvider)
     {
         _counters = counters;
         _dispatcher = dispatcher;

@@ -11,6 +11,9 @@ namespace UsageBilling;
 /// <summary>Where and how <see cref="WebhookNotifier"/> posts billing events.</summary>
 public sealed class WebhookOptions
 {
+    /// <summary>The name of the <see cref="HttpClient"/> webhooks are posted with (configure it with <c>AddHttpClient(WebhookOptions.HttpClientName)</c>).</summary>
+    public const string HttpClientName = "UsageBilling.Webhook";
+
     /// <summary>The absolute http(s) URL events are posted to.</summary>
     public Uri? Url { get; set; }
 
@@ -39,10 +42,10 @@ public sealed class WebhookOptions
 /// exponential backoff and jitter, honouring <c>Retry-After</c>, under a per-attempt timeout and a circuit breaker.
 /// After the last attempt the event is logged and dropped — requests never see delivery failures.
 /// </summary>
-public sealed partial class WebhookNotifier : IBillingNotifier
+internal sealed partial class WebhookNotifier : IBillingNotifier
 {
-    /// <summary>The name of the <see cref="HttpClient"/> it uses (configure it with <c>AddHttpClient(WebhookNotifier.HttpClientName)</c>).</summary>
-    public const string HttpClientName = "UsageBilling.Webhook";
+    /// <summary>The name of the <see cref="HttpClient"/> it uses.</summary>
+    public const string HttpClientName = WebhookOptions.HttpClientName;
 
     private const string SecretPrefix = "whsec_";
 

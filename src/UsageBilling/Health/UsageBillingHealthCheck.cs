@@ -17,14 +17,14 @@ internal sealed class UsageBillingHealthCheck : IHealthCheck
     internal static readonly TimeSpan DeadLetterWindow = TimeSpan.FromHours(1);
 
     private readonly ICreditStore _credits;
-    private readonly IRateLimitCounterStore _counters;
+    private readonly ICounterStore _counters;
     private readonly UsageLogQueue _usageLog;
     private readonly PendingCompletions _pending;
     private readonly IOptionsMonitor<UsageBillingOptions> _options;
     private readonly UsageDeadLetters _deadLetters;
     private readonly TimeProvider _timeProvider;
 
-    public UsageBillingHealthCheck(ICreditStore credits, IRateLimitCounterStore counters, UsageLogQueue usageLog, PendingCompletions pending,
+    public UsageBillingHealthCheck(ICreditStore credits, ICounterStore counters, UsageLogQueue usageLog, PendingCompletions pending,
         IOptionsMonitor<UsageBillingOptions> options, UsageDeadLetters deadLetters, TimeProvider timeProvider)
     {
         _deadLetters = deadLetters;

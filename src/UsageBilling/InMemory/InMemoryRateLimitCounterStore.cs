@@ -2,8 +2,8 @@ using System.Collections.Concurrent;
 
 namespace UsageBilling;
 
-/// <summary>The in-memory <see cref="IRateLimitCounterStore"/>; expired counters are dropped every so often.</summary>
-internal sealed class InMemoryRateLimitCounterStore : IRateLimitCounterStore
+/// <summary>The in-memory <see cref="ICounterStore"/>; expired counters are dropped every so often.</summary>
+internal sealed class InMemoryRateLimitCounterStore : ICounterStore
 {
     private const int SweepEvery = 10_000;
     private readonly ConcurrentDictionary<string, Counter> _counters = new(StringComparer.Ordinal);

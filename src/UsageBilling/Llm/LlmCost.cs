@@ -1,7 +1,7 @@
 namespace UsageBilling;
 
 /// <summary>Computes what an LLM call costs.</summary>
-public static class LlmCost
+internal static class LlmCost
 {
     /// <summary>
     /// The sum of every dimension of <paramref name="usage"/> at its price (see <see cref="Explain"/>), times

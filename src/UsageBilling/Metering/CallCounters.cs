@@ -2,7 +2,7 @@ namespace UsageBilling;
 
 /// <summary>
 /// What one call counted: every limit window (requests and tokens) and every budget period (spend), taken in ONE
-/// <see cref="IRateLimitCounterStore.IncrementAsync"/> call, so that a call is counted everywhere or nowhere.
+/// <see cref="ICounterStore.IncrementAsync"/> call, so that a call is counted everywhere or nowhere.
 /// </summary>
 internal sealed class CallCounts
 {
@@ -94,10 +94,10 @@ internal sealed class CallCounts
 /// <summary>Counts a call against its key's limit windows and its account's and key's budgets, in one counter-store call.</summary>
 internal sealed class CallCounters
 {
-    private readonly IRateLimitCounterStore _store;
+    private readonly ICounterStore _store;
     private readonly UsageBillingMetrics? _metrics;
 
-    public CallCounters(IRateLimitCounterStore store, UsageBillingMetrics? metrics = null)
+    public CallCounters(ICounterStore store, UsageBillingMetrics? metrics = null)
     {
         _store = store;
         _metrics = metrics;

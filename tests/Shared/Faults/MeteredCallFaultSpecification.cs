@@ -94,7 +94,7 @@ public abstract class MeteredCallFaultSpecification
         Assert.Equal(balance.Balance, await LedgerSumAsync(credits, account));
 
         var now = DateTimeOffset.UtcNow;
-        var counters = await app.Services.GetRequiredService<IRateLimitCounterStore>().GetAsync(
+        var counters = await app.Services.GetRequiredService<ICounterStore>().GetAsync(
             [$"{keyId}:d:{now.ToUnixTimeSeconds() / 86_400}", $"spend:account:{account}:m:{now.UtcDateTime:yyyyMM}"]);
         Assert.Equal(served, counters[0]);
         Assert.Equal(Money.FromUnits(charged).Nanos, counters[1]);

@@ -117,8 +117,8 @@ internal sealed class FaultyCreditStore(ICreditStore inner, StoreFaults faults) 
         => faults.RunAsync("expire", () => inner.ExpireReservationsAsync(now, createdBefore, maxCount, cancellationToken));
 }
 
-/// <summary>An <see cref="IRateLimitCounterStore"/> that fails where <see cref="StoreFaults"/> says.</summary>
-internal sealed class FaultyCounterStore(IRateLimitCounterStore inner, StoreFaults faults) : IRateLimitCounterStore
+/// <summary>An <see cref="ICounterStore"/> that fails where <see cref="StoreFaults"/> says.</summary>
+internal sealed class FaultyCounterStore(ICounterStore inner, StoreFaults faults) : ICounterStore
 {
     public ValueTask<long[]> IncrementAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken = default)
         => faults.RunAsync("increment", () => inner.IncrementAsync(increments, cancellationToken));
@@ -169,7 +169,7 @@ internal static class StoreFaultsServiceCollectionExtensions
     {
         services.AddSingleton(faults);
         Decorate<ICreditStore>(services, inner => new FaultyCreditStore(inner, faults));
-        Decorate<IRateLimitCounterStore>(services, inner => new FaultyCounterStore(inner, faults));
+        Decorate<ICounterStore>(services, inner => new FaultyCounterStore(inner, faults));
         Decorate<IUsageStore>(services, inner => new FaultyUsageStore(inner, faults));
 
         // The default completion store calls the credit and usage stores decorated above; a backend's own is decorated itself.

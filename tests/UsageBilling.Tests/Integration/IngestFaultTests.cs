@@ -47,7 +47,7 @@ public sealed class IngestFaultTests
         var cost = Money.FromUnits(0.25m);
         await WaitUntilAsync(() => app.Services.GetRequiredService<PendingCompletions>().Count == 0);
         Assert.Equal(Money.FromUnits(1m) - cost, (await app.Services.GetRequiredService<CreditManager>().GetBalanceAsync(account.Id)).Balance);
-        var spent = await app.Services.GetRequiredService<IRateLimitCounterStore>().GetAsync([$"spend:account:{account.Id}:m:{now.UtcDateTime:yyyyMM}"]);
+        var spent = await app.Services.GetRequiredService<ICounterStore>().GetAsync([$"spend:account:{account.Id}:m:{now.UtcDateTime:yyyyMM}"]);
         Assert.Equal(cost.Nanos, spent[0]);
         var usage = app.Services.GetRequiredService<IUsageStore>();
         await WaitUntilAsync(() => usage.QueryAsync(new UsageQuery { AccountId = account.Id }).AsTask().Result.Records.Count > 0);

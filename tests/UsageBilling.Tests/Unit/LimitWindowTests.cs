@@ -46,7 +46,7 @@ public sealed class LimitWindowTests
     public async Task A_refused_request_gives_its_counts_back_in_every_window_and_budget()
     {
         await using var services = Services();
-        var counters = services.GetRequiredService<IRateLimitCounterStore>();
+        var counters = services.GetRequiredService<ICounterStore>();
         var calls = services.GetRequiredService<MeteredCalls>();
         var limits = new RequestLimits { RequestsPerSecond = 1, RequestsPerDay = 100 };
         var caller = await CallerAsync(services, new SpendBudget { Daily = Money.FromUnits(1m) });

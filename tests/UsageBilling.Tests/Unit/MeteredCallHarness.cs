@@ -32,7 +32,7 @@ internal sealed class MeteredCallHarness : IAsyncDisposable
 
     public ICreditStore CreditStore => _services.GetRequiredService<ICreditStore>();
 
-    public IRateLimitCounterStore Counters => _services.GetRequiredService<IRateLimitCounterStore>();
+    public ICounterStore Counters => _services.GetRequiredService<ICounterStore>();
 
     public async Task<IApiKeyFeature> CallerAsync(SpendBudget? accountBudget = null, SpendBudget? keyBudget = null, decimal credit = 100m)
     {

@@ -1,4 +1,4 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>
 /// Writes completed calls in groups: each call's settle or release and its usage record, for many calls at once.

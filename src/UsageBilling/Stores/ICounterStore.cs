@@ -1,6 +1,6 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
-/// <summary>One counter to move in <see cref="IRateLimitCounterStore.IncrementAsync"/>.</summary>
+/// <summary>One counter to move in <see cref="ICounterStore.IncrementAsync"/>.</summary>
 /// <param name="Key">The counter's key, for example <c>key_01:m:29000000</c> (key, window kind, window number).</param>
 /// <param name="Delta">How much to add; negative to give back.</param>
 /// <param name="ExpiresAt">When the counter may be deleted (the end of its window).</param>
@@ -9,7 +9,7 @@ public readonly record struct CounterIncrement(string Key, long Delta, DateTimeO
 /// <summary>
 /// Counters for fixed rate-limit windows and quotas, shared by every app instance that uses the same store.
 /// </summary>
-public interface IRateLimitCounterStore
+public interface ICounterStore
 {
     /// <summary>
     /// Atomically adds each delta to its counter (creating it at zero if missing) and returns the new values in the

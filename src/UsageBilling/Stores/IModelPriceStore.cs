@@ -1,4 +1,4 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>
 /// Token prices set at run time through the pricing admin endpoints. The catalog adds them to the prices from

@@ -1,4 +1,4 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>The usage log: written in batches by a background service, read by the admin endpoints.</summary>
 public interface IUsageStore

@@ -1,10 +1,10 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>
 /// Admits metered calls in one step where the backend can: counts each call in every limit window and budget period
 /// and, when the counts allow it, holds its price — one transaction for a whole group of calls, so each call is counted
 /// and held together or not at all. Optional: the default answers <see cref="CallAdmissionStatus.NotHandled"/>, and
-/// each call is counted through <see cref="IRateLimitCounterStore"/> and held through <see cref="ICreditStore"/>, one
+/// each call is counted through <see cref="ICounterStore"/> and held through <see cref="ICreditStore"/>, one
 /// after the other.
 /// </summary>
 /// <remarks>
@@ -15,7 +15,7 @@ public interface ICallAdmissionStore
 {
     /// <summary>
     /// Decides <paramref name="calls"/> in their order, as if each were admitted alone after the ones before it: adds
-    /// a call's increments as <see cref="IRateLimitCounterStore.IncrementAsync"/> would, asks its
+    /// a call's increments as <see cref="ICounterStore.IncrementAsync"/> would, asks its
     /// <see cref="CallAdmissionRequest.Admit"/> with the counts (the earlier admitted calls of the group counted, the
     /// refused ones not), and if it accepts, holds its reservation as <see cref="ICreditStore.ReserveAsync"/> would.
     /// What is kept — the admitted calls' counts and holds — is committed together. Anything but a plain new hold for a

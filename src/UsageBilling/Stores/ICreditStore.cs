@@ -1,4 +1,4 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>
 /// Holds account balances, reservations and the ledger. Every operation is atomic in the backing store:

@@ -1,4 +1,4 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>Persists accounts' own provider keys (already encrypted by <see cref="ProviderKeyManager"/>), one per provider per account.</summary>
 public interface IProviderKeyStore

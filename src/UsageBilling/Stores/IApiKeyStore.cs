@@ -1,4 +1,4 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>Persists API keys by hash. Implementations are thin data accessors; <see cref="ApiKeyManager"/> holds the rules.</summary>
 public interface IApiKeyStore

@@ -1,4 +1,4 @@
-namespace UsageBilling;
+namespace UsageBilling.Stores;
 
 /// <summary>Persists billing accounts.</summary>
 public interface IAccountStore

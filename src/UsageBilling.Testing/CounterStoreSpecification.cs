@@ -2,8 +2,8 @@ using Xunit;
 
 namespace UsageBilling.Testing;
 
-/// <summary>The behaviour every <see cref="IRateLimitCounterStore"/> must have.</summary>
-public abstract class RateLimitCounterStoreSpecification
+/// <summary>The behaviour every <see cref="ICounterStore"/> must have.</summary>
+public abstract class CounterStoreSpecification
 {
     private static readonly DateTimeOffset WindowEnd = new(2100, 1, 1, 0, 0, 0, TimeSpan.Zero);
 
@@ -11,7 +11,7 @@ public abstract class RateLimitCounterStoreSpecification
     /// Creates the store under test. It may share state with stores created earlier in the class. To skip the class
     /// visibly when its backend is not available, call <c>Skip.If(...)</c> (Xunit.SkippableFact) here.
     /// </summary>
-    protected abstract ValueTask<IRateLimitCounterStore> CreateStoreAsync();
+    protected abstract ValueTask<ICounterStore> CreateStoreAsync();
 
     /// <summary>How many increments the concurrency test runs at once.</summary>
     protected virtual int Concurrency => 1000;
