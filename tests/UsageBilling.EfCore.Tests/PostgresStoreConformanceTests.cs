@@ -59,3 +59,10 @@ public sealed class PostgresCallCompletionStoreTests(PostgresTestDatabase databa
     protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
         => ValueTask.FromResult((database.Get<ICallCompletionStore>(), database.Get<ICreditStore>(), database.Get<IUsageStore>()));
 }
+
+[Collection(PostgresTestGroup.Name)]
+public sealed class PostgresCallAdmissionStoreTests(PostgresTestDatabase database) : CallAdmissionStoreSpecification, IClassFixture<PostgresTestDatabase>
+{
+    protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, IRateLimitCounterStore Counters)> CreateStoresAsync()
+        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<IRateLimitCounterStore>()));
+}

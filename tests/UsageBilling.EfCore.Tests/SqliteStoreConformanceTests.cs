@@ -44,3 +44,9 @@ public sealed class SqliteCallCompletionStoreTests(SqliteTestDatabase database) 
     protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
         => ValueTask.FromResult((database.Get<ICallCompletionStore>(), database.Get<ICreditStore>(), database.Get<IUsageStore>()));
 }
+
+public sealed class SqliteCallAdmissionStoreTests(SqliteTestDatabase database) : CallAdmissionStoreSpecification, IClassFixture<SqliteTestDatabase>
+{
+    protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, IRateLimitCounterStore Counters)> CreateStoresAsync()
+        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<IRateLimitCounterStore>()));
+}

@@ -28,6 +28,9 @@ internal sealed class CreditStatements
     private readonly string _expireDue;
     private readonly string _insertLedgerEntry;
     private readonly string _stateOf;
+    private readonly string _insertReservationsPrefix;
+    private readonly string _insertReservationsSuffix;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _insertReservations = new();
 
     public CreditStatements(BillingSchema schema)
     {
@@ -93,6 +96,10 @@ internal sealed class CreditStatements
             RETURNING {r["AccountId"]}, {r["Amount"]}
             """;
         InsertReservationReturningSql = _insertReservation + $" RETURNING {r["Id"]}";
+        _insertReservationsPrefix = $"INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]}, {r["SettledAmount"]}) VALUES ";
+        _insertReservationsSuffix = $" ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING RETURNING {r["Id"]}";
+        DeleteReservationSql = $"DELETE FROM {r.Name} WHERE {r["Id"]} = @id RETURNING {r["Id"]}";
+        ReleaseHoldReturningSql = _releaseHold + $" RETURNING {b["Reserved"]}";
         _stateOf = $"SELECT {r["State"]} FROM {r.Name} WHERE {r["Id"]} = @id";
         _insertLedgerEntry = $"""
             INSERT INTO {l.Name} ({l["Id"]}, {l["AccountId"]}, {l["Kind"]}, {l["Amount"]}, {l["BalanceAfter"]}, {l["IdempotencyKey"]}, {l["ReservationId"]}, {l["Reference"]}, {l["Reason"]}, {l["CreatedAt"]})
@@ -107,6 +114,21 @@ internal sealed class CreditStatements
 
     /// <summary>Inserts an active reservation (@id, @account, @amount, @key, @reference, @created, @expires); returns its id, no row when the key exists.</summary>
     public string InsertReservationReturningSql { get; }
+
+    /// <summary>
+    /// Inserts <paramref name="rows"/> active reservations in one statement (bound by <see cref="BindReservation"/>
+    /// with suffixes 0 to rows - 1); returns the id of each one inserted, none for a key that exists.
+    /// </summary>
+    public string InsertReservationsReturningSql(int rows) => _insertReservations.GetOrAdd(rows, static (rows, s) =>
+        s._insertReservationsPrefix
+        + string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reference{i}, {Active}, @created{i}, @expires{i}, NULL)"))
+        + s._insertReservationsSuffix, this);
+
+    /// <summary>Deletes reservation @id (one this transaction inserted and does not keep); returns its id.</summary>
+    public string DeleteReservationSql { get; }
+
+    /// <summary>Takes @amount off the holds of @account; returns the holds after.</summary>
+    public string ReleaseHoldReturningSql { get; }
 
     /// <summary>Settles reservation @id from state @from with @charge; returns its account, amount and reference (no row: not in that state).</summary>
     public string SettleFromSql => _settleFrom;
@@ -201,15 +223,18 @@ internal sealed class CreditStatements
         return expired;
     }
 
-    /// <summary>Binds <paramref name="request"/> to <see cref="InsertReservationReturningSql"/>.</summary>
-    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request) => statement
-        .With("@id", request.ReservationId)
-        .With("@account", request.AccountId)
-        .With("@amount", request.Amount.Nanos)
-        .With("@key", request.IdempotencyKey)
-        .With("@reference", request.Reference)
-        .With("@created", StoredTime.ToTicks(request.CreatedAt))
-        .With("@expires", StoredTime.ToTicks(request.ExpiresAt));
+    /// <summary>
+    /// Binds <paramref name="request"/> to <see cref="InsertReservationReturningSql"/>, or as row
+    /// <paramref name="suffix"/> to <see cref="InsertReservationsReturningSql"/>.
+    /// </summary>
+    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, string suffix = "") => statement
+        .With("@id" + suffix, request.ReservationId)
+        .With("@account" + suffix, request.AccountId)
+        .With("@amount" + suffix, request.Amount.Nanos)
+        .With("@key" + suffix, request.IdempotencyKey)
+        .With("@reference" + suffix, request.Reference)
+        .With("@created" + suffix, StoredTime.ToTicks(request.CreatedAt))
+        .With("@expires" + suffix, StoredTime.ToTicks(request.ExpiresAt));
 
     /// <summary>Binds <paramref name="entry"/> to <see cref="InsertLedgerEntryReturningSql"/>.</summary>
     public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry) => statement

@@ -3,10 +3,15 @@ using Microsoft.EntityFrameworkCore;
 namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
-/// The Entity Framework Core <see cref="ICallAdmissionStore"/>: a call's counters, its reservation and its hold in ONE
-/// transaction (counters, then reservation, then balance: the store's lock order), sent as one batch (one round trip
-/// on PostgreSQL, then the commit). Only a plain new hold commits; a refusal, a duplicate key or too little credit
-/// rolls everything back, so nothing is ever given back afterwards.
+/// The Entity Framework Core <see cref="ICallAdmissionStore"/>: a group of calls' counters, reservations and holds in
+/// ONE transaction, in the store's lock order (counters, reservations, balances in account order). The first batch
+/// writes for every call at once (one round trip on PostgreSQL): the counter increments, the reservations, and one
+/// conditional hold per account for all of its calls — so the account's balance row is locked once per group, not
+/// once per call. <see cref="AdmissionGroup"/> then decides each call in order from the counter values; what was
+/// written for calls that were not admitted is taken back by a second batch, and the transaction commits when any
+/// call was admitted. An account whose hold does not cover all of its calls in the group keeps none of them here: they
+/// are answered <see cref="CallAdmissionStatus.NotHandled"/> and go through the separate stores, which hold exactly
+/// what is available, call by call.
 /// </summary>
 internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore where TContext : DbContext
 {
@@ -20,61 +25,94 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
         _counters = counters;
     }
 
-    public async ValueTask<CallAdmissionResult> TryAdmitAsync(IReadOnlyList<CounterIncrement> increments, Func<IReadOnlyList<long>, bool> admit,
-        CreditReservationRequest reservation, CancellationToken cancellationToken = default)
+    public async ValueTask<IReadOnlyList<CallAdmissionResult>> TryAdmitAsync(IReadOnlyList<CallAdmissionRequest> calls, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(increments);
-        ArgumentNullException.ThrowIfNull(admit);
-        ArgumentNullException.ThrowIfNull(reservation);
-        var result = await _database.WriteAsync(async (transaction, ct) =>
+        ArgumentNullException.ThrowIfNull(calls);
+        if (calls.Count == 0)
         {
-            var statements = _statements ??= new CreditStatements(transaction.Schema);
+            return [];
+        }
 
-            // All three in one round trip on PostgreSQL; the decision comes after, and only a plain new hold commits.
-            var batch = new StatementBatch(transaction);
-            var counts = new long[increments.Count];
-            if (increments.Count > 0)
-            {
-                _counters.AddIncrement(batch, increments, counts);
-            }
-
-            var inserted = false;
-            var held = false;
-            CreditStatements.BindReservation(batch.Add(statements.InsertReservationReturningSql, async (reader, ct) => inserted = await reader.ReadAsync(ct).ConfigureAwait(false)),
-                reservation);
-            batch.Add(statements.HoldIfAvailableSql, async (reader, ct) => held = await reader.ReadAsync(ct).ConfigureAwait(false))
-                .With("@account", reservation.AccountId).With("@amount", reservation.Amount.Nanos);
-            await batch.ExecuteAsync(ct).ConfigureAwait(false);
-
-            if (!admit(counts))
-            {
-                return new CallAdmissionResult(CallAdmissionStatus.Refused, counts, null);
-            }
-
-            if (!inserted || !held)
-            {
-                return new CallAdmissionResult(CallAdmissionStatus.NotHandled, [], null);
-            }
-
-            await transaction.CommitAsync(ct).ConfigureAwait(false);
-            return new CallAdmissionResult(CallAdmissionStatus.Admitted, counts, new CreditReservation
-            {
-                Id = reservation.ReservationId,
-                AccountId = reservation.AccountId,
-                Amount = reservation.Amount,
-                IdempotencyKey = reservation.IdempotencyKey,
-                Reference = reservation.Reference,
-                State = ReservationState.Active,
-                CreatedAt = reservation.CreatedAt,
-                ExpiresAt = reservation.ExpiresAt,
-            });
-        }, cancellationToken).ConfigureAwait(false);
-
-        if (increments.Count > 0)
+        // A new group for every attempt: the write may run again after a transient failure.
+        var results = await _database.WriteAsync((transaction, ct) => AdmitAsync(transaction, new AdmissionGroup(calls), ct), cancellationToken).ConfigureAwait(false);
+        if (calls.Any(static c => c.Increments.Count > 0))
         {
             _counters.ScheduleCleanup();
         }
 
-        return result;
+        return results;
+    }
+
+    private async Task<IReadOnlyList<CallAdmissionResult>> AdmitAsync(BillingTransaction transaction, AdmissionGroup group, CancellationToken cancellationToken)
+    {
+        var statements = _statements ??= new CreditStatements(transaction.Schema);
+
+        // 1. Everything for every call, in one round trip on PostgreSQL.
+        var batch = new StatementBatch(transaction);
+        var counted = new long[group.Increments.Length];
+        if (counted.Length > 0)
+        {
+            _counters.AddIncrement(batch, group.Increments, counted);
+        }
+
+        var inserted = new HashSet<string>(StringComparer.Ordinal);
+        if (group.Reservations.Count > 0)
+        {
+            var insert = batch.Add(statements.InsertReservationsReturningSql(group.Reservations.Count), async (reader, ct) =>
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    inserted.Add(reader.GetString(0));
+                }
+            });
+            for (var i = 0; i < group.Reservations.Count; i++)
+            {
+                CreditStatements.BindReservation(insert, group.Reservations[i], i.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            }
+        }
+
+        var held = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (accountId, amount) in group.Holds)
+        {
+            batch.Add(statements.HoldIfAvailableSql, async (reader, ct) =>
+            {
+                if (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    held.Add(accountId);
+                }
+            }).With("@account", accountId).With("@amount", amount);
+        }
+
+        await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+
+        // 2. Each call in order, as if admitted alone after the ones before it.
+        var results = group.Decide(counted, inserted, held);
+        if (!Array.Exists(results, static r => r.Status == CallAdmissionStatus.Admitted))
+        {
+            // Nothing kept: the transaction rolls back when disposed.
+            return results;
+        }
+
+        // 3. Take back what was written for the calls that were not admitted, and keep the rest.
+        var undo = new StatementBatch(transaction);
+        var giveBack = group.CountsToGiveBack.ToArray();
+        if (giveBack.Length > 0)
+        {
+            _counters.AddIncrement(undo, giveBack, new long[giveBack.Length]);
+        }
+
+        foreach (var reservationId in group.ReservationsToDelete)
+        {
+            undo.Add(statements.DeleteReservationSql).With("@id", reservationId);
+        }
+
+        foreach (var (accountId, amount) in group.HoldsToRelease(held))
+        {
+            undo.Add(statements.ReleaseHoldReturningSql).With("@account", accountId).With("@amount", amount);
+        }
+
+        await undo.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return results;
     }
 }

@@ -78,6 +78,7 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton<ICallCompletionStore, StoreCallCompletions>();
         services.TryAddSingleton<ICallAdmissionStore, SeparateStoreAdmissions>();
         services.TryAddSingleton<CallCompletions>();
+        services.TryAddSingleton<CallAdmissions>();
         services.TryAddSingleton<CallCounters>();
         services.TryAddSingleton<CallPricer>();
         services.TryAddSingleton<MeteredCalls>();

@@ -1,13 +1,12 @@
-using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
 
 namespace UsageBilling;
 
 /// <summary>
-/// The one completion path of metered calls (group commit). Every settle or release and its usage record is queued
-/// here; one writer at a time takes everything queued (up to <see cref="MaxBatch"/>) and hands it to
-/// <see cref="ICallCompletionStore"/> as one batch, so that under load many calls share one transaction, and a lone
-/// call is written at once (no timer). A caller waits for the first write of its batch: its response is sent after
+/// The one completion path of metered calls (group commit, <see cref="GroupWriter{T}"/>). Every settle or release and
+/// its usage record is queued here; one writer at a time takes everything queued (up to <see cref="MaxBatch"/>) and
+/// hands it to <see cref="ICallCompletionStore"/> as one batch, so that under load many calls share one transaction,
+/// and a lone call is written at once (no timer). A caller waits for the first write of its batch: its response is sent after
 /// its charge and record are committed. A batch that fails is retried by <see cref="PendingCompletions"/> until it
 /// lands (the callers are answered meanwhile, their holds keeping the credit), and what a landed completion means —
 /// metrics, alerts — runs when it lands.
@@ -17,13 +16,12 @@ internal sealed partial class CallCompletions
     /// <summary>The most completions written in one batch.</summary>
     internal const int MaxBatch = 256;
 
-    private readonly ConcurrentQueue<Queued> _queue = new();
     private readonly ICallCompletionStore _store;
     private readonly PendingCompletions _pending;
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<CallCompletions> _logger;
     private readonly UsageBillingMetrics? _metrics;
-    private int _writing;
+    private readonly GroupWriter<Queued> _writer;
 
     public CallCompletions(ICallCompletionStore store, PendingCompletions pending, TimeProvider timeProvider, ILogger<CallCompletions> logger, UsageBillingMetrics? metrics = null)
     {
@@ -32,6 +30,7 @@ internal sealed partial class CallCompletions
         _pending = pending;
         _timeProvider = timeProvider;
         _logger = logger;
+        _writer = new GroupWriter<Queued>(MaxBatch, WriteAsync);
     }
 
     /// <summary>
@@ -42,42 +41,8 @@ internal sealed partial class CallCompletions
     public Task<CompletionResult?> CompleteAsync(CallCompletion completion, Func<CompletionResult, ValueTask>? landed)
     {
         var queued = new Queued(completion, landed, new TaskCompletionSource<CompletionResult?>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _queue.Enqueue(queued);
-        if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
-        {
-            // This caller becomes the writer until the queue is empty; the others wait for its batches.
-            _ = Task.Run(WriteQueuedAsync);
-        }
-
+        _writer.Enqueue(queued);
         return queued.Done.Task;
-    }
-
-    private async Task WriteQueuedAsync()
-    {
-        var batch = new List<Queued>(MaxBatch);
-        while (true)
-        {
-            while (batch.Count < MaxBatch && _queue.TryDequeue(out var queued))
-            {
-                batch.Add(queued);
-            }
-
-            if (batch.Count == 0)
-            {
-                Volatile.Write(ref _writing, 0);
-
-                // A completion queued after the last look but before the flag was cleared found a writer: take it on.
-                if (_queue.IsEmpty || Interlocked.CompareExchange(ref _writing, 1, 0) != 0)
-                {
-                    return;
-                }
-
-                continue;
-            }
-
-            await WriteAsync([.. batch]).ConfigureAwait(false);
-            batch.Clear();
-        }
     }
 
     private async Task WriteAsync(Queued[] batch)

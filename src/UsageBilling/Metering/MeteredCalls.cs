@@ -24,7 +24,7 @@ internal sealed partial class MeteredCalls
     private readonly IdempotentResponseStore _responses;
     private readonly PendingCompletions _pending;
     private readonly CallCompletions _completions;
-    private readonly ICallAdmissionStore _admissions;
+    private readonly CallAdmissions _admissions;
     private readonly BillingAlerts _alerts;
     private readonly UsageLogQueue _usageLog;
     private readonly UsageBillingMetrics _metrics;
@@ -32,7 +32,7 @@ internal sealed partial class MeteredCalls
     private readonly ILogger<MeteredCalls> _logger;
 
     public MeteredCalls(CallCounters counters, CreditManager credits, IdempotentResponseStore responses, PendingCompletions pending, CallCompletions completions,
-        ICallAdmissionStore admissions, BillingAlerts alerts, UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
+        CallAdmissions admissions, BillingAlerts alerts, UsageLogQueue usageLog, UsageBillingMetrics metrics, IOptionsMonitor<UsageBillingOptions> options,
         ILogger<MeteredCalls> logger)
     {
         _counters = counters;
@@ -62,7 +62,7 @@ internal sealed partial class MeteredCalls
         }
 
         var plan = CallCounters.Plan(request.Caller, request.Limits, request.Quote.Llm?.TokenEstimate ?? 0, request.Quote.Amount, request.Now);
-        if (_admissions is not SeparateStoreAdmissions && await TryAdmitAsync(request, plan, cancellationToken).ConfigureAwait(false) is { } admitted)
+        if (_admissions.Enabled && await TryAdmitAsync(request, plan).ConfigureAwait(false) is { } admitted)
         {
             return admitted;
         }
@@ -93,10 +93,10 @@ internal sealed partial class MeteredCalls
     }
 
     /// <summary>
-    /// Counts and holds in one step of the admission store (one transaction). Null when the store did not handle it
+    /// Counts and holds in one step of the admission store (one transaction, shared with the calls arriving together). Null when the store did not handle it
     /// (a duplicate key, too little credit): then nothing was kept, and the separate stores answer those cases.
     /// </summary>
-    private async ValueTask<Admission?> TryAdmitAsync(CallRequest request, CallCountPlan? plan, CancellationToken cancellationToken)
+    private async ValueTask<Admission?> TryAdmitAsync(CallRequest request, CallCountPlan? plan)
     {
         var increments = plan?.Increments ?? [];
         var reservation = _credits.NewReservation(_credits.NewReservationId(), request.Caller.Account.Id, request.Quote.Amount, ReservationKey(request, 1),
@@ -104,8 +104,9 @@ internal sealed partial class MeteredCalls
         CallAdmissionResult result;
         try
         {
-            using var timing = _metrics.StoreCall("admissions.admit");
-            result = await _admissions.TryAdmitAsync(increments, values => plan is null || plan.Evaluate(values).Allowed, reservation, cancellationToken).ConfigureAwait(false);
+            // With the other calls arriving now, in one transaction (group commit); the caller's token does not cancel the group.
+            result = await _admissions.AdmitAsync(new CallAdmissionRequest(increments, values => plan is null || plan.Evaluate(values).Allowed, reservation))
+                .ConfigureAwait(false);
         }
         catch
         {

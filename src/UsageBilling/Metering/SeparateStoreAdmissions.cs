@@ -5,6 +5,11 @@ internal sealed class SeparateStoreAdmissions : ICallAdmissionStore
 {
     private static readonly CallAdmissionResult NotHandled = new(CallAdmissionStatus.NotHandled, [], null);
 
-    public ValueTask<CallAdmissionResult> TryAdmitAsync(IReadOnlyList<CounterIncrement> increments, Func<IReadOnlyList<long>, bool> admit, CreditReservationRequest reservation,
-        CancellationToken cancellationToken = default) => ValueTask.FromResult(NotHandled);
+    public ValueTask<IReadOnlyList<CallAdmissionResult>> TryAdmitAsync(IReadOnlyList<CallAdmissionRequest> calls, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(calls);
+        var results = new CallAdmissionResult[calls.Count];
+        Array.Fill(results, NotHandled);
+        return ValueTask.FromResult<IReadOnlyList<CallAdmissionResult>>(results);
+    }
 }

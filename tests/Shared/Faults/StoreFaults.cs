@@ -155,12 +155,11 @@ internal sealed class FaultyCompletionStore(ICallCompletionStore inner, StoreFau
     }
 }
 
-/// <summary>An <see cref="ICallAdmissionStore"/> that counts and holds in one step, failing where <see cref="StoreFaults"/> says (as an increment and a reserve).</summary>
+/// <summary>An <see cref="ICallAdmissionStore"/> that admits groups in one step, failing where <see cref="StoreFaults"/> says (each call as an increment and a reserve).</summary>
 internal sealed class FaultyAdmissionStore(ICallAdmissionStore inner, StoreFaults faults) : ICallAdmissionStore
 {
-    public ValueTask<CallAdmissionResult> TryAdmitAsync(IReadOnlyList<CounterIncrement> increments, Func<IReadOnlyList<long>, bool> admit, CreditReservationRequest reservation,
-        CancellationToken cancellationToken = default)
-        => faults.RunAsync(increments.Count > 0 ? ["increment", "reserve"] : ["reserve"], () => inner.TryAdmitAsync(increments, admit, reservation, cancellationToken));
+    public ValueTask<IReadOnlyList<CallAdmissionResult>> TryAdmitAsync(IReadOnlyList<CallAdmissionRequest> calls, CancellationToken cancellationToken = default)
+        => faults.RunAsync(calls.SelectMany(c => c.Increments.Count > 0 ? ["increment", "reserve"] : new[] { "reserve" }), () => inner.TryAdmitAsync(calls, cancellationToken));
 }
 
 internal static class StoreFaultsServiceCollectionExtensions

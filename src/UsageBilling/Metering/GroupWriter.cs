@@ -1,0 +1,65 @@
+using System.Collections.Concurrent;
+
+namespace UsageBilling;
+
+/// <summary>
+/// Group commit: items are queued, and one writer at a time takes everything queued (up to a maximum) and writes it
+/// as one batch. Under load many items share one write; a lone item is written at once, with no timer. The owner's
+/// write answers each item's caller itself and must not throw.
+/// </summary>
+/// <typeparam name="T">What is queued.</typeparam>
+internal sealed class GroupWriter<T>
+{
+    private readonly ConcurrentQueue<T> _queue = new();
+    private readonly Func<T[], Task> _write;
+    private readonly int _maxBatch;
+    private int _writing;
+
+    /// <param name="maxBatch">The most items written in one batch.</param>
+    /// <param name="write">Writes one batch (at least one item) and answers its callers; it must not throw.</param>
+    public GroupWriter(int maxBatch, Func<T[], Task> write)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
+        _maxBatch = maxBatch;
+        _write = write;
+    }
+
+    /// <summary>Queues <paramref name="item"/>; a writer takes it at once, or with the batch after the one being written.</summary>
+    public void Enqueue(T item)
+    {
+        _queue.Enqueue(item);
+        if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
+        {
+            // This caller starts the writer, which runs until the queue is empty; the others wait for its batches.
+            _ = Task.Run(WriteQueuedAsync);
+        }
+    }
+
+    private async Task WriteQueuedAsync()
+    {
+        var batch = new List<T>(_maxBatch);
+        while (true)
+        {
+            while (batch.Count < _maxBatch && _queue.TryDequeue(out var item))
+            {
+                batch.Add(item);
+            }
+
+            if (batch.Count == 0)
+            {
+                Volatile.Write(ref _writing, 0);
+
+                // An item queued after the last look but before the flag was cleared found a writer: take it on.
+                if (_queue.IsEmpty || Interlocked.CompareExchange(ref _writing, 1, 0) != 0)
+                {
+                    return;
+                }
+
+                continue;
+            }
+
+            await _write([.. batch]).ConfigureAwait(false);
+            batch.Clear();
+        }
+    }
+}
