@@ -76,8 +76,8 @@ internal sealed partial class ReservationSweeper : BackgroundService
     {
         get
         {
-            var since = Math.Max(Volatile.Read(ref _startedTicks), Volatile.Read(ref _lastSweptTicks));
-            return Volatile.Read(ref _startedTicks) == 0 ? null : _timeProvider.GetUtcNow() - new DateTimeOffset(since, TimeSpan.Zero);
+            var started = Volatile.Read(ref _startedTicks);
+            return started == 0 ? null : _timeProvider.GetUtcNow() - new DateTimeOffset(Math.Max(started, Volatile.Read(ref _lastSweptTicks)), TimeSpan.Zero);
         }
     }
 

@@ -45,22 +45,16 @@ internal static class OperationDescription
         return builder;
     }
 
-    /// <summary>Describes the query parameter <paramref name="name"/> as an integer from <paramref name="minimum"/> to <paramref name="maximum"/>.</summary>
-    public static RouteHandlerBuilder QueryInteger(this RouteHandlerBuilder builder, string name, int minimum, int maximum, int @default, string description)
-        => builder.WithMetadata(new QueryParameterMetadata(name, description, minimum, maximum, @default));
-
-    /// <summary>Describes the query parameter <paramref name="name"/> as an ISO 8601 date-time (UTC when it names no offset).</summary>
-    public static RouteHandlerBuilder QueryDateTime(this RouteHandlerBuilder builder, string name, string description)
-        => builder.WithMetadata(new QueryParameterMetadata(name, description));
-
-    /// <summary>Describes <c>from</c> and <c>to</c> as the date-times of a half-open period.</summary>
+    /// <summary>Describes <c>from</c> and <c>to</c> as the ISO 8601 date-times of a half-open period.</summary>
     public static RouteHandlerBuilder QueryPeriod(this RouteHandlerBuilder builder, string defaults)
-        => builder.QueryDateTime("from", $"Start of the period [from, to), inclusive, ISO 8601 (UTC when no offset is given); {defaults}.")
-            .QueryDateTime("to", $"End of the period [from, to), exclusive, ISO 8601 (UTC when no offset is given); {defaults}.");
+        => builder.WithMetadata(
+            new QueryParameterMetadata("from", $"Start of the period [from, to), inclusive, ISO 8601 (UTC when no offset is given); {defaults}."),
+            new QueryParameterMetadata("to", $"End of the period [from, to), exclusive, ISO 8601 (UTC when no offset is given); {defaults}."));
 
     /// <summary>Describes <c>limit</c>, a page size from 1 to <see cref="EndpointHelpers.MaxPageSize"/>.</summary>
-    public static RouteHandlerBuilder QueryPageSize(this RouteHandlerBuilder builder, int @default, string what = "items per page")
-        => builder.QueryInteger("limit", 1, EndpointHelpers.MaxPageSize, @default, $"How many {what}, from 1 to {EndpointHelpers.MaxPageSize} (default {@default}).");
+    public static RouteHandlerBuilder QueryPageSize(this RouteHandlerBuilder builder, int @default, string what)
+        => builder.WithMetadata(new QueryParameterMetadata("limit", $"How many {what}, from 1 to {EndpointHelpers.MaxPageSize} (default {@default}).",
+            1, EndpointHelpers.MaxPageSize, @default));
 
     /// <summary>Declares a JSON response of type <typeparamref name="TResponse"/>.</summary>
     public static TBuilder ProducesJson<TBuilder, TResponse>(this TBuilder builder, int statusCode = StatusCodes.Status200OK) where TBuilder : IEndpointConventionBuilder
