@@ -17,25 +17,13 @@ public sealed class TelemetryTests
         var meterFactory = factory.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         using var storeDuration = new MetricCollector<double>(meterFactory, UsageBillingMetrics.MeterName, "usagebilling.store.duration");
         using var meteringDuration = new MetricCollector<double>(meterFactory, UsageBillingMetrics.MeterName, "usagebilling.metering.duration");
-
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "UsageBilling",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity => { lock (spans) { spans.Add(activity); } },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var spans = new SpanRecorder();
 
         using var client = factory.CreateKeyClient(key);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/quote")).StatusCode);
 
-        Activity[] mine, all;
-        lock (spans)
-        {
-            all = [.. spans];
-            mine = spans.Where(s => s.RootId == spans.Single(c => c.OperationName == "usagebilling.metered_call" && (string?)c.GetTagItem("usagebilling.key_id") == keyId).RootId).ToArray();
-        }
+        var all = spans.Stopped();
+        var mine = all.Where(s => s.RootId == all.Single(c => c.OperationName == "usagebilling.metered_call" && (string?)c.GetTagItem("usagebilling.key_id") == keyId).RootId).ToArray();
 
         var call = mine.Single(s => s.OperationName == "usagebilling.metered_call");
         Assert.Equal(accountId, call.GetTagItem("usagebilling.account_id"));
@@ -64,14 +52,7 @@ public sealed class TelemetryTests
         using var factory = new MeteredApiFactory();
         var meterFactory = factory.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
         using var storeDuration = new MetricCollector<double>(meterFactory, UsageBillingMetrics.MeterName, "usagebilling.store.duration");
-        var spans = new List<Activity>();
-        using var listener = new ActivityListener
-        {
-            ShouldListenTo = source => source.Name == "UsageBilling",
-            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
-            ActivityStopped = activity => { lock (spans) { spans.Add(activity); } },
-        };
-        ActivitySource.AddActivityListener(listener);
+        using var spans = new SpanRecorder();
 
         // Accounts, credits, keys, a metered call, the usage log, the self-service and admin reads, prices, provider keys
         // and the health check: every store, through the routes and managers a user calls.
@@ -100,11 +81,7 @@ public sealed class TelemetryTests
             Assert.Equal(HttpStatusCode.OK, (await health.GetAsync("/health")).StatusCode);
         }
 
-        Activity[] all;
-        lock (spans)
-        {
-            all = [.. spans];
-        }
+        var all = spans.Stopped();
 
         var measured = storeDuration.GetMeasurementSnapshot().Select(m => (string)m.Tags["usagebilling.store.operation"]!).ToList();
         foreach (var operation in new[]
@@ -132,5 +109,33 @@ public sealed class TelemetryTests
         Assert.False(UsageBillingActivitySource.Source.HasListeners());
         Assert.False(StoreCalls.IsObserved(null));
         Assert.Null(UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.MeteredCall));
+    }
+
+    /// <summary>Records every span of the <c>UsageBilling</c> source that stops while it listens.</summary>
+    private sealed class SpanRecorder : IDisposable
+    {
+        private readonly List<Activity> _spans = [];
+        private readonly ActivityListener _listener;
+
+        public SpanRecorder()
+        {
+            _listener = new ActivityListener
+            {
+                ShouldListenTo = source => source.Name == "UsageBilling",
+                Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+                ActivityStopped = activity => { lock (_spans) { _spans.Add(activity); } },
+            };
+            ActivitySource.AddActivityListener(_listener);
+        }
+
+        public Activity[] Stopped()
+        {
+            lock (_spans)
+            {
+                return [.. _spans];
+            }
+        }
+
+        public void Dispose() => _listener.Dispose();
     }
 }
