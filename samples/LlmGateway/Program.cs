@@ -4,10 +4,8 @@ using Microsoft.Extensions.Options;
 using Samples.Shared;
 using UsageBilling;
 
-return SampleStartup.Run("LlmGateway", () =>
-    {
-    var builder = WebApplication.CreateBuilder(args);
-
+return SampleStartup.Run("LlmGateway", args, builder =>
+{
     // Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
     builder.Services.AddHealthChecks().AddUsageBilling();
     builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))

@@ -2,10 +2,8 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Samples.Shared;
 using UsageBilling;
 
-return SampleStartup.Run("MeteredApi", () =>
+return SampleStartup.Run("MeteredApi", args, builder =>
 {
-    var builder = WebApplication.CreateBuilder(args);
-
     // Billing:Store picks the backend: SQLite (billing.db, the default), PostgreSQL, Mongo or InMemory.
     builder.Services.AddHealthChecks().AddUsageBilling();
     builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"))

@@ -1,4 +1,5 @@
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 
@@ -10,13 +11,23 @@ internal sealed class SampleConfigurationException(string message) : Exception(m
 /// <summary>How the samples start: a "ready" line once they listen, and one line naming the setting (exit code 1) when they cannot.</summary>
 internal static class SampleStartup
 {
-    /// <summary>Runs <paramref name="configure"/> (which builds the app); a configuration mistake is one line on standard error and exit code 1.</summary>
-    public static int Run(string name, Func<WebApplication> configure)
+    /// <summary>The host's log category; it logs a failed start (with the exception and its stack) before <c>Run</c> throws it.</summary>
+    private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
+    /// <summary>
+    /// Creates the builder, lets <paramref name="configure"/> build the app, and runs it. A configuration mistake or an
+    /// unreachable store is one line on standard error and exit code 1; until the app has started, the host's own error
+    /// log of that failure (a stack dump) is left out. Any other failure is thrown as it is.
+    /// </summary>
+    public static int Run(string name, string[] args, Func<WebApplicationBuilder, WebApplication> configure)
     {
+        var started = new StrongBox<bool>();
         WebApplication app;
         try
         {
-            app = configure();
+            var builder = WebApplication.CreateBuilder(args);
+            builder.Logging.AddFilter((category, level) => Volatile.Read(ref started.Value) || category != HostCategory || level < LogLevel.Error);
+            app = configure(builder);
         }
         catch (SampleConfigurationException ex)
         {
@@ -28,6 +39,7 @@ internal static class SampleStartup
         var store = app.Configuration["Billing:Store"] ?? "Sqlite";
         app.Lifetime.ApplicationStarted.Register(() =>
         {
+            Volatile.Write(ref started.Value, true);
             if (app.Lifetime.ApplicationStopping.IsCancellationRequested)
             {
                 return;

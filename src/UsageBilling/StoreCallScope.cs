@@ -38,6 +38,16 @@ internal static class StoreCalls
     public static ValueTask<T> RunAsync<TState, T>(UsageBillingMetrics? metrics, string operation, TState state, Func<TState, ValueTask<T>> call)
         => IsObserved(metrics) ? ObservedAsync(metrics, operation, state, call) : call(state);
 
+    /// <summary>Calls <paramref name="call"/> with <paramref name="state"/>; see the overload with a result.</summary>
+    public static ValueTask RunAsync<TState>(UsageBillingMetrics? metrics, string operation, TState state, Func<TState, ValueTask> call)
+        => IsObserved(metrics) ? ObservedAsync(metrics, operation, state, call) : call(state);
+
+    private static async ValueTask ObservedAsync<TState>(UsageBillingMetrics? metrics, string operation, TState state, Func<TState, ValueTask> call)
+    {
+        using var scope = new StoreCallScope(metrics, operation);
+        await call(state).ConfigureAwait(false);
+    }
+
     private static async ValueTask<T> ObservedAsync<TState, T>(UsageBillingMetrics? metrics, string operation, TState state, Func<TState, ValueTask<T>> call)
     {
         using var scope = new StoreCallScope(metrics, operation);

@@ -25,6 +25,7 @@ public sealed class OpenApiDocumentTests : IClassFixture<OpenApiDocumentTests.Ga
     {
         var document = OpenApiDocumentChecks.Parse(await DocumentAsync());
         OpenApiDocumentChecks.AssertDescribesEveryOperation(document);
+        Assert.Contains(OpenApiDocumentChecks.Operations(document), o => OpenApiDocumentChecks.TypedQueryParameters(o.Operation).Any(p => p.Name == "limit"));
 
         var chat = OpenApiDocumentChecks.Operations(document).Single(o => o.Operation.OperationId == "createChatCompletion").Operation;
         Assert.Equal(["ApiKey"], OpenApiDocumentChecks.Schemes(chat));

@@ -69,10 +69,36 @@ internal static class OpenApiDocumentChecks
                 Assert.Contains(segment.Trim('{', '}'), declared);
             }
 
+            foreach (var parameter in TypedQueryParameters(operation))
+            {
+                AssertTyped(where, parameter);
+            }
+
             if (method is "POST" or "PUT" or "PATCH" && !path.Contains("/keys/", StringComparison.Ordinal) && operation.OperationId != "ingestLiteLlmUsage")
             {
                 Assert.True(operation.RequestBody?.Content?.ContainsKey("application/json") == true, $"{where} describes no JSON request body");
             }
+        }
+    }
+
+    /// <summary>Query parameters that hold a number or a time: <c>limit</c> (a page size), <c>from</c> and <c>to</c> (a period).</summary>
+    public static IEnumerable<IOpenApiParameter> TypedQueryParameters(OpenApiOperation operation)
+        => (operation.Parameters ?? []).Where(p => p.In == ParameterLocation.Query && p.Name is "limit" or "from" or "to");
+
+    /// <summary>A page size is an integer from 1 to a maximum; a period bound is a date-time string.</summary>
+    private static void AssertTyped(string where, IOpenApiParameter parameter)
+    {
+        var schema = parameter.Schema;
+        Assert.NotNull(schema);
+        if (parameter.Name == "limit")
+        {
+            Assert.True(schema.Type == JsonSchemaType.Integer && schema.Minimum == "1" && int.TryParse(schema.Maximum, out var max) && max > 1,
+                $"{where}: query parameter limit is {schema.Type} (minimum {schema.Minimum}, maximum {schema.Maximum}), not an integer from 1 to a maximum");
+        }
+        else
+        {
+            Assert.True(schema.Type == JsonSchemaType.String && schema.Format == "date-time",
+                $"{where}: query parameter {parameter.Name} is {schema.Type} ({schema.Format}), not a date-time string");
         }
     }
 

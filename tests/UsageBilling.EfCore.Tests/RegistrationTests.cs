@@ -22,12 +22,12 @@ public sealed class RegistrationTests : IDisposable
         await using var provider = services.BuildServiceProvider();
 
         Assert.IsType<EfCoreCreditStore<UsageBillingDbContext>>(provider.GetRequiredService<ICreditStore>());
-        Assert.IsType<EfCoreAccountStore<UsageBillingDbContext>>(provider.GetRequiredService<IAccountStore>());
-        Assert.IsType<EfCoreApiKeyStore<UsageBillingDbContext>>(provider.GetRequiredService<IApiKeyStore>());
-        Assert.IsType<EfCoreUsageStore<UsageBillingDbContext>>(provider.GetRequiredService<IUsageStore>());
-        Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(provider.GetRequiredService<ICounterStore>());
-        Assert.IsType<EfCoreModelPriceStore<UsageBillingDbContext>>(provider.GetRequiredService<IModelPriceStore>());
-        Assert.IsType<EfCoreProviderKeyStore<UsageBillingDbContext>>(provider.GetRequiredService<IProviderKeyStore>());
+        Assert.IsType<EfCoreAccountStore<UsageBillingDbContext>>(ObservedStores.Unwrap(provider.GetRequiredService<IAccountStore>()));
+        Assert.IsType<EfCoreApiKeyStore<UsageBillingDbContext>>(ObservedStores.Unwrap(provider.GetRequiredService<IApiKeyStore>()));
+        Assert.IsType<EfCoreUsageStore<UsageBillingDbContext>>(ObservedStores.Unwrap(provider.GetRequiredService<IUsageStore>()));
+        Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(ObservedStores.Unwrap(provider.GetRequiredService<ICounterStore>()));
+        Assert.IsType<EfCoreModelPriceStore<UsageBillingDbContext>>(ObservedStores.Unwrap(provider.GetRequiredService<IModelPriceStore>()));
+        Assert.IsType<EfCoreProviderKeyStore<UsageBillingDbContext>>(ObservedStores.Unwrap(provider.GetRequiredService<IProviderKeyStore>()));
         Assert.Single(services, d => d.ServiceType == typeof(ICreditStore));
         Assert.Same(provider.GetRequiredService<ICreditStore>(), provider.GetRequiredService<ICreditStore>());
 

@@ -159,7 +159,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         await counters.IncrementAsync([new(expired, 3, now.AddMinutes(-1)), new(live, 4, now.AddHours(1))]);
         Assert.Equal(new long[] { 3, 4 }, await counters.GetAsync([expired, live]));
 
-        var store = Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(counters);
+        var store = Assert.IsType<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(ObservedStores.Unwrap(counters));
         Assert.True(await store.DeleteExpiredAsync(now, CancellationToken.None) >= 1);
         Assert.Equal(new long[] { 0, 4 }, await counters.GetAsync([expired, live]));
     }

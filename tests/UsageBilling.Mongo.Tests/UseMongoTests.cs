@@ -13,13 +13,13 @@ public sealed class UseMongoTests
     {
         using var provider = Build(b => b.UseMongo("mongodb://localhost:27017", "usagebilling"));
 
-        Assert.IsType<MongoAccountStore>(provider.GetRequiredService<IAccountStore>());
-        Assert.IsType<MongoApiKeyStore>(provider.GetRequiredService<IApiKeyStore>());
+        Assert.IsType<MongoAccountStore>(ObservedStores.Unwrap(provider.GetRequiredService<IAccountStore>()));
+        Assert.IsType<MongoApiKeyStore>(ObservedStores.Unwrap(provider.GetRequiredService<IApiKeyStore>()));
         Assert.IsType<MongoCreditStore>(provider.GetRequiredService<ICreditStore>());
-        Assert.IsType<MongoUsageStore>(provider.GetRequiredService<IUsageStore>());
-        Assert.IsType<MongoRateLimitCounterStore>(provider.GetRequiredService<ICounterStore>());
-        Assert.IsType<MongoModelPriceStore>(provider.GetRequiredService<IModelPriceStore>());
-        Assert.IsType<MongoProviderKeyStore>(provider.GetRequiredService<IProviderKeyStore>());
+        Assert.IsType<MongoUsageStore>(ObservedStores.Unwrap(provider.GetRequiredService<IUsageStore>()));
+        Assert.IsType<MongoRateLimitCounterStore>(ObservedStores.Unwrap(provider.GetRequiredService<ICounterStore>()));
+        Assert.IsType<MongoModelPriceStore>(ObservedStores.Unwrap(provider.GetRequiredService<IModelPriceStore>()));
+        Assert.IsType<MongoProviderKeyStore>(ObservedStores.Unwrap(provider.GetRequiredService<IProviderKeyStore>()));
         Assert.Equal("billing_provider_keys", provider.GetRequiredService<MongoBillingDatabase>().ProviderKeys.CollectionNamespace.CollectionName);
         Assert.Equal("usagebilling", provider.GetRequiredService<MongoBillingDatabase>().Database.DatabaseNamespace.DatabaseName);
     }

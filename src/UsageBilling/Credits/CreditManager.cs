@@ -97,7 +97,8 @@ public sealed class CreditManager
         => ReserveAsync(NewReservationId(), accountId, amount, idempotencyKey, reference, cancellationToken);
 
     /// <summary>Finds a reservation by id.</summary>
-    internal ValueTask<CreditReservation?> FindReservationAsync(string reservationId, CancellationToken cancellationToken) => _store.FindReservationAsync(reservationId, cancellationToken);
+    internal ValueTask<CreditReservation?> FindReservationAsync(string reservationId, CancellationToken cancellationToken)
+        => StoreCalls.RunAsync(_metrics, "credits.find_reservation", (_store, reservationId, cancellationToken), static s => s._store.FindReservationAsync(s.reservationId, s.cancellationToken));
 
     /// <summary>A new reservation id, for a caller that must know it before the store answers (to release a hold whose answer was lost).</summary>
     internal string NewReservationId() => BillingIds.New("res", _timeProvider);

@@ -17,6 +17,8 @@ internal sealed partial class ReservationSweeper : BackgroundService
     private readonly UsageBillingMetrics _metrics;
     private readonly ILogger<ReservationSweeper> _logger;
     private readonly CreditOptions _options;
+    private long _startedTicks;
+    private long _lastSweptTicks;
 
     public ReservationSweeper(ICreditStore store, PendingCompletions pending, TimeProvider timeProvider, UsageBillingMetrics metrics,
         ILogger<ReservationSweeper> logger, IOptions<UsageBillingOptions> options)
@@ -47,11 +49,16 @@ internal sealed partial class ReservationSweeper : BackgroundService
         {
             // The current timeout applies to every hold, also to those made under a longer one before a restart.
             var now = _timeProvider.GetUtcNow();
-            count = await _store.ExpireReservationsAsync(now, now - _options.ReservationTimeout, _options.SweepBatchSize, cancellationToken).ConfigureAwait(false);
+            using (_metrics.StoreCall("credits.expire"))
+            {
+                count = await _store.ExpireReservationsAsync(now, now - _options.ReservationTimeout, _options.SweepBatchSize, cancellationToken).ConfigureAwait(false);
+            }
+
             total += count;
         }
         while (count == _options.SweepBatchSize);
 
+        Volatile.Write(ref _lastSweptTicks, _timeProvider.GetUtcNow().UtcTicks);
         if (total > 0)
         {
             _metrics.ReservationsExpired(total);
@@ -61,8 +68,25 @@ internal sealed partial class ReservationSweeper : BackgroundService
         return total;
     }
 
+    /// <summary>
+    /// How long since this instance's sweeper last finished a sweep (or since it started, before the first); null when it
+    /// is not running. A sweep postponed for completions being retried does not count.
+    /// </summary>
+    internal TimeSpan? Lag
+    {
+        get
+        {
+            var started = Volatile.Read(ref _startedTicks);
+            return started == 0 ? null : _timeProvider.GetUtcNow() - new DateTimeOffset(Math.Max(started, Volatile.Read(ref _lastSweptTicks)), TimeSpan.Zero);
+        }
+    }
+
+    /// <summary>The sweep interval.</summary>
+    internal TimeSpan Interval => _options.SweepInterval;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        Volatile.Write(ref _startedTicks, _timeProvider.GetUtcNow().UtcTicks);
         // Jitter the first run so that several instances do not sweep in lockstep.
         var jitter = TimeSpan.FromMilliseconds(Random.Shared.Next(0, (int)Math.Max(1, _options.SweepInterval.TotalMilliseconds / 2)));
         try

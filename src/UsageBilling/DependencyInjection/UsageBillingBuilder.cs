@@ -81,13 +81,16 @@ public sealed class UsageBillingBuilder
         return AddNotifier<WebhookNotifier>();
     }
 
-    /// <summary>Replaces <typeparamref name="TService"/> with the singleton <typeparamref name="TImplementation"/>; calling it twice is harmless.</summary>
+    /// <summary>
+    /// Replaces <typeparamref name="TService"/> with the singleton <typeparamref name="TImplementation"/>; calling it twice is harmless.
+    /// A store's calls are timed and traced (<c>usagebilling.store.*</c>) without the store doing anything.
+    /// </summary>
     public UsageBillingBuilder ReplaceStore<TService, TImplementation>()
         where TService : class
         where TImplementation : class, TService
     {
         Services.TryAddSingleton<TImplementation>();
-        Services.Replace(ServiceDescriptor.Singleton<TService>(static sp => sp.GetRequiredService<TImplementation>()));
+        Services.Replace(ServiceDescriptor.Singleton<TService>(static sp => ObservedStores.Wrap<TService>(sp.GetRequiredService<TImplementation>(), sp)));
         return this;
     }
 }

@@ -35,19 +35,19 @@ public static class UsageBillingServiceCollectionExtensions
         services.AddProblemDetails();
 
         services.TryAddSingleton<InMemoryAccountStore>();
-        services.TryAddSingleton<IAccountStore>(static sp => sp.GetRequiredService<InMemoryAccountStore>());
+        services.TryAddSingleton<IAccountStore>(static sp => ObservedStores.Wrap<IAccountStore>(sp.GetRequiredService<InMemoryAccountStore>(), sp));
         services.TryAddSingleton<InMemoryApiKeyStore>();
-        services.TryAddSingleton<IApiKeyStore>(static sp => sp.GetRequiredService<InMemoryApiKeyStore>());
+        services.TryAddSingleton<IApiKeyStore>(static sp => ObservedStores.Wrap<IApiKeyStore>(sp.GetRequiredService<InMemoryApiKeyStore>(), sp));
         services.TryAddSingleton<InMemoryCreditStore>();
         services.TryAddSingleton<ICreditStore>(static sp => sp.GetRequiredService<InMemoryCreditStore>());
         services.TryAddSingleton<InMemoryUsageStore>();
-        services.TryAddSingleton<IUsageStore>(static sp => sp.GetRequiredService<InMemoryUsageStore>());
+        services.TryAddSingleton<IUsageStore>(static sp => ObservedStores.Wrap<IUsageStore>(sp.GetRequiredService<InMemoryUsageStore>(), sp));
         services.TryAddSingleton<InMemoryRateLimitCounterStore>();
-        services.TryAddSingleton<ICounterStore>(static sp => sp.GetRequiredService<InMemoryRateLimitCounterStore>());
+        services.TryAddSingleton<ICounterStore>(static sp => ObservedStores.Wrap<ICounterStore>(sp.GetRequiredService<InMemoryRateLimitCounterStore>(), sp));
         services.TryAddSingleton<InMemoryModelPriceStore>();
-        services.TryAddSingleton<IModelPriceStore>(static sp => sp.GetRequiredService<InMemoryModelPriceStore>());
+        services.TryAddSingleton<IModelPriceStore>(static sp => ObservedStores.Wrap<IModelPriceStore>(sp.GetRequiredService<InMemoryModelPriceStore>(), sp));
         services.TryAddSingleton<InMemoryProviderKeyStore>();
-        services.TryAddSingleton<IProviderKeyStore>(static sp => sp.GetRequiredService<InMemoryProviderKeyStore>());
+        services.TryAddSingleton<IProviderKeyStore>(static sp => ObservedStores.Wrap<IProviderKeyStore>(sp.GetRequiredService<InMemoryProviderKeyStore>(), sp));
         services.TryAddSingleton<LiteLlmCatalogDownload>();
         services.TryAddSingleton<IPricingCatalog, OptionsPricingCatalog>();
 

@@ -17,16 +17,18 @@ internal static class AdminAnalyticsEndpoints
         MapSummary(group, "/analytics/by-account", "getUsageByAccount", "Totals per account, highest cost first.", UsageGrouping.Account, UsageOrder.CostDescending);
         group.MapGet("/analytics/top-accounts", TopAccountsAsync)
             .Describe("getTopAccounts", "The top N accounts by cost (by=cost, default) or requests (by=requests).")
+            .QueryPeriod("default: this UTC month").QueryPageSize(10, "accounts")
             .ProducesJson<RouteHandlerBuilder, SummaryResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/analytics/quotas", QuotasAsync)
             .Describe("getQuotas", "Every key's monthly request quota this UTC month: used, limit, remaining, reset.")
+            .QueryPageSize(100, "keys per page")
             .ProducesJson<RouteHandlerBuilder, QuotaPageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
     }
 
     private static void MapSummary(RouteGroupBuilder group, string pattern, string operationId, string summary, UsageGrouping grouping, UsageOrder order)
         => group.MapGet(pattern, (HttpContext context, IUsageStore usage, TimeProvider time, string? from, string? to, string? accountId, string? keyId)
                 => SummarizeAsync(context, usage, time, new SummaryFilter(from, to, accountId, keyId), grouping, order))
-            .Describe(operationId, summary)
+            .Describe(operationId, summary).QueryPeriod("default: this UTC month")
             .ProducesJson<RouteHandlerBuilder, SummaryResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
 
     /// <summary>The query of a summary: the period [from, to) (default: this UTC month), and optionally one account or key.</summary>

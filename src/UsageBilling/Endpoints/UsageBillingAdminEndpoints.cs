@@ -40,7 +40,7 @@ public static class UsageBillingAdminEndpoints
             .ProducesJson<RouteHandlerBuilder, LedgerEntryResponse>(StatusCodes.Status201Created).ProducesJson<RouteHandlerBuilder, LedgerEntryResponse>()
             .ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status415UnsupportedMediaType);
         group.MapGet("/accounts/{id}/ledger", GetLedgerAsync)
-            .Describe("getLedger", "A page of the account's ledger, newest first.")
+            .Describe("getLedger", "A page of the account's ledger, newest first.").QueryPageSize(50, "entries per page")
             .ProducesJson<RouteHandlerBuilder, LedgerPageResponse>().ProducesProblems(StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound);
         group.MapPost("/accounts/{id}/keys", CreateKeyAsync)
             .Describe("createApiKey", "Creates an API key for the account; the answer holds the key itself, shown this once.")
@@ -54,6 +54,7 @@ public static class UsageBillingAdminEndpoints
             .Produces(StatusCodes.Status204NoContent).ProducesProblems(StatusCodes.Status404NotFound);
         group.MapGet("/usage", QueryUsageAsync)
             .Describe("queryUsage", "A page of usage records, filtered by account, key and period [from, to).")
+            .QueryPeriod("default: no bound").QueryPageSize(100, "records per page")
             .ProducesJson<RouteHandlerBuilder, UsagePageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
         group.MapPut("/accounts/{id}/budget", SetAccountBudgetAsync)
             .Describe("setAccountBudget", "Sets the account's daily, weekly and monthly spend caps (absent or null: no cap).")
@@ -154,11 +155,11 @@ public static class UsageBillingAdminEndpoints
         };
     }
 
-    private static async Task<IResult> GetLedgerAsync(string id, int? limit, string? cursor, AccountManager accounts, CreditManager credits, CancellationToken cancellationToken)
+    private static async Task<IResult> GetLedgerAsync(string id, string? limit, string? cursor, AccountManager accounts, CreditManager credits, CancellationToken cancellationToken)
     {
-        if (limit is < 1 or > MaxPageSize)
+        if (!EndpointHelpers.TryParseLimit(limit, 50, MaxPageSize, out var pageSize, out var error))
         {
-            return Problems.Invalid("limit", $"The limit must be between 1 and {MaxPageSize}.");
+            return error!;
         }
 
         if (await accounts.FindAsync(id, cancellationToken).ConfigureAwait(false) is null)
@@ -166,7 +167,7 @@ public static class UsageBillingAdminEndpoints
             return Problems.NotFound($"Account '{id}'");
         }
 
-        var page = await credits.GetLedgerAsync(id, limit ?? 50, string.IsNullOrEmpty(cursor) ? null : cursor, cancellationToken).ConfigureAwait(false);
+        var page = await credits.GetLedgerAsync(id, pageSize, string.IsNullOrEmpty(cursor) ? null : cursor, cancellationToken).ConfigureAwait(false);
         return TypedResults.Ok(new LedgerPageResponse(page.Entries.Select(LedgerEntryResponse.From).ToList(), page.NextCursor));
     }
 

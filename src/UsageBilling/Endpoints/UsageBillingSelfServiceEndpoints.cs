@@ -26,10 +26,11 @@ public static class UsageBillingSelfServiceEndpoints
         group.MapGet("/balance", BalanceAsync).Describe("getOwnBalance", "The account's balance, held amount and what is available.")
             .ProducesJson<RouteHandlerBuilder, BalanceResponse>();
         group.MapGet("/usage", UsageAsync).Describe("getOwnUsage", "The account's usage for a period (default: this UTC month) by day and by model.")
+            .QueryPeriod("default: this UTC month")
             .ProducesJson<RouteHandlerBuilder, SelfUsageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
         group.MapGet("/limits", LimitsAsync).Describe("getOwnLimits", "The calling key's limits, what is left in each window, and the budgets.")
             .ProducesJson<RouteHandlerBuilder, SelfLimitsResponse>();
-        group.MapGet("/ledger", LedgerAsync).Describe("getOwnLedger", "A page of the account's ledger, newest first.")
+        group.MapGet("/ledger", LedgerAsync).Describe("getOwnLedger", "A page of the account's ledger, newest first.").QueryPageSize(50, "entries per page")
             .ProducesJson<RouteHandlerBuilder, LedgerPageResponse>().ProducesProblems(StatusCodes.Status400BadRequest);
         ProviderKeyEndpoints.MapForSelf(group, "/provider-keys");
         return group;

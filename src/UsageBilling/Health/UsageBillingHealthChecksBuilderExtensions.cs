@@ -7,9 +7,10 @@ namespace Microsoft.Extensions.DependencyInjection;
 public static class UsageBillingHealthChecksBuilderExtensions
 {
     /// <summary>
-    /// Adds the <c>usagebilling</c> check: Unhealthy when the credit or counter store does not answer (metered calls
-    /// are then answered 503), Degraded while completions wait for a store, the usage log's queue is over 80 % full, or
-    /// for an hour after a usage record was dead-lettered. Map it with <c>app.MapHealthChecks("/health")</c>.
+    /// Adds the <c>usagebilling</c> check: Unhealthy when the credit, counter, API-key or account store does not answer
+    /// (metered calls are then answered 503), Degraded while completions wait for a store, the usage log's queue is over
+    /// 80 % full, for an hour after a usage record was dead-lettered, or when the reservation sweeper has not finished a
+    /// sweep for three sweep intervals. Map it with <c>app.MapHealthChecks("/health")</c>.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="name">The check's name.</param>

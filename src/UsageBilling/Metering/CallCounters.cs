@@ -95,13 +95,9 @@ internal sealed class CallCounts
 internal sealed class CallCounters
 {
     private readonly ICounterStore _store;
-    private readonly UsageBillingMetrics? _metrics;
 
-    public CallCounters(ICounterStore store, UsageBillingMetrics? metrics = null)
-    {
-        _store = store;
-        _metrics = metrics;
-    }
+    /// <param name="store">The counter store; its calls are timed where it is registered (<see cref="ObservedStores"/>).</param>
+    public CallCounters(ICounterStore store) => _store = store;
 
     /// <summary>
     /// Adds the call to every window and period at once. When any is over its limit the result is not
@@ -123,7 +119,7 @@ internal sealed class CallCounters
     /// <summary>Applies corrections or give-backs; returns the new values in the same order.</summary>
     public ValueTask<long[]> ApplyAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
         => increments.Count == 0 ? ValueTask.FromResult(Array.Empty<long>())
-            : StoreCalls.RunAsync(_metrics, "counters.increment", (_store, increments, cancellationToken), static s => s._store.IncrementAsync(s.increments, s.cancellationToken));
+            : _store.IncrementAsync(increments, cancellationToken);
 }
 
 /// <summary>The increments of one call (limit windows first, then budget periods) and how to judge their values.</summary>

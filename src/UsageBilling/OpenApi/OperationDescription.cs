@@ -11,6 +11,15 @@ namespace UsageBilling;
 /// </summary>
 internal sealed record OperationIdMetadata(string OperationId);
 
+/// <summary>
+/// The OpenAPI schema of a query parameter the handler reads as text (so that a bad value is a 400 problem with
+/// <c>errors</c>, not the framework's binding failure): an integer with bounds, or a date-time.
+/// </summary>
+internal sealed record QueryParameterMetadata(string Name, string Description, int? Minimum = null, int? Maximum = null, int? Default = null)
+{
+    public bool IsDateTime => Minimum is null;
+}
+
 /// <summary>How UsageBilling's own endpoints describe themselves in the app's OpenAPI document.</summary>
 internal static class OperationDescription
 {
@@ -35,6 +44,17 @@ internal static class OperationDescription
 
         return builder;
     }
+
+    /// <summary>Describes <c>from</c> and <c>to</c> as the ISO 8601 date-times of a half-open period.</summary>
+    public static RouteHandlerBuilder QueryPeriod(this RouteHandlerBuilder builder, string defaults)
+        => builder.WithMetadata(
+            new QueryParameterMetadata("from", $"Start of the period [from, to), inclusive, ISO 8601 (UTC when no offset is given); {defaults}."),
+            new QueryParameterMetadata("to", $"End of the period [from, to), exclusive, ISO 8601 (UTC when no offset is given); {defaults}."));
+
+    /// <summary>Describes <c>limit</c>, a page size from 1 to <see cref="EndpointHelpers.MaxPageSize"/>.</summary>
+    public static RouteHandlerBuilder QueryPageSize(this RouteHandlerBuilder builder, int @default, string what)
+        => builder.WithMetadata(new QueryParameterMetadata("limit", $"How many {what}, from 1 to {EndpointHelpers.MaxPageSize} (default {@default}).",
+            1, EndpointHelpers.MaxPageSize, @default));
 
     /// <summary>Declares a JSON response of type <typeparamref name="TResponse"/>.</summary>
     public static TBuilder ProducesJson<TBuilder, TResponse>(this TBuilder builder, int statusCode = StatusCodes.Status200OK) where TBuilder : IEndpointConventionBuilder

@@ -117,6 +117,8 @@ internal sealed class UsageBillingOpenApiConfiguration : IConfigureNamedOptions<
             operation.OperationId ??= id.OperationId;
         }
 
+        DescribeQueryParameters(operation, metadata);
+
         var schemes = metadata.OfType<IAuthorizeData>()
             .SelectMany(a => (a.AuthenticationSchemes ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             .Distinct(StringComparer.Ordinal)
@@ -170,6 +172,30 @@ internal sealed class UsageBillingOpenApiConfiguration : IConfigureNamedOptions<
         if (metadata.OfType<MeterLlmUsageAttribute>().LastOrDefault() is { } llm && operation.Responses is { } llmResponses && document is not null)
         {
             DescribeLlmErrors(llmResponses, LlmRequestParser.ResolveFormat(llm.Format, "/" + (path ?? "")), document);
+        }
+    }
+
+    /// <summary>Query parameters read as text by the handler get the schema of the value they must hold.</summary>
+    private static void DescribeQueryParameters(OpenApiOperation operation, IList<object> metadata)
+    {
+        foreach (var query in metadata.OfType<QueryParameterMetadata>())
+        {
+            if (operation.Parameters?.OfType<OpenApiParameter>().FirstOrDefault(p => p.In == ParameterLocation.Query && p.Name == query.Name) is not { } parameter)
+            {
+                continue;
+            }
+
+            parameter.Description ??= query.Description;
+            parameter.Schema = query.IsDateTime
+                ? new OpenApiSchema { Type = JsonSchemaType.String, Format = "date-time" }
+                : new OpenApiSchema
+                {
+                    Type = JsonSchemaType.Integer,
+                    Format = "int32",
+                    Minimum = query.Minimum?.ToString(CultureInfo.InvariantCulture),
+                    Maximum = query.Maximum?.ToString(CultureInfo.InvariantCulture),
+                    Default = query.Default is { } value ? JsonValue.Create(value) : null,
+                };
         }
     }
 

@@ -243,10 +243,7 @@ internal sealed partial class UsageLogWriter : IHostedService, IAsyncDisposable
     {
         try
         {
-            using (_metrics.StoreCall("usage.append"))
-            {
-                await _store.AppendAsync(records, _abort.Token).ConfigureAwait(false);
-            }
+            await _store.AppendAsync(records, _abort.Token).ConfigureAwait(false);
 
             _metrics.UsageWritten(records.Count);
             return null;

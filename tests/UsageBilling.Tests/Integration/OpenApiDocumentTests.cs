@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.OpenApi;
 using UsageBilling.Tests.Shared;
 
@@ -48,6 +49,43 @@ public sealed class OpenApiDocumentTests : IClassFixture<MeteredApiFactory>
         var admin = OpenApiDocumentChecks.Operations(document).Single(o => o.Operation.OperationId == "getAccount").Operation;
         Assert.Equal(["AdminToken"], OpenApiDocumentChecks.Schemes(admin));
         Assert.NotNull(document.Tags!.Single(t => t.Name == "UsageBilling admin").Description);
+    }
+
+    [Fact]
+    public async Task Page_sizes_and_periods_are_typed_and_a_value_outside_the_type_is_a_400_problem_naming_the_parameter()
+    {
+        var document = OpenApiDocumentChecks.Parse(await DocumentAsync());
+        var typed = OpenApiDocumentChecks.Operations(document)
+            .SelectMany(o => OpenApiDocumentChecks.TypedQueryParameters(o.Operation).Select(p => (o.Path, o.Method, o.Operation, Parameter: p)))
+            .ToList();
+        var operations = typed.Select(t => t.Operation.OperationId).ToHashSet();
+        foreach (var id in new[] { "getLedger", "queryUsage", "getUsageSummary", "getUsageDaily", "getTopAccounts", "getQuotas", "getOwnUsage", "getOwnLedger" })
+        {
+            Assert.Contains(id, operations);
+        }
+
+        var (accountId, key, _) = await _factory.CreateCustomerAsync(1m);
+        using var admin = _factory.CreateAdminClient();
+        using var self = _factory.CreateKeyClient(key);
+        foreach (var (path, method, operation, parameter) in typed)
+        {
+            Assert.Equal("GET", method);
+            var client = OpenApiDocumentChecks.Schemes(operation).Contains("ApiKey") ? self : admin;
+            var url = path.Replace("{id}", accountId, StringComparison.Ordinal) + "?" + parameter.Name + "=";
+            var integer = parameter.Schema!.Type == JsonSchemaType.Integer;
+            string[] outside = integer
+                ? ["abc", "1.5", "-1", "0", (int.Parse(parameter.Schema.Maximum!, CultureInfo.InvariantCulture) + 1).ToString(CultureInfo.InvariantCulture), "99999999999"]
+                : ["yesterday", "2026-13-01T00:00:00Z", "1e9"];
+            foreach (var value in outside)
+            {
+                var problem = await MeteredApiFactory.ReadProblemAsync(await client.GetAsync(url + Uri.EscapeDataString(value)), 400, ProblemTypes.ValidationFailed);
+                Assert.True(problem.GetProperty("errors").TryGetProperty(parameter.Name!, out _), $"{operation.OperationId} {parameter.Name}={value}: {problem}");
+            }
+
+            var inside = integer ? parameter.Schema.Maximum! : parameter.Name == "from" ? "2026-11-01T00:00:00Z" : "2026-12-01T00:00:00Z";
+            var accepted = await client.GetAsync(url + Uri.EscapeDataString(inside));
+            Assert.True(accepted.IsSuccessStatusCode, $"{operation.OperationId} {parameter.Name}={inside}: {(int)accepted.StatusCode} {await accepted.Content.ReadAsStringAsync()}");
+        }
     }
 
     [SkippableFact]
