@@ -24,21 +24,28 @@ internal sealed class GroupWriter<T>
         _write = write;
     }
 
-    /// <summary>Queues <paramref name="item"/>; a writer takes it at once, or with the batch after the one being written.</summary>
+    /// <summary>
+    /// Queues <paramref name="item"/>; a writer takes it at once, or with the batch after the one being written. When no
+    /// writer is running, this caller writes the first batch itself (until its first wait), so that a store that
+    /// answers at once costs no hand-off between threads; the batches after it run on the thread pool.
+    /// </summary>
     public void Enqueue(T item)
     {
         _queue.Enqueue(item);
         if (Interlocked.CompareExchange(ref _writing, 1, 0) == 0)
         {
-            // This caller starts the writer, which runs until the queue is empty; the others wait for its batches.
-            _ = Task.Run(WriteQueuedAsync);
+            // This caller becomes the writer; the others wait for its batches.
+            _ = WriteQueuedAsync();
         }
     }
 
     private async Task WriteQueuedAsync()
     {
         var batch = new List<T>(_maxBatch);
-        while (true)
+
+        // Whether this still runs on the stack of the caller that started the writer: no write has waited yet.
+        var onCaller = true;
+        for (var written = 0; ; written++)
         {
             while (batch.Count < _maxBatch && _queue.TryDequeue(out var item))
             {
@@ -58,7 +65,16 @@ internal sealed class GroupWriter<T>
                 continue;
             }
 
-            await _write([.. batch]).ConfigureAwait(false);
+            if (onCaller && written > 0)
+            {
+                // The caller's own batch is written: give it back its thread, and write the rest on the thread pool.
+                await Task.Yield();
+                onCaller = false;
+            }
+
+            var write = _write([.. batch]);
+            onCaller &= write.IsCompleted;
+            await write.ConfigureAwait(false);
             batch.Clear();
         }
     }
