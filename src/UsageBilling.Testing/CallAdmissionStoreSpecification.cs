@@ -174,16 +174,7 @@ public abstract class CallAdmissionStoreSpecification
         });
     }
 
-    private static async Task GrantAsync(ICreditStore credits, string account, decimal amount)
-        => Assert.Equal(PostStatus.Posted, (await credits.PostAsync(new LedgerPostRequest
-        {
-            EntryId = NewId("led"),
-            AccountId = account,
-            Kind = LedgerEntryKind.Grant,
-            Amount = Money.FromUnits(amount),
-            IdempotencyKey = NewId("grant"),
-            CreatedAt = Now,
-        })).Status);
+    private static Task GrantAsync(ICreditStore credits, string account, decimal amount) => SpecificationCredits.GrantAsync(credits, account, amount, Now);
 
-    private static string NewId(string prefix) => prefix + "_" + Guid.NewGuid().ToString("N");
+    private static string NewId(string prefix) => SpecificationCredits.NewId(prefix);
 }
