@@ -1,3 +1,4 @@
+using System.Data;
 using System.Data.Common;
 using System.Text;
 using Microsoft.EntityFrameworkCore;
@@ -23,6 +24,13 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         nameof(UsageRecordEntity.InputTokens), nameof(UsageRecordEntity.OutputTokens), nameof(UsageRecordEntity.CachedInputTokens),
         nameof(UsageRecordEntity.TokensEstimated), nameof(UsageRecordEntity.Streamed), nameof(UsageRecordEntity.ClientAborted),
         nameof(UsageRecordEntity.CostBreakdown),
+    ];
+
+    /// <summary>The parameter type of each column, in <see cref="Columns"/> order.</summary>
+    private static readonly DbType[] ColumnTypes =
+    [
+        DbType.String, DbType.Int64, DbType.String, DbType.String, DbType.String, DbType.String, DbType.Int32, DbType.Double, DbType.Int64, DbType.String,
+        DbType.String, DbType.String, DbType.Int64, DbType.Int64, DbType.Int64, DbType.Boolean, DbType.Boolean, DbType.Boolean, DbType.String,
     ];
 
     private readonly BillingDatabase<TContext> _database;
@@ -61,13 +69,21 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         {
             // SQLite: one prepared single-row statement run per record inside the transaction is ~10× faster than
             // multi-row statements with thousands of named parameters.
+            // The parameters are made once and given each record's values in turn.
             await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, 1));
             Bind(insert, 0, unique[0]);
             await insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
-            foreach (var record in unique)
+            for (var r = 0; r < unique.Count; r++)
             {
-                insert.Parameters.Clear();
-                Bind(insert, 0, record);
+                if (r > 0)
+                {
+                    var values = Values(unique[r]);
+                    for (var i = 0; i < values.Length; i++)
+                    {
+                        insert.Parameters[i].Value = values[i] ?? DBNull.Value;
+                    }
+                }
+
                 await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
             }
 
@@ -90,26 +106,19 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
     private static void Bind(DbCommand insert, int row, UsageRecord r)
     {
         var p = "@r" + row.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
-        insert.With(p + "0", r.RequestId)
-            .With(p + "1", r.Timestamp.ToUnixTimeMilliseconds())
-            .With(p + "2", r.KeyId)
-            .With(p + "3", r.AccountId)
-            .With(p + "4", r.Method)
-            .With(p + "5", r.Route)
-            .With(p + "6", r.StatusCode)
-            .With(p + "7", r.DurationMs)
-            .With(p + "8", r.Cost.Nanos)
-            .With(p + "9", r.Outcome)
-            .With(p + "10", r.IdempotencyKey)
-            .With(p + "11", r.Model)
-            .With(p + "12", r.InputTokens)
-            .With(p + "13", r.OutputTokens)
-            .With(p + "14", r.CachedInputTokens)
-            .With(p + "15", r.TokensEstimated)
-            .With(p + "16", r.Streamed)
-            .With(p + "17", r.ClientAborted)
-            .With(p + "18", r.CostBreakdown);
+        var values = Values(r);
+        for (var i = 0; i < values.Length; i++)
+        {
+            insert.With(p + i.ToString(System.Globalization.CultureInfo.InvariantCulture), ColumnTypes[i], values[i]);
+        }
     }
+
+    /// <summary>The record's values, in <see cref="Columns"/> order.</summary>
+    private static object?[] Values(UsageRecord r) =>
+    [
+        r.RequestId, r.Timestamp.ToUnixTimeMilliseconds(), r.KeyId, r.AccountId, r.Method, r.Route, r.StatusCode, r.DurationMs, r.Cost.Nanos, r.Outcome,
+        r.IdempotencyKey, r.Model, r.InputTokens, r.OutputTokens, r.CachedInputTokens, r.TokensEstimated, r.Streamed, r.ClientAborted, r.CostBreakdown,
+    ];
 
     public ValueTask<UsagePage> QueryAsync(UsageQuery query, CancellationToken cancellationToken = default)
     {
