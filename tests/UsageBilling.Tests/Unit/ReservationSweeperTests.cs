@@ -52,6 +52,87 @@ public sealed class ReservationSweeperTests
         Assert.Equal(Money.Zero, (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Reserved);
     }
 
+    [Fact]
+    public async Task One_sweep_releases_every_expired_hold_batch_by_batch_and_counts_them_all()
+    {
+        await using var harness = new MeteredCallHarness(Now, o =>
+        {
+            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5);
+            o.Credits.SweepBatchSize = 2;
+        }, metrics: true);
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        var caller = await harness.CallerAsync(credit: 10m);
+        for (var i = 0; i < 5; i++)
+        {
+            await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), $"crashed-{i}");
+        }
+
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+        var running = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "running");
+
+        // Five due holds in batches of two: two full batches and a last one of one, all in one sweep.
+        Assert.Equal(5, await harness.Services.GetRequiredService<ReservationSweeper>().SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(5, expired.GetMeasurementSnapshot().Sum(m => m.Value));
+        var balance = await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        Assert.Equal(Money.FromUnits(1m), balance.Reserved);
+        Assert.Equal(Money.FromUnits(9m), balance.Available);
+        Assert.Equal(ReservationState.Active, (await harness.CreditStore.FindReservationAsync(running.Reservation!.Id))!.State);
+
+        // Nothing more is due: a sweep releases nothing and counts nothing.
+        Assert.Equal(0, await harness.Services.GetRequiredService<ReservationSweeper>().SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(5, expired.GetMeasurementSnapshot().Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task While_a_completion_is_retried_the_sweeper_keeps_every_hold_and_sweeps_once_it_landed()
+    {
+        await using var harness = new MeteredCallHarness(Now, o => o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5));
+        var caller = await harness.CallerAsync(credit: 10m);
+        var held = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "settle-in-retry");
+        var crashed = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "crashed");
+        var pending = harness.Services.GetRequiredService<PendingCompletions>();
+        var settled = false;
+        pending.Defer("settle " + held.Reservation!.Id, async ct =>
+        {
+            await harness.Credits.SettleAsync(held.Reservation.Id, Money.FromUnits(2m), ct);
+            settled = true;
+        }, new TimeoutException("the store timed out"));
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+        var sweeper = harness.Services.GetRequiredService<ReservationSweeper>();
+
+        // The call completed and its settle is queued: its hold, though past its expiry, keeps its credit.
+        Assert.Equal(0, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(ReservationState.Active, (await harness.CreditStore.FindReservationAsync(held.Reservation.Id))!.State);
+        Assert.Equal(ReservationState.Active, (await harness.CreditStore.FindReservationAsync(crashed.Reservation!.Id))!.State);
+        Assert.Equal(Money.FromUnits(4m), (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Reserved);
+
+        using var stop = new CancellationTokenSource();
+        await pending.StartAsync(stop.Token);
+        try
+        {
+            for (var step = 0; step < 100 && pending.Count > 0; step++)
+            {
+                harness.Time.Advance(TimeSpan.FromMilliseconds(100));
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await pending.StopAsync(CancellationToken.None);
+        }
+
+        // The settle landed and charged; now the sweeper releases the crashed call's hold, and only that.
+        Assert.True(settled);
+        Assert.Equal(0, pending.Count);
+        Assert.Equal(1, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(crashed.Reservation.Id))!.State);
+        var balance = await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        Assert.Equal(Money.FromUnits(8m), balance.Balance);
+        Assert.Equal(Money.Zero, balance.Reserved);
+    }
+
     /// <summary>
     /// Steps the clock one interval at a time until the sweeper has counted <paramref name="total"/> expired holds. The
     /// service starts on a thread of its own, so its timer may be armed only after a step; a slow machine only takes
