@@ -19,6 +19,10 @@ suite="${1:-core}"
 cd "$root"
 dotnet tool restore >/dev/null
 
+# Read by the test projects: their tests run one at a time (eng/xunit.runner.mutation.json), or Stryker's per-test
+# coverage credits a mutant to the wrong tests and reports mutants that the suite kills as survivors.
+export UsageBillingMutationRun=true
+
 run() {
   local project="$1"
   shift
