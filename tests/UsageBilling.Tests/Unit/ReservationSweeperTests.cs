@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -82,6 +84,29 @@ public sealed class ReservationSweeperTests
         // Nothing more is due: a sweep releases nothing and counts nothing.
         Assert.Equal(0, await harness.Services.GetRequiredService<ReservationSweeper>().SweepOnceAsync(CancellationToken.None));
         Assert.Equal(5, expired.GetMeasurementSnapshot().Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task A_sweep_that_releases_nothing_logs_and_counts_nothing()
+    {
+        await using var harness = new MeteredCallHarness(Now, o => o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5), metrics: true);
+        var logger = new FakeLogger<ReservationSweeper>();
+        var sweeper = new ReservationSweeper(harness.CreditStore, harness.Services.GetRequiredService<PendingCompletions>(), harness.Time,
+            harness.Services.GetRequiredService<UsageBillingMetrics>(), logger, harness.Services.GetRequiredService<IOptions<UsageBillingOptions>>());
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        var caller = await harness.CallerAsync(credit: 10m);
+        await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "running");
+
+        // Every 30 s on every instance: an idle sweep must not write a line or a data point.
+        Assert.Equal(0, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Empty(logger.Collector.GetSnapshot());
+        Assert.Empty(expired.GetMeasurementSnapshot());
+
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(1, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Equal("ReservationsExpired", Assert.Single(logger.Collector.GetSnapshot()).Id.Name);
+        Assert.Equal(1, Assert.Single(expired.GetMeasurementSnapshot()).Value);
     }
 
     [Fact]
