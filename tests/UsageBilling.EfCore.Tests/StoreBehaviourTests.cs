@@ -203,6 +203,46 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     }
 
     [SkippableFact]
+    public async Task A_ledger_page_that_ends_exactly_at_the_oldest_entry_has_no_next_cursor_and_a_page_below_one_is_refused()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+        foreach (var key in new[] { "g1", "g2" })
+        {
+            await credits.PostAsync(new LedgerPostRequest
+            {
+                EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(1m), IdempotencyKey = key, CreatedAt = Now,
+            });
+        }
+
+        var page = await credits.GetLedgerAsync(account, 2, null);
+        Assert.Equal(2, page.Entries.Count);
+        Assert.Null(page.NextCursor);
+        Assert.NotNull((await credits.GetLedgerAsync(account, 1, null)).NextCursor);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await credits.GetLedgerAsync(account, 0, null))).ParamName);
+    }
+
+    [SkippableFact]
+    public async Task A_move_no_balance_could_absorb_is_refused_as_over_the_limit_and_moves_nothing()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+
+        foreach (var nanos in new[] { long.MaxValue, long.MinValue + 1 })
+        {
+            var posted = await credits.PostAsync(new LedgerPostRequest
+            {
+                EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Adjustment, Amount = new Money(nanos), IdempotencyKey = $"huge-{nanos}",
+                RequireAvailableBalance = false, CreatedAt = Now,
+            });
+            Assert.Equal(PostStatus.LimitExceeded, posted.Status);
+        }
+
+        Assert.Equal(default(CreditBalance), await credits.GetBalanceAsync(account));
+        Assert.Empty((await credits.GetLedgerAsync(account, 10, null)).Entries);
+    }
+
+    [SkippableFact]
     public async Task A_missing_request_is_refused_with_ArgumentNullException()
     {
         var credits = database.Get<ICreditStore>();
