@@ -238,6 +238,14 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
             Assert.Equal(PostStatus.LimitExceeded, posted.Status);
         }
 
+        // Within what the store can add up, the database's bounds decide: one unit past the negative maximum is refused.
+        var pastFloor = await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Charge, Amount = -(CreditBalance.MaxBalance + Money.FromUnits(1m)),
+            IdempotencyKey = "past-floor", RequireAvailableBalance = false, CreatedAt = Now,
+        });
+        Assert.Equal(PostStatus.LimitExceeded, pastFloor.Status);
+
         Assert.Equal(default(CreditBalance), await credits.GetBalanceAsync(account));
         Assert.Empty((await credits.GetLedgerAsync(account, 10, null)).Entries);
     }
