@@ -167,5 +167,22 @@ public sealed class CreditManagerTests
         Assert.Equal(Money.FromUnits(10.25m), (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Balance);
     }
 
+    [Fact]
+    public async Task A_retried_grant_with_the_same_payment_id_is_posted_once()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync(credit: 10m);
+
+        var first = await harness.Credits.PostAsync(caller.Account.Id, LedgerEntryKind.Grant, Money.FromUnits(5m), "payment-42");
+        var retry = await harness.Credits.PostAsync(caller.Account.Id, LedgerEntryKind.Grant, Money.FromUnits(5m), "payment-42");
+
+        Assert.Equal(PostStatus.Posted, first.Status);
+        Assert.Equal(PostStatus.Duplicate, retry.Status);
+        Assert.Equal(first.Entry, retry.Entry);
+        Assert.StartsWith("led_", first.Entry!.Id, StringComparison.Ordinal);
+        Assert.Equal(Money.FromUnits(15m), (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Balance);
+        Assert.StartsWith("res_", (await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "call-1")).Reservation!.Id, StringComparison.Ordinal);
+    }
+
     private static Money Units(string units) => Money.FromUnits(decimal.Parse(units, System.Globalization.CultureInfo.InvariantCulture));
 }
