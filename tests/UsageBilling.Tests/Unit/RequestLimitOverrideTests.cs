@@ -165,6 +165,21 @@ public sealed class RequestLimitOverrideTests
         Assert.False(response.Headers.ContainsKey("X-RateLimit-Remaining-Tokens"));
     }
 
+    [Fact]
+    public async Task Actual_tokens_of_a_call_on_a_key_without_a_token_limit_leave_its_request_windows_alone()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync();
+        var limits = new RequestLimits { RequestsPerMinute = 100 };
+
+        var first = await harness.AdmitAsync(harness.Call(caller, 0.1m, limits, llm: MeteredCallHarness.Tokens(800)));
+        await first.Lease!.CompleteAsync(new CallResult(Money.FromUnits(0.05m), false, ActualTokens: 500), MeteredCallHarness.Record(first.Lease.Request));
+
+        var second = await harness.AdmitAsync(harness.Call(caller, 0.1m, limits));
+        Assert.NotNull(second.Lease);
+        Assert.Equal(98, second.Counts.Limits.Binding!.Value.Remaining);
+    }
+
     private static RequestLimits With(RequestLimits limits, string window, long value) => window switch
     {
         nameof(RequestLimits.RequestsPerSecond) => limits with { RequestsPerSecond = value },
