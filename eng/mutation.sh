@@ -1,15 +1,35 @@
 #!/usr/bin/env bash
 # Mutation testing of the money and limit code with Stryker.NET (a local tool pinned in .config/dotnet-tools.json).
-# Not part of CI or `dotnet test`: it takes tens of minutes on 2 cores.
+# Not part of CI or `dotnet test`: the whole scope takes well over an hour on 2 shared cores. Run it per file or per
+# small group, in the background, with `nice`, and not under a shared build lock.
 #
 #   eng/mutation.sh [core|ef|all] [more dotnet-stryker options]
 #
 #   eng/mutation.sh core                                    # every money and limit file of src/UsageBilling
-#   eng/mutation.sh core --mutate "**/Credits/CreditManager.cs" --mutate "**/Money.cs"   # just these files
-#   source /tmp/pgenv; eng/mutation.sh ef                   # the EF credit store (SQLite, and PostgreSQL when configured)
+#   eng/mutation.sh core --mutate "**/Credits/CreditManager.cs" --mutate "**/Money.cs" -L  # just these files, with a log
+#   eng/mutation.sh ef --mutate "**/Stores/EfCoreCreditStore.cs"   # the EF stores: SQLite, and PostgreSQL when
+#                                                           # USAGEBILLING_POSTGRES is set (source /tmp/pgenv)
+#   eng/mutation-summary.py <test project>/StrykerOutput/<run>/reports/mutation-report.json --survivors
 #
-# What is mutated and what is ignored (ConfigureAwait, log calls) is in each test project's stryker-config.json.
-# Reports land in <test project>/StrykerOutput/<timestamp>/reports (html and json); the score is printed at the end.
+# Reports land in <test project>/StrykerOutput/<timestamp>/reports (html and json). Results: eng/mutation-results.md;
+# mutants left alive and why: eng/mutation-survivors.md.
+#
+# What each stryker-config.json leaves out, and why (none of it hides a mutant of money logic):
+#  - ignore-methods ConfigureAwait: flipping ConfigureAwait(false) changes no result (no synchronization context).
+#  - ignore-methods Log.* (core): the [LoggerMessage] calls only write logs.
+#  - test-case-filter (core): the test classes of other features (auth, admin HTTP shapes, OpenAPI, generated clients,
+#    analytics, the usage log, webhooks, tokenizer, LiteLLM catalogue, health checks, sample start-up) are not run
+#    against mutants. They reach money code only in passing, and cost two thirds of the suite's time. Running fewer
+#    tests can only turn a killed mutant into a survivor, never hide one, so the score is if anything understated.
+#  - `--mutate` on the command line replaces the config's list. Stryker 5.1 still mutates and compiles the whole
+#    project and drops mutants outside the list afterwards: the "compile errors" it prints are project-wide (about
+#    1,000, of which about 270 in the money files), and the compile rounds take 1-2 minutes, not the bulk of a run.
+#
+# Compile errors are Stryker 5.1 failing on C# it duplicates, not on our mutants: pattern variables (`is { } x`,
+# `out var x`) copied into both arms of its mutant switch ("already defined", "unassigned"), object initialisers of
+# records with `required` members emptied, `.Count` properties taken for LINQ calls. Those mutants are not counted in
+# the score. When Stryker cannot tell which mutant broke the build it drops a whole method ("Safe Mode"); that happens
+# to CallCompletions.LandedAsync and EfCoreCreditStore.ExpireReservationsAsync (see eng/mutation-survivors.md).
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +38,10 @@ suite="${1:-core}"
 
 cd "$root"
 dotnet tool restore >/dev/null
+
+# Read by the test projects: their tests run one at a time (eng/xunit.runner.mutation.json), or Stryker's per-test
+# coverage credits a mutant to the wrong tests and reports mutants that the suite kills as survivors.
+export UsageBillingMutationRun=true
 
 run() {
   local project="$1"

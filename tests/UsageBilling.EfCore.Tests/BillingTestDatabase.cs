@@ -25,6 +25,13 @@ public abstract class BillingTestDatabase : IAsyncLifetime
         return Services.GetRequiredService<T>();
     }
 
+    /// <summary>
+    /// A credit store of its own on this database, as the registration makes it. Each test takes one, so that each test
+    /// builds the store's statements: Stryker credits a mutant in <see cref="CreditStatements"/>' constructor only to
+    /// the tests that ran it, and with one store per class that was the class's first test alone.
+    /// </summary>
+    public ICreditStore NewCreditStore() => new EfCoreCreditStore<UsageBillingDbContext>(Get<BillingDatabase<UsageBillingDbContext>>());
+
     public async Task InitializeAsync()
     {
         if (SkipReason is not null)

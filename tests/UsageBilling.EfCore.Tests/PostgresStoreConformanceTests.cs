@@ -14,7 +14,7 @@ public sealed class PostgresTestGroup
 [Collection(PostgresTestGroup.Name)]
 public sealed class PostgresCreditStoreTests(PostgresTestDatabase database) : CreditStoreSpecification, IClassFixture<PostgresTestDatabase>
 {
-    protected override ValueTask<ICreditStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<ICreditStore>());
+    protected override ValueTask<ICreditStore> CreateStoreAsync() => ValueTask.FromResult(database.NewCreditStore());
 }
 
 [Collection(PostgresTestGroup.Name)]

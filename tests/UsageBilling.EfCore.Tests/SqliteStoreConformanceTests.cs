@@ -6,7 +6,7 @@ namespace UsageBilling.EntityFrameworkCore.Tests;
 
 public sealed class SqliteCreditStoreTests(SqliteTestDatabase database) : CreditStoreSpecification, IClassFixture<SqliteTestDatabase>
 {
-    protected override ValueTask<ICreditStore> CreateStoreAsync() => ValueTask.FromResult(database.Get<ICreditStore>());
+    protected override ValueTask<ICreditStore> CreateStoreAsync() => ValueTask.FromResult(database.NewCreditStore());
 }
 
 public sealed class SqliteApiKeyStoreTests(SqliteTestDatabase database) : ApiKeyStoreSpecification, IClassFixture<SqliteTestDatabase>

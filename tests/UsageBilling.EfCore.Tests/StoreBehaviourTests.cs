@@ -165,6 +165,101 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     }
 
     [SkippableFact]
+    public async Task A_refused_hold_answers_with_the_balance_it_did_not_fit_for_the_402()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+        await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(10m), IdempotencyKey = "g", CreatedAt = Now,
+        });
+        var held = await credits.ReserveAsync(Hold(account, 6m, "r1"));
+        Assert.Equal(new CreditBalance(Money.FromUnits(10m), Money.FromUnits(6m)), held.Balance);
+
+        var refused = await credits.ReserveAsync(Hold(account, 4.5m, "r2"));
+
+        Assert.Equal(ReserveStatus.InsufficientCredit, refused.Status);
+        Assert.Equal(new CreditBalance(Money.FromUnits(10m), Money.FromUnits(6m)), refused.Balance);
+        Assert.Equal(Money.FromUnits(4m), refused.Balance!.Value.Available);
+    }
+
+    [SkippableFact]
+    public async Task A_free_call_holds_nothing_on_an_account_that_never_had_money_and_settles_for_nothing()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+
+        var held = await credits.ReserveAsync(Hold(account, 0m, "free-1"));
+        Assert.Equal(ReserveStatus.Reserved, held.Status);
+        Assert.Equal(default(CreditBalance), held.Balance);
+
+        // Once the balance row exists, a second free call holds the same way.
+        Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(Hold(account, 0m, "free-2"))).Status);
+        Assert.Equal(ReserveStatus.InsufficientCredit, (await credits.ReserveAsync(Hold(account, 0.000000001m, "paid"))).Status);
+        var settled = await credits.SettleAsync(held.Reservation!.Id, Money.Zero, Now);
+        Assert.Equal(SettleStatus.Settled, settled.Status);
+        Assert.Null(settled.Entry);
+        Assert.Equal(default(CreditBalance), await credits.GetBalanceAsync(account));
+    }
+
+    [SkippableFact]
+    public async Task A_ledger_page_that_ends_exactly_at_the_oldest_entry_has_no_next_cursor_and_a_page_below_one_is_refused()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+        foreach (var key in new[] { "g1", "g2" })
+        {
+            await credits.PostAsync(new LedgerPostRequest
+            {
+                EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(1m), IdempotencyKey = key, CreatedAt = Now,
+            });
+        }
+
+        var page = await credits.GetLedgerAsync(account, 2, null);
+        Assert.Equal(2, page.Entries.Count);
+        Assert.Null(page.NextCursor);
+        Assert.NotNull((await credits.GetLedgerAsync(account, 1, null)).NextCursor);
+        Assert.Equal("limit", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await credits.GetLedgerAsync(account, 0, null))).ParamName);
+    }
+
+    [SkippableFact]
+    public async Task A_move_no_balance_could_absorb_is_refused_as_over_the_limit_and_moves_nothing()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+
+        foreach (var nanos in new[] { long.MaxValue, long.MinValue + 1 })
+        {
+            var posted = await credits.PostAsync(new LedgerPostRequest
+            {
+                EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Adjustment, Amount = new Money(nanos), IdempotencyKey = $"huge-{nanos}",
+                RequireAvailableBalance = false, CreatedAt = Now,
+            });
+            Assert.Equal(PostStatus.LimitExceeded, posted.Status);
+        }
+
+        // Within what the store can add up, the database's bounds decide: one unit past the negative maximum is refused.
+        var pastFloor = await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Charge, Amount = -(CreditBalance.MaxBalance + Money.FromUnits(1m)),
+            IdempotencyKey = "past-floor", RequireAvailableBalance = false, CreatedAt = Now,
+        });
+        Assert.Equal(PostStatus.LimitExceeded, pastFloor.Status);
+
+        Assert.Equal(default(CreditBalance), await credits.GetBalanceAsync(account));
+        Assert.Empty((await credits.GetLedgerAsync(account, 10, null)).Entries);
+    }
+
+    [SkippableFact]
+    public async Task A_missing_request_is_refused_with_ArgumentNullException()
+    {
+        var credits = database.Get<ICreditStore>();
+
+        Assert.Equal("request", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await credits.ReserveAsync(null!))).ParamName);
+        Assert.Equal("request", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await credits.PostAsync(null!))).ParamName);
+    }
+
+    [SkippableFact]
     public async Task A_ledger_cursor_that_is_not_one_of_ours_reads_as_the_end()
     {
         var credits = database.Get<ICreditStore>();
@@ -250,6 +345,11 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         StatusCode = 200,
         DurationMs = 2.5,
         Cost = Money.FromUnits(0.001m),
+    };
+
+    private static CreditReservationRequest Hold(string account, decimal units, string key) => new()
+    {
+        ReservationId = NewId("res"), AccountId = account, Amount = Money.FromUnits(units), IdempotencyKey = key, CreatedAt = Now, ExpiresAt = Now.AddMinutes(10),
     };
 
     private static string NewId(string prefix) => $"{prefix}_{Guid.NewGuid():N}";

@@ -286,23 +286,13 @@ internal sealed class InMemoryCreditStore : ICreditStore
         var expired = 0;
         while (expired < maxCount)
         {
-            Hold due;
-            lock (_activeLock)
+            var next = NextDue(now, createdBefore);
+            if (next is null)
             {
-                if (_activeByExpiry.Count > 0 && _activeByExpiry.Min.At <= now)
-                {
-                    due = _activeByExpiry.Min;
-                }
-                else if (_activeByCreation.Count > 0 && _activeByCreation.Min.At <= createdBefore)
-                {
-                    due = _activeByCreation.Min;
-                }
-                else
-                {
-                    break;
-                }
+                break;
             }
 
+            var due = next.Value;
             Interlocked.Increment(ref _sweepVisits);
             var state = Account(due.AccountId);
             lock (state)
@@ -330,6 +320,25 @@ internal sealed class InMemoryCreditStore : ICreditStore
         // The sweeper also forgets what finished more than a window ago, so an idle store shrinks too.
         ForgetFinished(int.MaxValue);
         return ValueTask.FromResult(expired);
+    }
+
+    /// <summary>The earliest active hold past its expiry, else the earliest created at or before <paramref name="createdBefore"/>; null when none is due.</summary>
+    private Hold? NextDue(DateTimeOffset now, DateTimeOffset createdBefore)
+    {
+        lock (_activeLock)
+        {
+            if (_activeByExpiry.Count > 0 && _activeByExpiry.Min.At <= now)
+            {
+                return _activeByExpiry.Min;
+            }
+
+            if (_activeByCreation.Count > 0 && _activeByCreation.Min.At <= createdBefore)
+            {
+                return _activeByCreation.Min;
+            }
+
+            return null;
+        }
     }
 
     /// <summary>

@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -109,6 +111,77 @@ public sealed class CreditManagerTests
         Assert.Equal(1, await sweeper.SweepOnceAsync(CancellationToken.None));
         Assert.Equal(Money.Zero, (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Reserved);
         Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(held.Reservation.Id))!.State);
+    }
+
+    [Fact]
+    public async Task Blank_accounts_and_blank_hold_keys_are_refused_before_anything_is_written()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync(credit: 10m);
+
+        Assert.Equal("accountId", (await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+            await harness.Credits.PostAsync(" ", LedgerEntryKind.Grant, Money.FromUnits(1m), "payment-1"))).ParamName);
+        Assert.Equal("accountId", (await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+            await harness.Credits.ReserveAsync(" ", Money.FromUnits(1m), "call-1"))).ParamName);
+        Assert.Equal("idempotencyKey", (await Assert.ThrowsAnyAsync<ArgumentException>(async () =>
+            await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), " "))).ParamName);
+
+        Assert.Empty((await harness.Credits.GetLedgerAsync(" ")).Entries);
+        var balance = await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        Assert.Equal(Money.FromUnits(10m), balance.Balance);
+        Assert.Equal(Money.Zero, balance.Reserved);
+    }
+
+    [Fact]
+    public async Task A_ledger_page_of_fewer_than_one_entry_is_refused()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync(credit: 10m);
+
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await harness.Credits.GetLedgerAsync(caller.Account.Id, limit: 0));
+
+        Assert.Equal("limit", error.ParamName);
+        Assert.Single((await harness.Credits.GetLedgerAsync(caller.Account.Id, limit: 1)).Entries);
+    }
+
+    [Fact]
+    public async Task Each_credit_operation_is_timed_under_its_own_name()
+    {
+        await using var harness = new MeteredCallHarness(Now, metrics: true);
+        var caller = await harness.CallerAsync(credit: 10m);
+        using var durations = new MetricCollector<double>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.store.duration");
+
+        await harness.Credits.PostAsync(caller.Account.Id, LedgerEntryKind.Grant, Money.FromUnits(1m), "payment-1");
+        await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        await harness.Credits.GetLedgerAsync(caller.Account.Id);
+        var settled = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "call-1");
+        await harness.Credits.SettleAsync(settled.Reservation!.Id, Money.FromUnits(0.5m));
+        var released = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "call-2");
+        await harness.Credits.ReleaseAsync(released.Reservation!.Id);
+        await harness.Credits.ChargeUsedAsync(caller.Account.Id, Money.FromUnits(0.25m), "ingest-1", "litellm m", CancellationToken.None);
+
+        Assert.Equal(
+            ["credits.post", "credits.balance", "credits.ledger", "credits.reserve", "credits.settle", "credits.reserve", "credits.release", "credits.charge"],
+            durations.GetMeasurementSnapshot().Select(m => (string)m.Tags["usagebilling.store.operation"]!).ToArray());
+        Assert.Equal(Money.FromUnits(10.25m), (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Balance);
+    }
+
+    [Fact]
+    public async Task A_retried_grant_with_the_same_payment_id_is_posted_once()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync(credit: 10m);
+
+        var first = await harness.Credits.PostAsync(caller.Account.Id, LedgerEntryKind.Grant, Money.FromUnits(5m), "payment-42");
+        var retry = await harness.Credits.PostAsync(caller.Account.Id, LedgerEntryKind.Grant, Money.FromUnits(5m), "payment-42");
+
+        Assert.Equal(PostStatus.Posted, first.Status);
+        Assert.Equal(PostStatus.Duplicate, retry.Status);
+        Assert.Equal(first.Entry, retry.Entry);
+        Assert.StartsWith("led_", first.Entry!.Id, StringComparison.Ordinal);
+        Assert.Equal(Money.FromUnits(15m), (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Balance);
+        Assert.StartsWith("res_", (await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "call-1")).Reservation!.Id, StringComparison.Ordinal);
     }
 
     private static Money Units(string units) => Money.FromUnits(decimal.Parse(units, System.Globalization.CultureInfo.InvariantCulture));

@@ -82,4 +82,73 @@ public sealed class MoneyTests
         Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<Money>("\"42.5\""));
         Assert.Throws<JsonException>(() => JsonSerializer.Deserialize<Money>("0.0000000001"));
     }
+
+    [Fact]
+    public void The_whole_64_bit_range_of_nanos_converts_from_units_and_one_nano_beyond_does_not()
+    {
+        Assert.Equal(long.MaxValue, Money.FromUnits(9_223_372_036.854775807m).Nanos);
+        Assert.Equal(long.MinValue, Money.FromUnits(-9_223_372_036.854775808m).Nanos);
+        Assert.False(Money.TryFromUnits(9_223_372_036.854775808m, out var above));
+        Assert.Equal(Money.Zero, above);
+        Assert.False(Money.TryFromUnits(-9_223_372_036.854775809m, out _));
+        Assert.False(Money.TryFromUnits(decimal.MaxValue, out _));
+        Assert.Throws<ArgumentOutOfRangeException>(() => Money.FromUnits(decimal.MinValue));
+    }
+
+    [Fact]
+    public void Zero_is_neither_positive_nor_negative()
+    {
+        Assert.True(Money.Zero.IsZero);
+        Assert.False(Money.Zero.IsPositive);
+        Assert.False(Money.Zero.IsNegative);
+        Assert.True(new Money(1).IsPositive);
+        Assert.False(new Money(1).IsNegative);
+        Assert.False(new Money(1).IsZero);
+        Assert.True(new Money(-1).IsNegative);
+        Assert.False(new Money(-1).IsPositive);
+    }
+
+    [Fact]
+    public void Comparisons_order_amounts_by_value_and_equal_amounts_are_equal_everywhere()
+    {
+        var small = Money.FromUnits(1m);
+        var same = new Money(1_000_000_000);
+        var large = Money.FromUnits(1.000000001m);
+
+        Assert.True(small == same);
+        Assert.False(small != same);
+        Assert.True(small != large);
+        Assert.False(small == large);
+        Assert.True(small < large);
+        Assert.False(small < same);
+        Assert.True(large > small);
+        Assert.False(same > small);
+        Assert.True(small <= same);
+        Assert.False(large <= small);
+        Assert.True(small >= same);
+        Assert.False(small >= large);
+        Assert.True(small.Equals((object)same));
+        Assert.False(small.Equals((object)large));
+        Assert.False(small.Equals(1_000_000_000L));
+        Assert.Equal(small.GetHashCode(), same.GetHashCode());
+        Assert.Equal(0, small.CompareTo(same));
+        Assert.True(small.CompareTo(large) < 0);
+        Assert.True(large.CompareTo(small) > 0);
+        Assert.Equal([small, large], new[] { large, small }.OrderBy(m => m).ToArray());
+    }
+
+    [Fact]
+    public void The_type_converter_reads_decimal_strings_writes_them_back_and_refuses_anything_else()
+    {
+        var converter = System.ComponentModel.TypeDescriptor.GetConverter(typeof(Money));
+
+        Assert.True(converter.CanConvertFrom(typeof(string)));
+        Assert.False(converter.CanConvertFrom(typeof(Guid)));
+        Assert.Equal(Money.FromUnits(1.25m), converter.ConvertFromInvariantString("1.25"));
+        Assert.Equal("1.25", converter.ConvertToInvariantString(Money.FromUnits(1.25m)));
+        Assert.Throws<FormatException>(() => converter.ConvertFromInvariantString("1,25 credits"));
+        Assert.Throws<FormatException>(() => converter.ConvertFromInvariantString("0.0000000001"));
+        Assert.Throws<NotSupportedException>(() => converter.ConvertFrom(null, System.Globalization.CultureInfo.InvariantCulture, Guid.Empty));
+        Assert.Throws<NotSupportedException>(() => converter.ConvertTo(null, System.Globalization.CultureInfo.InvariantCulture, Money.FromUnits(1m), typeof(Guid)));
+    }
 }

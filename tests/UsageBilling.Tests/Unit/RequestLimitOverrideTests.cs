@@ -143,6 +143,43 @@ public sealed class RequestLimitOverrideTests
         Assert.Equal(StatusCodes.Status429TooManyRequests, third.Refusal!.Status);
     }
 
+    [Fact]
+    public async Task Request_headers_never_report_the_token_window_even_when_it_is_tighter_and_a_call_without_tokens_gets_no_token_headers()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync();
+        var limits = new RequestLimits { RequestsPerMinute = 100, TokensPerMinute = 1000 };
+
+        var llm = await harness.AdmitAsync(harness.Call(caller, 0m, limits, llm: MeteredCallHarness.Tokens(950)));
+        var response = new DefaultHttpContext().Response;
+        RateLimitHeaders.Apply(response, llm.Counts.Limits, Now);
+        Assert.Equal("100", response.Headers["X-RateLimit-Limit"].ToString());
+        Assert.Equal("99", response.Headers["X-RateLimit-Remaining"].ToString());
+        Assert.Equal("1000", response.Headers["X-RateLimit-Limit-Tokens"].ToString());
+        Assert.Equal("50", response.Headers["X-RateLimit-Remaining-Tokens"].ToString());
+
+        var plain = await harness.AdmitAsync(harness.Call(caller, 0m, limits));
+        response = new DefaultHttpContext().Response;
+        RateLimitHeaders.Apply(response, plain.Counts.Limits, Now);
+        Assert.Equal("98", response.Headers["X-RateLimit-Remaining"].ToString());
+        Assert.False(response.Headers.ContainsKey("X-RateLimit-Remaining-Tokens"));
+    }
+
+    [Fact]
+    public async Task Actual_tokens_of_a_call_on_a_key_without_a_token_limit_leave_its_request_windows_alone()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync();
+        var limits = new RequestLimits { RequestsPerMinute = 100 };
+
+        var first = await harness.AdmitAsync(harness.Call(caller, 0.1m, limits, llm: MeteredCallHarness.Tokens(800)));
+        await first.Lease!.CompleteAsync(new CallResult(Money.FromUnits(0.05m), false, ActualTokens: 500), MeteredCallHarness.Record(first.Lease.Request));
+
+        var second = await harness.AdmitAsync(harness.Call(caller, 0.1m, limits));
+        Assert.NotNull(second.Lease);
+        Assert.Equal(98, second.Counts.Limits.Binding!.Value.Remaining);
+    }
+
     private static RequestLimits With(RequestLimits limits, string window, long value) => window switch
     {
         nameof(RequestLimits.RequestsPerSecond) => limits with { RequestsPerSecond = value },

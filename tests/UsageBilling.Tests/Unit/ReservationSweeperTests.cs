@@ -1,6 +1,8 @@
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Options;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -50,6 +52,110 @@ public sealed class ReservationSweeperTests
         Assert.Equal(2, expired.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(running.Reservation.Id))!.State);
         Assert.Equal(Money.Zero, (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Reserved);
+    }
+
+    [Fact]
+    public async Task One_sweep_releases_every_expired_hold_batch_by_batch_and_counts_them_all()
+    {
+        await using var harness = new MeteredCallHarness(Now, o =>
+        {
+            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5);
+            o.Credits.SweepBatchSize = 2;
+        }, metrics: true);
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        var caller = await harness.CallerAsync(credit: 10m);
+        for (var i = 0; i < 5; i++)
+        {
+            await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), $"crashed-{i}");
+        }
+
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+        var running = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "running");
+
+        // Five due holds in batches of two: two full batches and a last one of one, all in one sweep.
+        Assert.Equal(5, await harness.Services.GetRequiredService<ReservationSweeper>().SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(5, expired.GetMeasurementSnapshot().Sum(m => m.Value));
+        var balance = await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        Assert.Equal(Money.FromUnits(1m), balance.Reserved);
+        Assert.Equal(Money.FromUnits(9m), balance.Available);
+        Assert.Equal(ReservationState.Active, (await harness.CreditStore.FindReservationAsync(running.Reservation!.Id))!.State);
+
+        // Nothing more is due: a sweep releases nothing and counts nothing.
+        Assert.Equal(0, await harness.Services.GetRequiredService<ReservationSweeper>().SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(5, expired.GetMeasurementSnapshot().Sum(m => m.Value));
+    }
+
+    [Fact]
+    public async Task A_sweep_that_releases_nothing_logs_and_counts_nothing()
+    {
+        await using var harness = new MeteredCallHarness(Now, o => o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5), metrics: true);
+        var logger = new FakeLogger<ReservationSweeper>();
+        var sweeper = new ReservationSweeper(harness.CreditStore, harness.Services.GetRequiredService<PendingCompletions>(), harness.Time,
+            harness.Services.GetRequiredService<UsageBillingMetrics>(), logger, harness.Services.GetRequiredService<IOptions<UsageBillingOptions>>());
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        var caller = await harness.CallerAsync(credit: 10m);
+        await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "running");
+
+        // Every 30 s on every instance: an idle sweep must not write a line or a data point.
+        Assert.Equal(0, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Empty(logger.Collector.GetSnapshot());
+        Assert.Empty(expired.GetMeasurementSnapshot());
+
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+        Assert.Equal(1, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Equal("ReservationsExpired", Assert.Single(logger.Collector.GetSnapshot()).Id.Name);
+        Assert.Equal(1, Assert.Single(expired.GetMeasurementSnapshot()).Value);
+    }
+
+    [Fact]
+    public async Task While_a_completion_is_retried_the_sweeper_keeps_every_hold_and_sweeps_once_it_landed()
+    {
+        await using var harness = new MeteredCallHarness(Now, o => o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5));
+        var caller = await harness.CallerAsync(credit: 10m);
+        var held = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "settle-in-retry");
+        var crashed = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "crashed");
+        var pending = harness.Services.GetRequiredService<PendingCompletions>();
+        var settled = false;
+        pending.Defer("settle " + held.Reservation!.Id, async ct =>
+        {
+            await harness.Credits.SettleAsync(held.Reservation.Id, Money.FromUnits(2m), ct);
+            settled = true;
+        }, new TimeoutException("the store timed out"));
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+        var sweeper = harness.Services.GetRequiredService<ReservationSweeper>();
+
+        // The call completed and its settle is queued: its hold, though past its expiry, keeps its credit.
+        Assert.Equal(0, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(ReservationState.Active, (await harness.CreditStore.FindReservationAsync(held.Reservation.Id))!.State);
+        Assert.Equal(ReservationState.Active, (await harness.CreditStore.FindReservationAsync(crashed.Reservation!.Id))!.State);
+        Assert.Equal(Money.FromUnits(4m), (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Reserved);
+
+        using var stop = new CancellationTokenSource();
+        await pending.StartAsync(stop.Token);
+        try
+        {
+            for (var step = 0; step < 100 && pending.Count > 0; step++)
+            {
+                harness.Time.Advance(TimeSpan.FromMilliseconds(100));
+                await Task.Delay(20);
+            }
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await pending.StopAsync(CancellationToken.None);
+        }
+
+        // The settle landed and charged; now the sweeper releases the crashed call's hold, and only that.
+        Assert.True(settled);
+        Assert.Equal(0, pending.Count);
+        Assert.Equal(1, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(crashed.Reservation.Id))!.State);
+        var balance = await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        Assert.Equal(Money.FromUnits(8m), balance.Balance);
+        Assert.Equal(Money.Zero, balance.Reserved);
     }
 
     /// <summary>
