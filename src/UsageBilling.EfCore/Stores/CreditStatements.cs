@@ -22,15 +22,13 @@ internal sealed class CreditStatements
     private readonly string _chargeAndReleaseHold;
     private readonly string _post;
     private readonly string _postIfAvailable;
-    private readonly string _insertReservation;
     private readonly string _settleFrom;
     private readonly string _release;
     private readonly string _expireDue;
-    private readonly string _insertLedgerEntry;
     private readonly string _stateOf;
-    private readonly string _insertReservationsPrefix;
-    private readonly string _insertReservationsSuffix;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _insertReservations = new();
+    private readonly string _insertReservations;
+    private readonly string _insertLedgerEntries;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Ledger, int Rows), string> _inserts = new();
 
     public CreditStatements(BillingSchema schema)
     {
@@ -50,6 +48,7 @@ internal sealed class CreditStatements
         _releaseHold = $"""
             UPDATE {b.Name} SET {b["Reserved"]} = {b["Reserved"]} - @amount
             WHERE {b["AccountId"]} = @account
+            RETURNING {b["Reserved"]}
             """;
         _chargeAndReleaseHold = $"""
             UPDATE {b.Name} SET {b["Reserved"]} = {b["Reserved"]} - @held, {b["Balance"]} = {b["Balance"]} - @charge
@@ -68,10 +67,12 @@ internal sealed class CreditStatements
             WHERE {b["AccountId"]} = @account AND {b["Balance"]} - {b["Reserved"]} + @amount >= 0 AND {b["Balance"]} <= @high AND {b["Balance"]} >= @low
             RETURNING {b["Balance"]}
             """;
-        _insertReservation = $"""
-            INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]}, {r["SettledAmount"]})
-            VALUES (@id, @account, @amount, @key, @reference, {Active}, @created, @expires, NULL)
-            ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING
+        // {0}: the rows' VALUES, built per row count (InsertRows).
+        _insertReservations = $$"""
+            INSERT INTO {{r.Name}} ({{r["Id"]}}, {{r["AccountId"]}}, {{r["Amount"]}}, {{r["IdempotencyKey"]}}, {{r["Reference"]}}, {{r["State"]}}, {{r["CreatedAt"]}}, {{r["ExpiresAt"]}}, {{r["SettledAmount"]}})
+            VALUES {0}
+            ON CONFLICT ({{r["AccountId"]}}, {{r["IdempotencyKey"]}}) DO NOTHING
+            RETURNING {{r["Id"]}}
             """;
         _settleFrom = $"""
             UPDATE {r.Name} SET {r["State"]} = {Settled}, {r["SettledAmount"]} = @charge
@@ -95,52 +96,33 @@ internal sealed class CreditStatements
                 LIMIT @max{skipLocked})
             RETURNING {r["AccountId"]}, {r["Amount"]}
             """;
-        InsertReservationReturningSql = _insertReservation + $" RETURNING {r["Id"]}";
-        _insertReservationsPrefix = $"INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]}, {r["SettledAmount"]}) VALUES ";
-        _insertReservationsSuffix = $" ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING RETURNING {r["Id"]}";
         DeleteReservationSql = $"DELETE FROM {r.Name} WHERE {r["Id"]} = @id RETURNING {r["Id"]}";
-        ReleaseHoldReturningSql = _releaseHold + $" RETURNING {b["Reserved"]}";
         _stateOf = $"SELECT {r["State"]} FROM {r.Name} WHERE {r["Id"]} = @id";
-        _insertLedgerEntry = $"""
-            INSERT INTO {l.Name} ({l["Id"]}, {l["AccountId"]}, {l["Kind"]}, {l["Amount"]}, {l["BalanceAfter"]}, {l["IdempotencyKey"]}, {l["ReservationId"]}, {l["Reference"]}, {l["Reason"]}, {l["CreatedAt"]})
-            VALUES (@id, @account, @kind, @amount, @balanceAfter, @key, @reservation, @reference, @reason, @created)
-            ON CONFLICT ({l["AccountId"]}, {l["IdempotencyKey"]}) DO NOTHING
+        _insertLedgerEntries = $$"""
+            INSERT INTO {{l.Name}} ({{l["Id"]}}, {{l["AccountId"]}}, {{l["Kind"]}}, {{l["Amount"]}}, {{l["BalanceAfter"]}}, {{l["IdempotencyKey"]}}, {{l["ReservationId"]}}, {{l["Reference"]}}, {{l["Reason"]}}, {{l["CreatedAt"]}})
+            VALUES {0}
+            ON CONFLICT ({{l["AccountId"]}}, {{l["IdempotencyKey"]}}) DO NOTHING
+            RETURNING {{l["Id"]}}
             """;
-        InsertLedgerEntryReturningSql = _insertLedgerEntry + $" RETURNING {l["Id"]}";
     }
-
-    /// <summary>Holds @amount on @account if available; returns the balance and holds after (no row: not available).</summary>
-    public string HoldIfAvailableSql => _holdIfAvailable;
-
-    /// <summary>Inserts an active reservation (@id, @account, @amount, @key, @reference, @created, @expires); returns its id, no row when the key exists.</summary>
-    public string InsertReservationReturningSql { get; }
 
     /// <summary>
     /// Inserts <paramref name="rows"/> active reservations in one statement (bound by <see cref="BindReservation"/>
     /// with suffixes 0 to rows - 1); returns the id of each one inserted, none for a key that exists.
     /// </summary>
-    public string InsertReservationsReturningSql(int rows) => _insertReservations.GetOrAdd(rows, static (rows, s) =>
-        s._insertReservationsPrefix
-        + string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reference{i}, {Active}, @created{i}, @expires{i}, NULL)"))
-        + s._insertReservationsSuffix, this);
+    public string InsertReservationsReturningSql(int rows) => InsertRows(ledger: false, rows);
+
+    /// <summary>
+    /// Inserts <paramref name="rows"/> ledger entries in one statement (bound by <see cref="BindLedgerEntry"/> with
+    /// suffixes 0 to rows - 1); returns the id of each one inserted, none for an idempotency key the account has.
+    /// </summary>
+    public string InsertLedgerEntriesReturningSql(int rows) => InsertRows(ledger: true, rows);
 
     /// <summary>Deletes reservation @id (one this transaction inserted and does not keep); returns its id.</summary>
     public string DeleteReservationSql { get; }
 
     /// <summary>Takes @amount off the holds of @account; returns the holds after.</summary>
-    public string ReleaseHoldReturningSql { get; }
-
-    /// <summary>Settles reservation @id from state @from with @charge; returns its account, amount and reference (no row: not in that state).</summary>
-    public string SettleFromSql => _settleFrom;
-
-    /// <summary>Releases active reservation @id; returns its account and amount (no row: not active).</summary>
-    public string ReleaseSql => _release;
-
-    /// <summary>Takes @held off the holds and @charge off the balance of @account; returns the balance after.</summary>
-    public string ChargeAndReleaseHoldSql => _chargeAndReleaseHold;
-
-    /// <summary>Inserts a ledger entry; returns its id, no row when the account has the idempotency key already.</summary>
-    public string InsertLedgerEntryReturningSql { get; }
+    public string ReleaseHoldSql => _releaseHold;
 
     /// <summary>Creates the account's balance row at zero if it has none.</summary>
     public async Task EnsureBalanceAsync(BillingTransaction transaction, string accountId, CancellationToken cancellationToken)
@@ -183,7 +165,7 @@ internal sealed class CreditStatements
 
     /// <summary>Inserts an active reservation; false if one with the same account and idempotency key exists.</summary>
     public Task<bool> InsertReservationAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
-        => InsertAsync(transaction, InsertReservationReturningSql, statement => BindReservation(statement, request), cancellationToken);
+        => InsertAsync(transaction, InsertReservationsReturningSql(1), statement => BindReservation(statement, request, "0"), cancellationToken);
 
     /// <summary>Moves the reservation from <paramref name="from"/> to settled; its account, amount and reference, or null if it was not in that state.</summary>
     public async Task<(string AccountId, long Amount, string? Reference)?> SettleFromAsync(
@@ -223,11 +205,8 @@ internal sealed class CreditStatements
         return expired;
     }
 
-    /// <summary>
-    /// Binds <paramref name="request"/> to <see cref="InsertReservationReturningSql"/>, or as row
-    /// <paramref name="suffix"/> to <see cref="InsertReservationsReturningSql"/>.
-    /// </summary>
-    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, string suffix = "") => statement
+    /// <summary>Binds <paramref name="request"/> as row <paramref name="suffix"/> of <see cref="InsertReservationsReturningSql"/>.</summary>
+    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, string suffix) => statement
         .With("@id" + suffix, request.ReservationId)
         .With("@account" + suffix, request.AccountId)
         .With("@amount" + suffix, request.Amount.Nanos)
@@ -236,11 +215,8 @@ internal sealed class CreditStatements
         .With("@created" + suffix, StoredTime.ToTicks(request.CreatedAt))
         .With("@expires" + suffix, StoredTime.ToTicks(request.ExpiresAt));
 
-    /// <summary>
-    /// Binds <paramref name="entry"/> to <see cref="InsertLedgerEntryReturningSql"/>, or as row <paramref name="suffix"/>
-    /// to <see cref="GroupStatements.InsertLedgerEntriesSql"/>.
-    /// </summary>
-    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, string suffix = "") => statement
+    /// <summary>Binds <paramref name="entry"/> as row <paramref name="suffix"/> of <see cref="InsertLedgerEntriesReturningSql"/>.</summary>
+    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, string suffix) => statement
         .With("@id" + suffix, entry.Id)
         .With("@account" + suffix, entry.AccountId)
         .With("@kind" + suffix, (int)entry.Kind)
@@ -263,7 +239,14 @@ internal sealed class CreditStatements
 
     /// <summary>Inserts a ledger entry; false if the account already has one with the same idempotency key.</summary>
     public Task<bool> InsertLedgerEntryAsync(BillingTransaction transaction, LedgerEntry entry, CancellationToken cancellationToken)
-        => InsertAsync(transaction, InsertLedgerEntryReturningSql, statement => BindLedgerEntry(statement, entry), cancellationToken);
+        => InsertAsync(transaction, InsertLedgerEntriesReturningSql(1), statement => BindLedgerEntry(statement, entry, "0"), cancellationToken);
+
+    private string InsertRows(bool ledger, int rows) => _inserts.GetOrAdd((ledger, rows), static (key, s) => string.Format(
+        System.Globalization.CultureInfo.InvariantCulture,
+        key.Ledger ? s._insertLedgerEntries : s._insertReservations,
+        string.Join(", ", Enumerable.Range(0, key.Rows).Select<int, string>(key.Ledger
+            ? static i => $"(@id{i}, @account{i}, @kind{i}, @amount{i}, @balanceAfter{i}, @key{i}, @reservation{i}, @reference{i}, @reason{i}, @created{i})"
+            : static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reference{i}, {Active}, @created{i}, @expires{i}, NULL)"))), this);
 
     /// <summary>Runs one insert whose <c>RETURNING</c> row says that it inserted.</summary>
     private static async Task<bool> InsertAsync(BillingTransaction transaction, string sql, Action<StatementBatch.Statement> bind, CancellationToken cancellationToken)

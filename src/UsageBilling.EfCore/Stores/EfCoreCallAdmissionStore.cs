@@ -124,7 +124,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
 
         foreach (var (accountId, amount) in group.HoldsToRelease(held))
         {
-            undo.Add(statements.ReleaseHoldReturningSql).With("@account", accountId).With("@amount", amount);
+            undo.Add(statements.ReleaseHoldSql).With("@account", accountId).With("@amount", amount);
         }
 
         await undo.ExecuteAsync(cancellationToken).ConfigureAwait(false);

@@ -39,6 +39,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private async Task<IReadOnlyList<CompletionResult>> WriteOnceAsync(BillingTransaction transaction, IReadOnlyList<CallCompletion> completions, DateTimeOffset now,
         CancellationToken cancellationToken)
     {
+        var statements = _statements ??= new CreditStatements(transaction.Schema);
         var group = _group ??= new GroupStatements(transaction.Schema);
         var results = new CompletionResult[completions.Count];
 
@@ -100,7 +101,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             if (moved[i] is not { } move)
             {
                 var done = completion.Charge is null ? ReservationState.Released : ReservationState.Settled;
-                results[i] = await EarlierAsync(_statements ??= new CreditStatements(transaction.Schema), transaction, completion.ReservationId, done, cancellationToken).ConfigureAwait(false);
+                results[i] = await EarlierAsync(statements, transaction, completion.ReservationId, done, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -165,7 +166,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         {
             var inserted = 0;
             var entries = new StatementBatch(transaction);
-            var insert = entries.Add(group.InsertLedgerEntriesSql(charges.Count), async (reader, ct) =>
+            var insert = entries.Add(statements.InsertLedgerEntriesReturningSql(charges.Count), async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {

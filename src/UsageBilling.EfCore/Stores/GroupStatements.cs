@@ -5,7 +5,7 @@ namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
 /// The statements of admission and completion groups: each moves many rows at once — many reservations, many
-/// accounts' balances, many ledger entries — so that a group costs a few statements, not a few per call. A row's own
+/// accounts' balances (the multi-row inserts are <see cref="CreditStatements"/>') — so that a group costs a few statements, not a few per call. A row's own
 /// value is picked by a <c>CASE</c> on its key. The SQL is built once per row count and kept.
 /// </summary>
 /// <remarks>
@@ -29,7 +29,6 @@ internal sealed class GroupStatements
         LockBalances,
         ChargeAndReleaseHolds,
         HoldIfAvailable,
-        InsertLedgerEntries,
     }
 
     /// <summary>
@@ -50,9 +49,6 @@ internal sealed class GroupStatements
     /// <summary>Holds @amount{i} on each @account{i} whose available balance covers it; returns the accounts held.</summary>
     public string HoldIfAvailableSql(int rows) => Get(Kind.HoldIfAvailable, rows);
 
-    /// <summary>Inserts ledger entries (bound by <see cref="CreditStatements.BindLedgerEntry"/> with suffix i); returns the id of each one inserted.</summary>
-    public string InsertLedgerEntriesSql(int rows) => Get(Kind.InsertLedgerEntries, rows);
-
     /// <summary>The suffix of row <paramref name="row"/>'s parameters.</summary>
     public static string Row(int row) => row.ToString(CultureInfo.InvariantCulture);
 
@@ -62,7 +58,6 @@ internal sealed class GroupStatements
     {
         var r = schema.Reservations;
         var b = schema.Balances;
-        var l = schema.Ledger;
         var ids = List(rows, "@id");
         var accounts = List(rows, "@account");
         return kind switch
@@ -90,12 +85,6 @@ internal sealed class GroupStatements
                 UPDATE {b.Name} SET {b["Reserved"]} = {b["Reserved"]} + {Case(b["AccountId"], rows, "@account", "@amount")}
                 WHERE {b["AccountId"]} IN ({accounts}) AND {b["Balance"]} - {b["Reserved"]} >= {Case(b["AccountId"], rows, "@account", "@amount")}
                 RETURNING {b["AccountId"]}
-                """,
-            Kind.InsertLedgerEntries => $"""
-                INSERT INTO {l.Name} ({l["Id"]}, {l["AccountId"]}, {l["Kind"]}, {l["Amount"]}, {l["BalanceAfter"]}, {l["IdempotencyKey"]}, {l["ReservationId"]}, {l["Reference"]}, {l["Reason"]}, {l["CreatedAt"]})
-                VALUES {string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@id{i}, @account{i}, @kind{i}, @amount{i}, @balanceAfter{i}, @key{i}, @reservation{i}, @reference{i}, @reason{i}, @created{i})"))}
-                ON CONFLICT ({l["AccountId"]}, {l["IdempotencyKey"]}) DO NOTHING
-                RETURNING {l["Id"]}
                 """,
             _ => throw new ArgumentOutOfRangeException(nameof(kind)),
         };
