@@ -235,6 +235,27 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             ? "–"
             : ((After.AllocatedBytes - Before.AllocatedBytes) / (double)Calls / 1024).ToString("0.0' KB'", CultureInfo.InvariantCulture);
 
+        /// <summary>Store operations (groups, batches) and metering phases: calls per operation and mean duration.</summary>
+        private string Timings()
+        {
+            var names = After!.Database.Keys.Where(k => k.StartsWith("timing.", StringComparison.Ordinal) && k.EndsWith(".count", StringComparison.Ordinal))
+                .Select(k => k["timing.".Length..^".count".Length]).Order(StringComparer.Ordinal);
+            var shown = new List<string>();
+            foreach (var name in names)
+            {
+                var count = After.Database[$"timing.{name}.count"] - Before!.Database.GetValueOrDefault($"timing.{name}.count");
+                if (count <= 0)
+                {
+                    continue;
+                }
+
+                var micros = After.Database[$"timing.{name}.us"] - Before.Database.GetValueOrDefault($"timing.{name}.us");
+                shown.Add(FormattableString.Invariant($"{name} {Calls / (double)count:0.0} calls each, mean {micros / (double)count / 1000:0.00} ms"));
+            }
+
+            return shown.Count == 0 ? "" : "timings: " + string.Join(", ", shown);
+        }
+
         public string Details()
         {
             var parts = new List<string>();
@@ -253,6 +274,10 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                 parts.Add($"GC gen0 {After.Gen0 - Before.Gen0}, gen2 {After.Gen2 - Before.Gen2}; working set at end {After.WorkingSet / 1048576.0:N0} MB; "
                     + $"per call {PerCall("runtime.threadPoolWorkItems"):0.0} thread-pool work items, {PerCall("runtime.lockContentions"):0.00} lock contentions; "
                     + $"{After.Database.GetValueOrDefault("runtime.threadPoolThreads")} thread-pool threads at end");
+                if (Timings() is { Length: > 0 } timings)
+                {
+                    parts.Add(timings);
+                }
             }
 
             parts.Add($"load generator CPU {Load.ClientCpu.TotalMicroseconds / Math.Max(1, Load.Calls):#,0} µs/call");

@@ -26,12 +26,14 @@ internal static class SubjectHost
 
     public static async Task<int> RunAsync(Subject subject, string? connectionString)
     {
+        using var allocations = AllocationSampler.StartIfAsked();
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
 
         if (subject.Backend != SubjectBackend.None)
         {
+            StoreTimings.Listen();
             const long generous = 1_000_000_000_000;
             // Options may be set for a run through the environment, which the subject process inherits, for example
             // UsageBilling__Idempotency__ReplayFor=00:00:02 (how long the in-memory credit store keeps finished holds).
@@ -80,7 +82,21 @@ internal static class SubjectHost
             app.MapGet("/x", () => "ok").RequireApiKey().WithCost(Price);
         }
 
-        app.MapGet("/_bench/stats", () => Results.Json(Snapshot()));
+        var statsCalls = 0;
+        app.MapGet("/_bench/stats", () =>
+        {
+            // The driver asks at the start and at the end of the measured window: sample allocations in between.
+            if (Interlocked.Increment(ref statsCalls) == 1)
+            {
+                allocations?.Reset();
+            }
+            else
+            {
+                allocations?.Report(Console.Error);
+            }
+
+            return Results.Json(Snapshot());
+        });
 
         await app.StartAsync();
         var port = new Uri(app.Urls.First()).Port;
@@ -127,7 +143,7 @@ internal static class SubjectHost
             process.WorkingSet64,
             GC.CollectionCount(0),
             GC.CollectionCount(2),
-            new Dictionary<string, long>(StatementCounter.Snapshot())
+            new Dictionary<string, long>(StatementCounter.Snapshot().Concat(StoreTimings.Snapshot()))
             {
                 ["runtime.lockContentions"] = Monitor.LockContentionCount,
                 ["runtime.threadPoolWorkItems"] = ThreadPool.CompletedWorkItemCount,

@@ -110,6 +110,8 @@ internal sealed class StatementBatch
 
         public Statement With(string name, int value) => Add(name, DbType.Int32, value);
 
+        public Statement With(string name, DbType type, object? value) => Add(name, type, value);
+
         private Statement Add(string name, DbType type, object? value)
         {
             Parameters.Add((name, type, value));

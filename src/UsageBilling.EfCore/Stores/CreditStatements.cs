@@ -28,7 +28,9 @@ internal sealed class CreditStatements
     private readonly string _stateOf;
     private readonly string _insertReservations;
     private readonly string _insertLedgerEntries;
+    private readonly string _insertChargeEntries;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Ledger, int Rows), string> _inserts = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _chargeInserts = new();
 
     public CreditStatements(BillingSchema schema)
     {
@@ -104,7 +106,45 @@ internal sealed class CreditStatements
             ON CONFLICT ({{l["AccountId"]}}, {{l["IdempotencyKey"]}}) DO NOTHING
             RETURNING {{l["Id"]}}
             """;
+
+        // Charges of a completion batch, after the batch's balance update in the same round trip: each entry's balance
+        // after is the account's balance now (after all of the batch's charges) plus the batch's later charges on it
+        // (@later). The WHERE keeps SQLite from reading the upsert's ON as the join's.
+        _insertChargeEntries = $$"""
+            WITH v (c_id, c_account, c_amount, c_key, c_reservation, c_reference, c_created, c_later) AS (VALUES {0})
+            INSERT INTO {{l.Name}} ({{l["Id"]}}, {{l["AccountId"]}}, {{l["Kind"]}}, {{l["Amount"]}}, {{l["BalanceAfter"]}}, {{l["IdempotencyKey"]}}, {{l["ReservationId"]}}, {{l["Reference"]}}, {{l["Reason"]}}, {{l["CreatedAt"]}})
+            SELECT v.c_id, v.c_account, {{(int)LedgerEntryKind.Charge}}, v.c_amount, b.{{b["Balance"]}} + v.c_later, v.c_key, v.c_reservation, v.c_reference, NULL, v.c_created
+            FROM v JOIN {{b.Name}} b ON b.{{b["AccountId"]}} = v.c_account
+            WHERE TRUE
+            ON CONFLICT ({{l["AccountId"]}}, {{l["IdempotencyKey"]}}) DO NOTHING
+            RETURNING {{l["Id"]}}
+            """;
     }
+
+    /// <summary>
+    /// Inserts <paramref name="rows"/> charge entries (bound by <see cref="BindChargeEntry"/>), each one's balance after
+    /// read from its account's balance row; returns the id of each one inserted, none for an idempotency key the
+    /// account has, and none for an account without a balance row.
+    /// </summary>
+    public string InsertChargeEntriesReturningSql(int rows) => _chargeInserts.GetOrAdd(rows, static (rows, s) => string.Format(
+        System.Globalization.CultureInfo.InvariantCulture,
+        s._insertChargeEntries,
+        string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reservation{i}, @reference{i}, @created{i}, @later{i})"))), this);
+
+    /// <summary>
+    /// Binds the charge <paramref name="entry"/> as row <paramref name="suffix"/> of <see cref="InsertChargeEntriesReturningSql"/>;
+    /// <paramref name="later"/>: the charges after it in the batch on the same account (its balance after is the
+    /// balance then plus these).
+    /// </summary>
+    public static StatementBatch.Statement BindChargeEntry(StatementBatch.Statement statement, LedgerEntry entry, long later, string suffix) => statement
+        .With("@id" + suffix, entry.Id)
+        .With("@account" + suffix, entry.AccountId)
+        .With("@amount" + suffix, entry.Amount.Nanos)
+        .With("@key" + suffix, entry.IdempotencyKey)
+        .With("@reservation" + suffix, entry.ReservationId)
+        .With("@reference" + suffix, entry.Reference)
+        .With("@created" + suffix, StoredTime.ToTicks(entry.CreatedAt))
+        .With("@later" + suffix, later);
 
     /// <summary>
     /// Inserts <paramref name="rows"/> active reservations in one statement (bound by <see cref="BindReservation"/>

@@ -137,6 +137,14 @@ internal sealed class EfCoreApiKeyStore<TContext> : IApiKeyStore where TContext 
         }, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Adds to <paramref name="batch"/> what <see cref="TouchAsync(BillingTransaction, string, DateTimeOffset, CancellationToken)"/> does.</summary>
+    internal static void AddTouch(StatementBatch batch, string keyId, DateTimeOffset usedAt)
+    {
+        var k = batch.Schema.ApiKeys;
+        batch.Add($"UPDATE {k.Name} SET {k["LastUsedAt"]} = @usedAt WHERE {k["Id"]} = @id AND ({k["LastUsedAt"]} IS NULL OR {k["LastUsedAt"]} < @usedAt) RETURNING {k["Id"]}")
+            .With("@id", keyId).With("@usedAt", StoredTime.ToTicks(usedAt));
+    }
+
     /// <summary>Sets the key's last use in <paramref name="transaction"/>; never moves it backwards, whatever order concurrent touches arrive in.</summary>
     internal static Task<int> TouchAsync(BillingTransaction transaction, string keyId, DateTimeOffset usedAt, CancellationToken cancellationToken)
     {

@@ -115,23 +115,25 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             results[i] = new CompletionResult(CompletionStatus.Completed);
         }
 
-        // 2. The balances: locked in account order (PostgreSQL), then one update for all; it returns each balance
-        // after all of the batch's charges on it.
+        // 2. Everything else in one round trip on PostgreSQL: the balances, locked in account order and updated once for
+        // all (returning each one after all of the batch's charges on it); the charges' ledger entries, whose balance
+        // after the database reads from the updated row plus the batch's later charges on that account; the usage
+        // records; and the keys' last use.
+        var rest = new StatementBatch(transaction);
         var balances = new Dictionary<string, long>(StringComparer.Ordinal);
-        if (moves.Count > 0)
+        var accounts = moves.Keys.Order(StringComparer.Ordinal).ToArray();
+        if (accounts.Length > 0)
         {
-            var accounts = moves.Keys.Order(StringComparer.Ordinal).ToArray();
-            var balanceUpdates = new StatementBatch(transaction);
             if (group.LockBalancesSql(accounts.Length) is { } lockSql)
             {
-                var locks = balanceUpdates.Add(lockSql);
+                var locks = rest.Add(lockSql);
                 for (var a = 0; a < accounts.Length; a++)
                 {
                     locks.With("@account" + GroupStatements.Row(a), accounts[a]);
                 }
             }
 
-            var update = balanceUpdates.Add(group.ChargeAndReleaseHoldsSql(accounts.Length), async (reader, ct) =>
+            var update = rest.Add(group.ChargeAndReleaseHoldsSql(accounts.Length), async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
@@ -143,47 +145,25 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
                 var n = GroupStatements.Row(a);
                 update.With("@account" + n, accounts[a]).With("@held" + n, moves[accounts[a]].Held).With("@charge" + n, moves[accounts[a]].Charged);
             }
-
-            await balanceUpdates.ExecuteAsync(cancellationToken).ConfigureAwait(false);
-            if (accounts.FirstOrDefault(a => !balances.ContainsKey(a)) is { } missing)
-            {
-                throw new InvalidOperationException($"Account '{missing}' has reservations but no balance row.");
-            }
         }
 
-        // 3. The ledger entries, in one statement. Each one's balance after: the account's final balance, walked back
-        // through the batch's later charges.
-        for (var c = charges.Count - 1; c >= 0; c--)
-        {
-            var charge = charges[c];
-            var balanceAfter = balances[charge.AccountId];
-            balances[charge.AccountId] = balanceAfter + charge.Amount.Nanos;
-            var entry = EfCoreCreditStore<TContext>.ChargeEntry(charge.ReservationId, charge.AccountId, charge.Amount, balanceAfter, charge.Reference, now);
-            results[charge.Index] = new CompletionResult(CompletionStatus.Completed, entry);
-        }
-
+        var inserted = 0;
         if (charges.Count > 0)
         {
-            var inserted = 0;
-            var entries = new StatementBatch(transaction);
-            var insert = entries.Add(statements.InsertLedgerEntriesReturningSql(charges.Count), async (reader, ct) =>
+            var insert = rest.Add(statements.InsertChargeEntriesReturningSql(charges.Count), async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     inserted++;
                 }
             });
-            for (var c = 0; c < charges.Count; c++)
+            var later = new Dictionary<string, long>(StringComparer.Ordinal);
+            for (var c = charges.Count - 1; c >= 0; c--)
             {
-                CreditStatements.BindLedgerEntry(insert, results[charges[c].Index].Entry!, GroupStatements.Row(c));
-            }
-
-            await entries.ExecuteAsync(cancellationToken).ConfigureAwait(false);
-
-            // The state transition above lets one settle through; a charge already there means the data was changed by hand.
-            if (inserted != charges.Count)
-            {
-                throw new InvalidOperationException($"{charges.Count - inserted} of {charges.Count} settled reservations already have a charge in the ledger.");
+                var charge = charges[c];
+                var entry = EfCoreCreditStore<TContext>.ChargeEntry(charge.ReservationId, charge.AccountId, charge.Amount, 0, charge.Reference, now);
+                CreditStatements.BindChargeEntry(insert, entry, later.GetValueOrDefault(charge.AccountId), GroupStatements.Row(c));
+                later[charge.AccountId] = later.GetValueOrDefault(charge.AccountId) + charge.Amount.Nanos;
             }
         }
 
@@ -197,7 +177,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             }
         }
 
-        await EfCoreUsageStore<TContext>.InsertAsync(transaction, records, cancellationToken).ConfigureAwait(false);
+        var recordsAdded = EfCoreUsageStore<TContext>.TryAddInsert(rest, records);
 
         // The keys' last use, as the usage log sets it for records it writes: one update per key, in key order, and
         // not again within TouchInterval of the last one this store made (a busy key is not updated on every batch).
@@ -207,9 +187,37 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             var usedAt = key.Max(r => r.Timestamp);
             if (!_lastTouched.TryGetValue(key.Key, out var last) || usedAt - last >= TouchInterval)
             {
-                await EfCoreApiKeyStore<TContext>.TouchAsync(transaction, key.Key, usedAt, cancellationToken).ConfigureAwait(false);
+                EfCoreApiKeyStore<TContext>.AddTouch(rest, key.Key, usedAt);
                 touched.Add((key.Key, usedAt));
             }
+        }
+
+        await rest.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        if (accounts.FirstOrDefault(a => !balances.ContainsKey(a)) is { } missing)
+        {
+            throw new InvalidOperationException($"Account '{missing}' has reservations but no balance row.");
+        }
+
+        // The state transition above lets one settle through; a charge already there means the data was changed by hand.
+        if (inserted != charges.Count)
+        {
+            throw new InvalidOperationException($"{charges.Count - inserted} of {charges.Count} settled reservations already have a charge in the ledger.");
+        }
+
+        // Each entry's balance after, as the database computed it: the account's final balance, walked back through the
+        // batch's later charges.
+        for (var c = charges.Count - 1; c >= 0; c--)
+        {
+            var charge = charges[c];
+            var balanceAfter = balances[charge.AccountId];
+            balances[charge.AccountId] = balanceAfter + charge.Amount.Nanos;
+            var entry = EfCoreCreditStore<TContext>.ChargeEntry(charge.ReservationId, charge.AccountId, charge.Amount, balanceAfter, charge.Reference, now);
+            results[charge.Index] = new CompletionResult(CompletionStatus.Completed, entry);
+        }
+
+        if (!recordsAdded)
+        {
+            await EfCoreUsageStore<TContext>.InsertAsync(transaction, records, cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

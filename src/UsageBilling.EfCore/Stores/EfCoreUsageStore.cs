@@ -33,6 +33,9 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         DbType.String, DbType.String, DbType.Int64, DbType.Int64, DbType.Int64, DbType.Boolean, DbType.Boolean, DbType.Boolean, DbType.String,
     ];
 
+    private static readonly string[]?[] ParameterNames = new string[]?[RowsPerStatement];
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, int Rows), string> InsertSqls = new();
+
     private readonly BillingDatabase<TContext> _database;
 
     public EfCoreUsageStore(BillingDatabase<TContext> database) => _database = database;
@@ -90,26 +93,51 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             return;
         }
 
-        foreach (var chunk in unique.Chunk(RowsPerStatement))
-        {
-            await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, chunk.Length));
-            for (var i = 0; i < chunk.Length; i++)
-            {
-                Bind(insert, i, chunk[i]);
-            }
+        var batch = new StatementBatch(transaction);
+        AddInsert(batch, unique);
+        await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+    }
 
-            await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    /// <summary>
+    /// PostgreSQL: adds the inserts of records with distinct request ids to <paramref name="batch"/> (multi-row
+    /// statements, a record whose id is stored already is skipped) and returns true. SQLite: adds nothing and returns
+    /// false; <see cref="InsertAsync"/> runs its prepared single-row statement per record instead.
+    /// </summary>
+    internal static bool TryAddInsert(StatementBatch batch, IReadOnlyList<UsageRecord> unique)
+    {
+        if (batch.Schema.Provider == BillingProvider.Sqlite)
+        {
+            return false;
+        }
+
+        AddInsert(batch, unique);
+        return true;
+    }
+
+    private static void AddInsert(StatementBatch batch, IReadOnlyList<UsageRecord> unique)
+    {
+        for (var start = 0; start < unique.Count; start += RowsPerStatement)
+        {
+            var rows = Math.Min(RowsPerStatement, unique.Count - start);
+            var insert = batch.Add(InsertSql(batch.Schema.Usage, rows));
+            for (var i = 0; i < rows; i++)
+            {
+                var values = Values(unique[start + i]);
+                for (var c = 0; c < values.Length; c++)
+                {
+                    insert.With(ParameterName(i, c), ColumnTypes[c], values[c]);
+                }
+            }
         }
     }
 
     /// <summary>Adds the parameters of row <paramref name="row"/> (in <see cref="Columns"/> order).</summary>
     private static void Bind(DbCommand insert, int row, UsageRecord r)
     {
-        var p = "@r" + row.ToString(System.Globalization.CultureInfo.InvariantCulture) + "_";
         var values = Values(r);
         for (var i = 0; i < values.Length; i++)
         {
-            insert.With(p + i.ToString(System.Globalization.CultureInfo.InvariantCulture), ColumnTypes[i], values[i]);
+            insert.With(ParameterName(row, i), ColumnTypes[i], values[i]);
         }
     }
 
@@ -231,7 +259,31 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         }, (query, cancellationToken), cancellationToken);
     }
 
-    private static string InsertSql(BillingTable table, int rows)
+    /// <summary>The name of column <paramref name="column"/>'s parameter in row <paramref name="row"/>, made once.</summary>
+    private static string ParameterName(int row, int column)
+    {
+        var names = row < ParameterNames.Length ? ParameterNames[row] : null;
+        if (names is null)
+        {
+            names = new string[Columns.Length];
+            for (var c = 0; c < names.Length; c++)
+            {
+                names[c] = $"@r{row}_{c}";
+            }
+
+            if (row < ParameterNames.Length)
+            {
+                ParameterNames[row] = names;
+            }
+        }
+
+        return names[column];
+    }
+
+    /// <summary>The insert of <paramref name="rows"/> records, made once per table and row count.</summary>
+    private static string InsertSql(BillingTable table, int rows) => InsertSqls.GetOrAdd((table.Name, rows), static (_, state) => BuildInsertSql(state.table, state.rows), (table, rows));
+
+    private static string BuildInsertSql(BillingTable table, int rows)
     {
         var sql = new StringBuilder();
         sql.Append("INSERT INTO ").Append(table.Name).Append(" (").AppendJoin(", ", Columns.Select(c => table[c])).Append(") VALUES ");
@@ -246,7 +298,8 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             sql.Append(')');
         }
 
-        sql.Append(" ON CONFLICT (").Append(table[nameof(UsageRecordEntity.RequestId)]).Append(") DO NOTHING");
+        // RETURNING: a statement of a PostgreSQL batch must return rows to have a result of its own (StatementBatch).
+        sql.Append(" ON CONFLICT (").Append(table[nameof(UsageRecordEntity.RequestId)]).Append(") DO NOTHING RETURNING ").Append(table[nameof(UsageRecordEntity.RequestId)]);
         return sql.ToString();
     }
 }
