@@ -11,6 +11,17 @@ public sealed class UsageBillingEntityFrameworkCoreOptions
     /// </summary>
     public bool CreateDatabaseOnStartup { get; set; }
 
+    /// <summary>
+    /// SQLite: whether every commit waits until the write-ahead log is flushed to disk (SQLite's default,
+    /// <c>synchronous=FULL</c>). Default <see langword="true"/>: a charge the caller was answered for survives a power
+    /// loss. <see langword="false"/> sets <c>synchronous=NORMAL</c> on every write, SQLite's recommended setting in
+    /// write-ahead-log mode: a commit costs no disk flush and still survives a crash of the process (a <c>kill -9</c>),
+    /// but a power loss or an operating-system crash may lose the transactions committed since the last checkpoint
+    /// (never corrupting the file) — calls answered and then not charged. The load benchmark measured about 5 % more
+    /// metered calls per second with <see langword="false"/>. Has no effect on PostgreSQL.
+    /// </summary>
+    public bool SqliteFlushEveryCommit { get; set; } = true;
+
     /// <summary>How often expired rate-limit counters are deleted (in the background, in batches). Default 1 minute.</summary>
     public TimeSpan ExpiredCounterCleanupInterval { get; set; } = TimeSpan.FromMinutes(1);
 }

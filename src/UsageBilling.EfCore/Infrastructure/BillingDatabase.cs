@@ -1,6 +1,7 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace UsageBilling.EntityFrameworkCore;
 
@@ -16,12 +17,14 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
 
     private readonly IServiceProvider _services;
     private readonly ILogger _logger;
+    private readonly bool _sqliteNormalSync;
     private BillingSchema? _schema;
 
     public BillingDatabase(IServiceProvider services, ILogger<BillingDatabase<TContext>> logger)
     {
         _services = services;
         _logger = logger;
+        _sqliteNormalSync = services.GetService<IOptions<UsageBillingEntityFrameworkCoreOptions>>()?.Value.SqliteFlushEveryCommit == false;
     }
 
     /// <summary>Runs a read on a new context; <paramref name="state"/> carries the read's arguments.</summary>
@@ -62,6 +65,11 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
                     if (!gate.Prepared)
                     {
                         await UseWriteAheadLogAsync(context, gate, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (_sqliteNormalSync)
+                    {
+                        await UseNormalSyncAsync(context, cancellationToken).ConfigureAwait(false);
                     }
                 }
 
@@ -132,6 +140,15 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
             Log.JournalModeFailed(_logger, ex);
             gate.MarkPrepared();
         }
+    }
+
+    // A setting of the connection, not of the file: set on every write, since a pooled connection may be a new one.
+    private static async Task UseNormalSyncAsync(DbContext context, CancellationToken cancellationToken)
+    {
+        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using var command = context.Database.GetDbConnection().CreateCommand();
+        command.CommandText = "PRAGMA synchronous=NORMAL;";
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Disposes the context, and its scope if it came from one.</summary>
