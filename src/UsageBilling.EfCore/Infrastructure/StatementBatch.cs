@@ -7,7 +7,9 @@ namespace UsageBilling.EntityFrameworkCore;
 /// <summary>
 /// Statements of one transaction sent together: in one round trip where the provider batches (<see cref="DbBatch"/>,
 /// PostgreSQL), one after the other otherwise (SQLite, which is in process). Each statement returns rows (give
-/// inserts a <c>RETURNING</c>), read by its own reader callback in the order the statements were added.
+/// inserts and updates a <c>RETURNING</c>: Npgsql gives a statement without rows no result of its own), read by its
+/// own reader callback in the order the statements were added. On PostgreSQL the statements are sent with positional
+/// parameters (<see cref="PositionalSql"/>).
 /// </summary>
 internal sealed class StatementBatch
 {
@@ -40,9 +42,16 @@ internal sealed class StatementBatch
             foreach (var statement in _statements)
             {
                 await using var command = _transaction.Command(statement.Sql);
-                foreach (var (name, type, value) in statement.Parameters)
+                if (_transaction.Provider == BillingProvider.PostgreSql)
                 {
-                    command.With(name, type, value);
+                    BindPositional(command, statement);
+                }
+                else
+                {
+                    foreach (var (name, type, value) in statement.Parameters)
+                    {
+                        command.With(name, type, value);
+                    }
                 }
 
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
@@ -62,14 +71,24 @@ internal sealed class StatementBatch
         foreach (var statement in _statements)
         {
             var command = batch.CreateBatchCommand();
-            command.CommandText = statement.Sql;
-            foreach (var (name, type, value) in statement.Parameters)
+            if (_transaction.Provider == BillingProvider.PostgreSql)
             {
-                var parameter = command.CreateParameter();
-                parameter.ParameterName = name;
-                parameter.DbType = type;
-                parameter.Value = value ?? DBNull.Value;
-                command.Parameters.Add(parameter);
+                var positional = PositionalSql.Of(statement.Sql);
+                command.CommandText = positional.Sql;
+                foreach (var (_, type, value) in positional.Order(statement.Parameters))
+                {
+                    command.Parameters.Add(Unnamed(command.CreateParameter(), type, value));
+                }
+            }
+            else
+            {
+                command.CommandText = statement.Sql;
+                foreach (var (name, type, value) in statement.Parameters)
+                {
+                    var parameter = Unnamed(command.CreateParameter(), type, value);
+                    parameter.ParameterName = name;
+                    command.Parameters.Add(parameter);
+                }
             }
 
             batch.BatchCommands.Add(command);
@@ -85,6 +104,24 @@ internal sealed class StatementBatch
 
             await ReadAsync(_statements[i], results, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>PostgreSQL: the statement's SQL with positional parameters, bound in position order.</summary>
+    private static void BindPositional(DbCommand command, Statement statement)
+    {
+        var positional = PositionalSql.Of(statement.Sql);
+        command.CommandText = positional.Sql;
+        foreach (var (_, type, value) in positional.Order(statement.Parameters))
+        {
+            command.Parameters.Add(Unnamed(command.CreateParameter(), type, value));
+        }
+    }
+
+    private static DbParameter Unnamed(DbParameter parameter, DbType type, object? value)
+    {
+        parameter.DbType = type;
+        parameter.Value = value ?? DBNull.Value;
+        return parameter;
     }
 
     private static async Task ReadAsync(Statement statement, DbDataReader reader, CancellationToken cancellationToken)
