@@ -149,6 +149,15 @@ internal sealed class StatementBatch
 
         public Statement With(string name, DbType type, object? value) => Add(name, type, value);
 
+        /// <summary>Row <paramref name="row"/>'s parameter <paramref name="prefix"/> (for example <c>@id</c> → <c>@id3</c>).</summary>
+        public Statement With(string prefix, int row, string? value) => Add(ParameterNames.Of(prefix, row), DbType.String, value);
+
+        /// <inheritdoc cref="With(string, int, string?)"/>
+        public Statement With(string prefix, int row, long value) => Add(ParameterNames.Of(prefix, row), DbType.Int64, value);
+
+        /// <inheritdoc cref="With(string, int, string?)"/>
+        public Statement With(string prefix, int row, int value) => Add(ParameterNames.Of(prefix, row), DbType.Int32, value);
+
         private Statement Add(string name, DbType type, object? value)
         {
             Parameters.Add((name, type, value));

@@ -132,23 +132,23 @@ internal sealed class CreditStatements
         string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reservation{i}, @reference{i}, @created{i}, @later{i})"))), this);
 
     /// <summary>
-    /// Binds the charge <paramref name="entry"/> as row <paramref name="suffix"/> of <see cref="InsertChargeEntriesReturningSql"/>;
+    /// Binds the charge <paramref name="entry"/> as row <paramref name="row"/> of <see cref="InsertChargeEntriesReturningSql"/>;
     /// <paramref name="later"/>: the charges after it in the batch on the same account (its balance after is the
     /// balance then plus these).
     /// </summary>
-    public static StatementBatch.Statement BindChargeEntry(StatementBatch.Statement statement, LedgerEntry entry, long later, string suffix) => statement
-        .With("@id" + suffix, entry.Id)
-        .With("@account" + suffix, entry.AccountId)
-        .With("@amount" + suffix, entry.Amount.Nanos)
-        .With("@key" + suffix, entry.IdempotencyKey)
-        .With("@reservation" + suffix, entry.ReservationId)
-        .With("@reference" + suffix, entry.Reference)
-        .With("@created" + suffix, StoredTime.ToTicks(entry.CreatedAt))
-        .With("@later" + suffix, later);
+    public static StatementBatch.Statement BindChargeEntry(StatementBatch.Statement statement, LedgerEntry entry, long later, int row) => statement
+        .With("@id", row, entry.Id)
+        .With("@account", row, entry.AccountId)
+        .With("@amount", row, entry.Amount.Nanos)
+        .With("@key", row, entry.IdempotencyKey)
+        .With("@reservation", row, entry.ReservationId)
+        .With("@reference", row, entry.Reference)
+        .With("@created", row, StoredTime.ToTicks(entry.CreatedAt))
+        .With("@later", row, later);
 
     /// <summary>
     /// Inserts <paramref name="rows"/> active reservations in one statement (bound by <see cref="BindReservation"/>
-    /// with suffixes 0 to rows - 1); returns the id of each one inserted, none for a key that exists.
+    /// as rows 0 to rows - 1); returns the id of each one inserted, none for a key that exists.
     /// </summary>
     public string InsertReservationsReturningSql(int rows) => InsertRows(ledger: false, rows);
 
@@ -205,7 +205,7 @@ internal sealed class CreditStatements
 
     /// <summary>Inserts an active reservation; false if one with the same account and idempotency key exists.</summary>
     public Task<bool> InsertReservationAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
-        => InsertAsync(transaction, InsertReservationsReturningSql(1), statement => BindReservation(statement, request, "0"), cancellationToken);
+        => InsertAsync(transaction, InsertReservationsReturningSql(1), statement => BindReservation(statement, request, 0), cancellationToken);
 
     /// <summary>Moves the reservation from <paramref name="from"/> to settled; its account, amount and reference, or null if it was not in that state.</summary>
     public async Task<(string AccountId, long Amount, string? Reference)?> SettleFromAsync(
@@ -245,28 +245,28 @@ internal sealed class CreditStatements
         return expired;
     }
 
-    /// <summary>Binds <paramref name="request"/> as row <paramref name="suffix"/> of <see cref="InsertReservationsReturningSql"/>.</summary>
-    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, string suffix) => statement
-        .With("@id" + suffix, request.ReservationId)
-        .With("@account" + suffix, request.AccountId)
-        .With("@amount" + suffix, request.Amount.Nanos)
-        .With("@key" + suffix, request.IdempotencyKey)
-        .With("@reference" + suffix, request.Reference)
-        .With("@created" + suffix, StoredTime.ToTicks(request.CreatedAt))
-        .With("@expires" + suffix, StoredTime.ToTicks(request.ExpiresAt));
+    /// <summary>Binds <paramref name="request"/> as row <paramref name="row"/> of <see cref="InsertReservationsReturningSql"/>.</summary>
+    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, int row) => statement
+        .With("@id", row, request.ReservationId)
+        .With("@account", row, request.AccountId)
+        .With("@amount", row, request.Amount.Nanos)
+        .With("@key", row, request.IdempotencyKey)
+        .With("@reference", row, request.Reference)
+        .With("@created", row, StoredTime.ToTicks(request.CreatedAt))
+        .With("@expires", row, StoredTime.ToTicks(request.ExpiresAt));
 
-    /// <summary>Binds <paramref name="entry"/> as row <paramref name="suffix"/> of <see cref="InsertLedgerEntriesReturningSql"/>.</summary>
-    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, string suffix) => statement
-        .With("@id" + suffix, entry.Id)
-        .With("@account" + suffix, entry.AccountId)
-        .With("@kind" + suffix, (int)entry.Kind)
-        .With("@amount" + suffix, entry.Amount.Nanos)
-        .With("@balanceAfter" + suffix, entry.BalanceAfter.Nanos)
-        .With("@key" + suffix, entry.IdempotencyKey)
-        .With("@reservation" + suffix, entry.ReservationId)
-        .With("@reference" + suffix, entry.Reference)
-        .With("@reason" + suffix, entry.Reason)
-        .With("@created" + suffix, StoredTime.ToTicks(entry.CreatedAt));
+    /// <summary>Binds <paramref name="entry"/> as row <paramref name="row"/> of <see cref="InsertLedgerEntriesReturningSql"/>.</summary>
+    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, int row) => statement
+        .With("@id", row, entry.Id)
+        .With("@account", row, entry.AccountId)
+        .With("@kind", row, (int)entry.Kind)
+        .With("@amount", row, entry.Amount.Nanos)
+        .With("@balanceAfter", row, entry.BalanceAfter.Nanos)
+        .With("@key", row, entry.IdempotencyKey)
+        .With("@reservation", row, entry.ReservationId)
+        .With("@reference", row, entry.Reference)
+        .With("@reason", row, entry.Reason)
+        .With("@created", row, StoredTime.ToTicks(entry.CreatedAt));
 
     /// <summary>The reservation's state, or null if there is none with that id.</summary>
     public async Task<ReservationState?> StateOfAsync(BillingTransaction transaction, string reservationId, CancellationToken cancellationToken)
@@ -279,7 +279,7 @@ internal sealed class CreditStatements
 
     /// <summary>Inserts a ledger entry; false if the account already has one with the same idempotency key.</summary>
     public Task<bool> InsertLedgerEntryAsync(BillingTransaction transaction, LedgerEntry entry, CancellationToken cancellationToken)
-        => InsertAsync(transaction, InsertLedgerEntriesReturningSql(1), statement => BindLedgerEntry(statement, entry, "0"), cancellationToken);
+        => InsertAsync(transaction, InsertLedgerEntriesReturningSql(1), statement => BindLedgerEntry(statement, entry, 0), cancellationToken);
 
     private string InsertRows(bool ledger, int rows) => _inserts.GetOrAdd((ledger, rows), static (key, s) => string.Format(
         System.Globalization.CultureInfo.InvariantCulture,

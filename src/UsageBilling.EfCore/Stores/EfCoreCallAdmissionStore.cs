@@ -69,7 +69,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
             });
             for (var i = 0; i < group.Reservations.Count; i++)
             {
-                CreditStatements.BindReservation(insert, group.Reservations[i], GroupStatements.Row(i));
+                CreditStatements.BindReservation(insert, group.Reservations[i], i);
             }
         }
 
@@ -82,7 +82,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
                 var locks = batch.Add(lockSql);
                 for (var i = 0; i < group.Holds.Length; i++)
                 {
-                    locks.With("@account" + GroupStatements.Row(i), group.Holds[i].AccountId);
+                    locks.With("@account", i, group.Holds[i].AccountId);
                 }
             }
 
@@ -95,7 +95,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
             });
             for (var i = 0; i < group.Holds.Length; i++)
             {
-                hold.With("@account" + GroupStatements.Row(i), group.Holds[i].AccountId).With("@amount" + GroupStatements.Row(i), group.Holds[i].Amount);
+                hold.With("@account", i, group.Holds[i].AccountId).With("@amount", i, group.Holds[i].Amount);
             }
         }
 

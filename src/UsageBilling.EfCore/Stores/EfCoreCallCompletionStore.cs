@@ -69,8 +69,8 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
                 var row = 0;
                 foreach (var (id, i) in settles)
                 {
-                    var n = GroupStatements.Row(row++);
-                    settle.With("@id" + n, id).With("@charge" + n, completions[i].Charge!.Value.Nanos);
+                    settle.With("@id", row, id).With("@charge", row, completions[i].Charge!.Value.Nanos);
+                    row++;
                 }
             }
         }
@@ -87,7 +87,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             var row = 0;
             foreach (var id in releases.Keys)
             {
-                release.With("@id" + GroupStatements.Row(row++), id);
+                release.With("@id", row++, id);
             }
         }
 
@@ -129,7 +129,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
                 var locks = rest.Add(lockSql);
                 for (var a = 0; a < accounts.Length; a++)
                 {
-                    locks.With("@account" + GroupStatements.Row(a), accounts[a]);
+                    locks.With("@account", a, accounts[a]);
                 }
             }
 
@@ -142,8 +142,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             });
             for (var a = 0; a < accounts.Length; a++)
             {
-                var n = GroupStatements.Row(a);
-                update.With("@account" + n, accounts[a]).With("@held" + n, moves[accounts[a]].Held).With("@charge" + n, moves[accounts[a]].Charged);
+                update.With("@account", a, accounts[a]).With("@held", a, moves[accounts[a]].Held).With("@charge", a, moves[accounts[a]].Charged);
             }
         }
 
@@ -162,7 +161,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             {
                 var charge = charges[c];
                 var entry = EfCoreCreditStore<TContext>.ChargeEntry(charge.ReservationId, charge.AccountId, charge.Amount, 0, charge.Reference, now);
-                CreditStatements.BindChargeEntry(insert, entry, later.GetValueOrDefault(charge.AccountId), GroupStatements.Row(c));
+                CreditStatements.BindChargeEntry(insert, entry, later.GetValueOrDefault(charge.AccountId), c);
                 later[charge.AccountId] = later.GetValueOrDefault(charge.AccountId) + charge.Amount.Nanos;
             }
         }

@@ -94,8 +94,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
         });
         for (var i = 0; i < merged.Length; i++)
         {
-            var n = i.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            upsert.With("@k" + n, merged[i].Key).With("@d" + n, merged[i].Delta).With("@e" + n, StoredTime.ToTicks(merged[i].ExpiresAt));
+            upsert.With("@k", i, merged[i].Key).With("@d", i, merged[i].Delta).With("@e", i, StoredTime.ToTicks(merged[i].ExpiresAt));
         }
     }
 

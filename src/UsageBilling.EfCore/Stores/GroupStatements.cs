@@ -49,9 +49,6 @@ internal sealed class GroupStatements
     /// <summary>Holds @amount{i} on each @account{i} whose available balance covers it; returns the accounts held.</summary>
     public string HoldIfAvailableSql(int rows) => Get(Kind.HoldIfAvailable, rows);
 
-    /// <summary>The suffix of row <paramref name="row"/>'s parameters.</summary>
-    public static string Row(int row) => row.ToString(CultureInfo.InvariantCulture);
-
     private string Get(Kind kind, int rows) => _sql.GetOrAdd((kind, rows), static (key, schema) => Build(schema, key.Item1, key.Item2), _schema);
 
     private static string Build(BillingSchema schema, Kind kind, int rows)
