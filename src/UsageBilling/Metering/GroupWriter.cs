@@ -11,6 +11,9 @@ namespace UsageBilling;
 internal sealed class GroupWriter<T>
 {
     private readonly ConcurrentQueue<T> _queue = new();
+
+    // The batch being gathered: only the one running writer touches it (_writing), so one list serves every batch.
+    private readonly List<T> _batch = [];
     private readonly Func<T[], Task> _write;
     private readonly int _maxBatch;
     private int _writing;
@@ -41,7 +44,7 @@ internal sealed class GroupWriter<T>
 
     private async Task WriteQueuedAsync()
     {
-        var batch = new List<T>(_maxBatch);
+        var batch = _batch;
 
         // Whether this still runs on the stack of the caller that started the writer: no write has waited yet.
         var onCaller = true;

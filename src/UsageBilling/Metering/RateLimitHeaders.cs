@@ -1,5 +1,5 @@
 using System.Globalization;
-using System.Text;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 
 namespace UsageBilling;
@@ -33,22 +33,35 @@ internal static class RateLimitHeaders
             headers["X-RateLimit-Reset-Tokens"] = tokens.ResetAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         }
 
-        var policy = new StringBuilder();
-        var current = new StringBuilder();
+        // Built on the stack: only the two header values are allocated.
+        var policy = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
+        var current = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
+        var first = true;
         foreach (var state in decision.States)
         {
-            if (policy.Length > 0)
+            if (!first)
             {
-                policy.Append(", ");
-                current.Append(", ");
+                policy.AppendLiteral(", ");
+                current.AppendLiteral(", ");
             }
 
-            policy.Append(CultureInfo.InvariantCulture, $"\"{state.Policy}\";q={state.Limit};w={state.WindowSeconds}");
-            current.Append(CultureInfo.InvariantCulture, $"\"{state.Policy}\";r={state.Remaining};t={SecondsUntil(state.ResetAt, now)}");
+            first = false;
+            policy.AppendLiteral("\"");
+            policy.AppendFormatted(state.Policy);
+            policy.AppendLiteral("\";q=");
+            policy.AppendFormatted(state.Limit);
+            policy.AppendLiteral(";w=");
+            policy.AppendFormatted(state.WindowSeconds);
+            current.AppendLiteral("\"");
+            current.AppendFormatted(state.Policy);
+            current.AppendLiteral("\";r=");
+            current.AppendFormatted(state.Remaining);
+            current.AppendLiteral(";t=");
+            current.AppendFormatted(SecondsUntil(state.ResetAt, now));
         }
 
-        headers["RateLimit-Policy"] = policy.ToString();
-        headers["RateLimit"] = current.ToString();
+        headers["RateLimit-Policy"] = policy.ToStringAndClear();
+        headers["RateLimit"] = current.ToStringAndClear();
 
         if (decision.Exceeded is { } exceeded)
         {
