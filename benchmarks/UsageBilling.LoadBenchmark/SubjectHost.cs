@@ -83,7 +83,11 @@ internal static class SubjectHost
             app.UseAuthentication();
             app.UseAuthorization();
             app.UseUsageBilling();
-            app.MapGet("/x", () => "ok").RequireApiKey().WithCost(Price);
+            var endpoint = app.MapGet("/x", () => "ok").RequireApiKey();
+            if (subject.Metered)
+            {
+                endpoint.WithCost(Price);
+            }
         }
 
         var statsCalls = 0;
