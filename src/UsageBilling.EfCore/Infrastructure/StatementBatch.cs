@@ -20,10 +20,13 @@ internal sealed class StatementBatch
 
     public BillingSchema Schema => _transaction.Schema;
 
-    /// <summary>Adds a statement; <paramref name="read"/> reads its rows (null: they are skipped).</summary>
-    public Statement Add(string sql, Func<DbDataReader, CancellationToken, Task>? read = null)
+    /// <summary>
+    /// Adds a statement; <paramref name="read"/> reads its rows (null: they are skipped); <paramref name="parameters"/>:
+    /// how many parameters it will have, when known (a multi-row statement's list is then made once at its size).
+    /// </summary>
+    public Statement Add(string sql, Func<DbDataReader, CancellationToken, Task>? read = null, int parameters = 0)
     {
-        var statement = new Statement(sql, read);
+        var statement = new Statement(sql, read, parameters);
         _statements.Add(statement);
         return statement;
     }
@@ -133,13 +136,13 @@ internal sealed class StatementBatch
     }
 
     /// <summary>One statement of the batch and its parameters.</summary>
-    internal sealed class Statement(string sql, Func<DbDataReader, CancellationToken, Task>? read)
+    internal sealed class Statement(string sql, Func<DbDataReader, CancellationToken, Task>? read, int parameters)
     {
         public string Sql { get; } = sql;
 
         public Func<DbDataReader, CancellationToken, Task>? Read { get; } = read;
 
-        public List<(string Name, DbType Type, object? Value)> Parameters { get; } = [];
+        public List<(string Name, DbType Type, object? Value)> Parameters { get; } = new(parameters);
 
         public Statement With(string name, string? value) => Add(name, DbType.String, value);
 

@@ -66,7 +66,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
                 {
                     inserted.Add(reader.GetString(0));
                 }
-            });
+            }, group.Reservations.Count * 7);
             for (var i = 0; i < group.Reservations.Count; i++)
             {
                 CreditStatements.BindReservation(insert, group.Reservations[i], i);

@@ -140,9 +140,15 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
                     balances[reader.GetString(0)] = reader.GetInt64(1);
                 }
             });
+            // In the order the statement first names them (PostgreSQL binds by position): each row's account and hold, then the charges.
             for (var a = 0; a < accounts.Length; a++)
             {
-                update.With("@account", a, accounts[a]).With("@held", a, moves[accounts[a]].Held).With("@charge", a, moves[accounts[a]].Charged);
+                update.With("@account", a, accounts[a]).With("@held", a, moves[accounts[a]].Held);
+            }
+
+            for (var a = 0; a < accounts.Length; a++)
+            {
+                update.With("@charge", a, moves[accounts[a]].Charged);
             }
         }
 
@@ -156,13 +162,20 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
                     inserted++;
                 }
             });
-            var later = new Dictionary<string, long>(StringComparer.Ordinal);
+            // Each charge's later charges on its account, walked back from the end; then bound in row order.
+            var later = new long[charges.Count];
+            var after = new Dictionary<string, long>(StringComparer.Ordinal);
             for (var c = charges.Count - 1; c >= 0; c--)
+            {
+                later[c] = after.GetValueOrDefault(charges[c].AccountId);
+                after[charges[c].AccountId] = later[c] + charges[c].Amount.Nanos;
+            }
+
+            for (var c = 0; c < charges.Count; c++)
             {
                 var charge = charges[c];
                 var entry = EfCoreCreditStore<TContext>.ChargeEntry(charge.ReservationId, charge.AccountId, charge.Amount, 0, charge.Reference, now);
-                CreditStatements.BindChargeEntry(insert, entry, later.GetValueOrDefault(charge.AccountId), c);
-                later[charge.AccountId] = later.GetValueOrDefault(charge.AccountId) + charge.Amount.Nanos;
+                CreditStatements.BindChargeEntry(insert, entry, later[c], c);
             }
         }
 

@@ -91,7 +91,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
             {
                 values[i] = byKey[increments[i].Key];
             }
-        });
+        }, merged.Length * 3);
         for (var i = 0; i < merged.Length; i++)
         {
             upsert.With("@k", i, merged[i].Key).With("@d", i, merged[i].Delta).With("@e", i, StoredTime.ToTicks(merged[i].ExpiresAt));

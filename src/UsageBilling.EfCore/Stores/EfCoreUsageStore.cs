@@ -119,7 +119,7 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         for (var start = 0; start < unique.Count; start += RowsPerStatement)
         {
             var rows = Math.Min(RowsPerStatement, unique.Count - start);
-            var insert = batch.Add(InsertSql(batch.Schema.Usage, rows));
+            var insert = batch.Add(InsertSql(batch.Schema.Usage, rows), parameters: rows * Columns.Length);
             for (var i = 0; i < rows; i++)
             {
                 var values = Values(unique[start + i]);
