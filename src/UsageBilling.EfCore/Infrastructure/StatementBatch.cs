@@ -122,7 +122,11 @@ internal sealed class StatementBatch
 
     private static DbParameter Unnamed(DbParameter parameter, DbType type, object? value)
     {
-        parameter.DbType = type;
+        if (type != Statement.ProviderType)
+        {
+            parameter.DbType = type;
+        }
+
         parameter.Value = value ?? DBNull.Value;
         return parameter;
     }
@@ -138,6 +142,9 @@ internal sealed class StatementBatch
     /// <summary>One statement of the batch and its parameters.</summary>
     internal sealed class Statement(string sql, Func<DbDataReader, CancellationToken, Task>? read, int parameters)
     {
+        /// <summary>Marks a parameter whose type is left to the provider (<see cref="WithArray"/>).</summary>
+        internal const DbType ProviderType = (DbType)(-1);
+
         public string Sql { get; } = sql;
 
         public Func<DbDataReader, CancellationToken, Task>? Read { get; } = read;
@@ -151,6 +158,12 @@ internal sealed class StatementBatch
         public Statement With(string name, int value) => Add(name, DbType.Int32, value);
 
         public Statement With(string name, DbType type, object? value) => Add(name, type, value);
+
+        /// <summary>
+        /// A parameter whose database type the provider infers from the value's CLR type (PostgreSQL: an array, such as
+        /// <c>long?[]</c> for <c>bigint[]</c>).
+        /// </summary>
+        public Statement WithArray(string name, Array values) => Add(name, ProviderType, values);
 
         /// <summary>Row <paramref name="row"/>'s parameter <paramref name="prefix"/> (for example <c>@id</c> → <c>@id3</c>).</summary>
         public Statement With(string prefix, int row, string? value) => Add(ParameterNames.Of(prefix, row), DbType.String, value);

@@ -114,20 +114,39 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         return true;
     }
 
+    /// <summary>
+    /// PostgreSQL: every record in one statement whatever their number, one array per column
+    /// (<c>INSERT … SELECT * FROM unnest(@c0, @c1, …)</c>): 19 parameters, not 19 per record.
+    /// </summary>
     private static void AddInsert(StatementBatch batch, IReadOnlyList<UsageRecord> unique)
     {
-        for (var start = 0; start < unique.Count; start += RowsPerStatement)
+        var columns = new Array[Columns.Length];
+        for (var c = 0; c < columns.Length; c++)
         {
-            var rows = Math.Min(RowsPerStatement, unique.Count - start);
-            var insert = batch.Add(InsertSql(batch.Schema.Usage, rows), parameters: rows * Columns.Length);
-            for (var i = 0; i < rows; i++)
+            columns[c] = ColumnTypes[c] switch
             {
-                var values = Values(unique[start + i]);
-                for (var c = 0; c < values.Length; c++)
-                {
-                    insert.With(ParameterName(i, c), ColumnTypes[c], values[c]);
-                }
+                DbType.String => new string?[unique.Count],
+                DbType.Int64 => new long?[unique.Count],
+                DbType.Int32 => new int?[unique.Count],
+                DbType.Double => new double?[unique.Count],
+                DbType.Boolean => new bool?[unique.Count],
+                var other => throw new InvalidOperationException($"No array for column type {other}."),
+            };
+        }
+
+        for (var r = 0; r < unique.Count; r++)
+        {
+            var values = Values(unique[r]);
+            for (var c = 0; c < values.Length; c++)
+            {
+                columns[c].SetValue(values[c], r);
             }
+        }
+
+        var insert = batch.Add(UnnestInsertSql(batch.Schema.Usage), parameters: columns.Length);
+        for (var c = 0; c < columns.Length; c++)
+        {
+            insert.WithArray(ParameterName(0, c), columns[c]);
         }
     }
 
@@ -279,6 +298,15 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
 
         return names[column];
     }
+
+    /// <summary>PostgreSQL: the insert of any number of records from one array per column, made once per table.</summary>
+    private static string UnnestInsertSql(BillingTable table) => InsertSqls.GetOrAdd((table.Name, -1), static (_, table) =>
+    {
+        var requestId = table[nameof(UsageRecordEntity.RequestId)];
+        return $"INSERT INTO {table.Name} ({string.Join(", ", Columns.Select(c => table[c]))}) "
+            + $"SELECT * FROM unnest({string.Join(", ", Enumerable.Range(0, Columns.Length).Select(c => ParameterName(0, c)))}) "
+            + $"ON CONFLICT ({requestId}) DO NOTHING RETURNING {requestId}";
+    }, table);
 
     /// <summary>The insert of <paramref name="rows"/> records, made once per table and row count.</summary>
     private static string InsertSql(BillingTable table, int rows) => InsertSqls.GetOrAdd((table.Name, rows), static (_, state) => BuildInsertSql(state.table, state.rows), (table, rows));
