@@ -79,7 +79,13 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
             .OrderBy(static i => i.Key, StringComparer.Ordinal)
             .ToArray();
         var table = batch.Schema.Counters;
-        var upsert = batch.Add(_upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table), async (reader, ct) =>
+
+        // PostgreSQL: the rows as three arrays (one statement text for any count, three parameters); SQLite: VALUES rows.
+        var arrays = batch.Schema.Provider == BillingProvider.PostgreSql;
+        var sql = arrays
+            ? _upsertSql.GetOrAdd(-1, static (_, table) => UnnestUpsertSql(table), table)
+            : _upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table);
+        var upsert = batch.Add(sql, async (reader, ct) =>
         {
             var byKey = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -91,7 +97,15 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
             {
                 values[i] = byKey[increments[i].Key];
             }
-        }, merged.Length * 3);
+        }, arrays ? 3 : merged.Length * 3);
+        if (arrays)
+        {
+            upsert.WithArray("@k", Array.ConvertAll(merged, static i => i.Key))
+                .WithArray("@d", Array.ConvertAll(merged, static i => i.Delta))
+                .WithArray("@e", Array.ConvertAll(merged, static i => StoredTime.ToTicks(i.ExpiresAt)));
+            return;
+        }
+
         for (var i = 0; i < merged.Length; i++)
         {
             upsert.With("@k", i, merged[i].Key).With("@d", i, merged[i].Delta).With("@e", i, StoredTime.ToTicks(merged[i].ExpiresAt));
@@ -206,6 +220,13 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
             RETURNING {t["Key"]}, {t["Value"]}
             """;
     }
+
+    // The arrays are in key order, and unnest yields them in that order: rows are locked in key order as with VALUES.
+    private static string UnnestUpsertSql(BillingTable t) => $"""
+        INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]}) SELECT * FROM unnest(@k, @d, @e)
+        ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
+        RETURNING {t["Key"]}, {t["Value"]}
+        """;
 
     private static string DeleteExpiredSql(BillingTable t) => $"""
         DELETE FROM {t.Name} WHERE {t["Key"]} IN (
