@@ -29,6 +29,8 @@ internal sealed class CreditStatements
     private readonly string _insertReservations;
     private readonly string _insertLedgerEntries;
     private readonly string _insertChargeEntries;
+    private readonly string _insertChargeEntryArrays;
+    private readonly string _insertReservationArrays;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Ledger, int Rows), string> _inserts = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _chargeInserts = new();
 
@@ -119,6 +121,73 @@ internal sealed class CreditStatements
             ON CONFLICT ({{l["AccountId"]}}, {{l["IdempotencyKey"]}}) DO NOTHING
             RETURNING {{l["Id"]}}
             """;
+
+        // PostgreSQL: the same two inserts fed from one array per column (unnest), one statement text for any count.
+        const string chargeArrays = "SELECT * FROM unnest(@id, @account, @amount, @key, @reservation, @reference, @created, @later)";
+        _insertChargeEntryArrays = _insertChargeEntries.Replace("VALUES {0}", chargeArrays, StringComparison.Ordinal);
+        _insertReservationArrays = $"""
+            INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]})
+            SELECT u.id, u.account, u.amount, u.key, u.reference, {Active}, u.created, u.expires
+            FROM unnest(@id, @account, @amount, @key, @reference, @created, @expires) AS u (id, account, amount, key, reference, created, expires)
+            ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING
+            RETURNING {r["Id"]}
+            """;
+    }
+
+    /// <summary>
+    /// Adds the insert of <paramref name="requests"/> as active reservations to <paramref name="batch"/>; <paramref name="read"/>
+    /// reads the id of each one inserted (none for a key that exists). PostgreSQL: one array per column.
+    /// </summary>
+    public void AddReservationsInsert(StatementBatch batch, IReadOnlyList<CreditReservationRequest> requests, Func<DbDataReader, CancellationToken, Task> read)
+    {
+        if (batch.Schema.Provider != BillingProvider.PostgreSql)
+        {
+            var rows = batch.Add(InsertReservationsReturningSql(requests.Count), read, requests.Count * 7);
+            for (var i = 0; i < requests.Count; i++)
+            {
+                BindReservation(rows, requests[i], i);
+            }
+
+            return;
+        }
+
+        batch.Add(_insertReservationArrays, read, 7)
+            .WithArray("@id", requests.Select(static r => r.ReservationId).ToArray())
+            .WithArray("@account", requests.Select(static r => r.AccountId).ToArray())
+            .WithArray("@amount", requests.Select(static r => r.Amount.Nanos).ToArray())
+            .WithArray("@key", requests.Select(static r => r.IdempotencyKey).ToArray())
+            .WithArray("@reference", requests.Select(static r => r.Reference).ToArray())
+            .WithArray("@created", requests.Select(static r => StoredTime.ToTicks(r.CreatedAt)).ToArray())
+            .WithArray("@expires", requests.Select(static r => StoredTime.ToTicks(r.ExpiresAt)).ToArray());
+    }
+
+    /// <summary>
+    /// Adds the insert of the charge <paramref name="entries"/> to <paramref name="batch"/>, each one's balance after
+    /// read from its account's balance row plus <paramref name="later"/> (see <see cref="InsertChargeEntriesReturningSql"/>);
+    /// <paramref name="read"/> reads the id of each one inserted. PostgreSQL: one array per column.
+    /// </summary>
+    public void AddChargeEntriesInsert(StatementBatch batch, IReadOnlyList<LedgerEntry> entries, long[] later, Func<DbDataReader, CancellationToken, Task> read)
+    {
+        if (batch.Schema.Provider != BillingProvider.PostgreSql)
+        {
+            var rows = batch.Add(InsertChargeEntriesReturningSql(entries.Count), read, entries.Count * 8);
+            for (var i = 0; i < entries.Count; i++)
+            {
+                BindChargeEntry(rows, entries[i], later[i], i);
+            }
+
+            return;
+        }
+
+        batch.Add(_insertChargeEntryArrays, read, 8)
+            .WithArray("@id", entries.Select(static e => e.Id).ToArray())
+            .WithArray("@account", entries.Select(static e => e.AccountId).ToArray())
+            .WithArray("@amount", entries.Select(static e => e.Amount.Nanos).ToArray())
+            .WithArray("@key", entries.Select(static e => e.IdempotencyKey).ToArray())
+            .WithArray("@reservation", entries.Select(static e => e.ReservationId).ToArray())
+            .WithArray("@reference", entries.Select(static e => e.Reference).ToArray())
+            .WithArray("@created", entries.Select(static e => StoredTime.ToTicks(e.CreatedAt)).ToArray())
+            .WithArray("@later", later);
     }
 
     /// <summary>

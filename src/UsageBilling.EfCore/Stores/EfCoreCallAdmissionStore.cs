@@ -60,17 +60,13 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
         var inserted = new HashSet<string>(StringComparer.Ordinal);
         if (group.Reservations.Count > 0)
         {
-            var insert = batch.Add(statements.InsertReservationsReturningSql(group.Reservations.Count), async (reader, ct) =>
+            statements.AddReservationsInsert(batch, group.Reservations, async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     inserted.Add(reader.GetString(0));
                 }
-            }, group.Reservations.Count * 7);
-            for (var i = 0; i < group.Reservations.Count; i++)
-            {
-                CreditStatements.BindReservation(insert, group.Reservations[i], i);
-            }
+            });
         }
 
         var held = new HashSet<string>(StringComparer.Ordinal);

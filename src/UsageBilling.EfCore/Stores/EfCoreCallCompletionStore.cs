@@ -155,14 +155,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         var inserted = 0;
         if (charges.Count > 0)
         {
-            var insert = rest.Add(statements.InsertChargeEntriesReturningSql(charges.Count), async (reader, ct) =>
-            {
-                while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                {
-                    inserted++;
-                }
-            });
-            // Each charge's later charges on its account, walked back from the end; then bound in row order.
+            // Each charge's later charges on its account, walked back from the end.
             var later = new long[charges.Count];
             var after = new Dictionary<string, long>(StringComparer.Ordinal);
             for (var c = charges.Count - 1; c >= 0; c--)
@@ -171,12 +164,14 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
                 after[charges[c].AccountId] = later[c] + charges[c].Amount.Nanos;
             }
 
-            for (var c = 0; c < charges.Count; c++)
+            var entries = charges.ConvertAll(c => EfCoreCreditStore<TContext>.ChargeEntry(c.ReservationId, c.AccountId, c.Amount, 0, c.Reference, now));
+            statements.AddChargeEntriesInsert(rest, entries, later, async (reader, ct) =>
             {
-                var charge = charges[c];
-                var entry = EfCoreCreditStore<TContext>.ChargeEntry(charge.ReservationId, charge.AccountId, charge.Amount, 0, charge.Reference, now);
-                CreditStatements.BindChargeEntry(insert, entry, later[c], c);
-            }
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    inserted++;
+                }
+            });
         }
 
         var seen = new HashSet<string>(StringComparer.Ordinal);
