@@ -73,26 +73,15 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
         if (group.Holds.Length > 0)
         {
             var groupStatements = _group ??= new GroupStatements(transaction.Schema);
-            if (groupStatements.LockBalancesSql(group.Holds.Length) is { } lockSql)
-            {
-                var locks = batch.Add(lockSql);
-                for (var i = 0; i < group.Holds.Length; i++)
-                {
-                    locks.With("@account", i, group.Holds[i].AccountId);
-                }
-            }
-
-            var hold = batch.Add(groupStatements.HoldIfAvailableSql(group.Holds.Length), async (reader, ct) =>
+            var accounts = Array.ConvertAll(group.Holds, static h => h.AccountId);
+            groupStatements.AddLockBalances(batch, accounts);
+            groupStatements.AddHoldIfAvailable(batch, accounts, Array.ConvertAll(group.Holds, static h => h.Amount), async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     held.Add(reader.GetString(0));
                 }
             });
-            for (var i = 0; i < group.Holds.Length; i++)
-            {
-                hold.With("@account", i, group.Holds[i].AccountId).With("@amount", i, group.Holds[i].Amount);
-            }
         }
 
         await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);

@@ -57,38 +57,29 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         var states = new StatementBatch(transaction);
         if (settles.Count > 0)
         {
+            var settleIds = settles.Keys.ToArray();
+            var settleCharges = Array.ConvertAll(settleIds, id => completions[settles[id]].Charge!.Value.Nanos);
             foreach (var fromExpired in (ReadOnlySpan<bool>)[false, true])
             {
-                var settle = states.Add(group.SettleSql(settles.Count, fromExpired), async (reader, ct) =>
+                group.AddSettle(states, settleIds, settleCharges, fromExpired, async (reader, ct) =>
                 {
                     while (await reader.ReadAsync(ct).ConfigureAwait(false))
                     {
                         moved[settles[reader.GetString(0)]] = new Moved(reader.GetString(1), fromExpired ? 0 : reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3));
                     }
                 });
-                var row = 0;
-                foreach (var (id, i) in settles)
-                {
-                    settle.With("@id", row, id).With("@charge", row, completions[i].Charge!.Value.Nanos);
-                    row++;
-                }
             }
         }
 
         if (releases.Count > 0)
         {
-            var release = states.Add(group.ReleaseSql(releases.Count), async (reader, ct) =>
+            group.AddRelease(states, releases.Keys.ToArray(), async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     moved[releases[reader.GetString(0)]] = new Moved(reader.GetString(1), reader.GetInt64(2), null);
                 }
             });
-            var row = 0;
-            foreach (var id in releases.Keys)
-            {
-                release.With("@id", row++, id);
-            }
         }
 
         await states.ExecuteAsync(cancellationToken).ConfigureAwait(false);
@@ -124,32 +115,14 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         var accounts = moves.Keys.Order(StringComparer.Ordinal).ToArray();
         if (accounts.Length > 0)
         {
-            if (group.LockBalancesSql(accounts.Length) is { } lockSql)
-            {
-                var locks = rest.Add(lockSql);
-                for (var a = 0; a < accounts.Length; a++)
-                {
-                    locks.With("@account", a, accounts[a]);
-                }
-            }
-
-            var update = rest.Add(group.ChargeAndReleaseHoldsSql(accounts.Length), async (reader, ct) =>
+            group.AddLockBalances(rest, accounts);
+            group.AddChargeAndReleaseHolds(rest, accounts, Array.ConvertAll(accounts, a => moves[a].Held), Array.ConvertAll(accounts, a => moves[a].Charged), async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
                 {
                     balances[reader.GetString(0)] = reader.GetInt64(1);
                 }
             });
-            // In the order the statement first names them (PostgreSQL binds by position): each row's account and hold, then the charges.
-            for (var a = 0; a < accounts.Length; a++)
-            {
-                update.With("@account", a, accounts[a]).With("@held", a, moves[accounts[a]].Held);
-            }
-
-            for (var a = 0; a < accounts.Length; a++)
-            {
-                update.With("@charge", a, moves[accounts[a]].Charged);
-            }
         }
 
         var inserted = 0;
