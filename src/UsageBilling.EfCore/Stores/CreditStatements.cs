@@ -195,7 +195,7 @@ internal sealed class CreditStatements
     /// read from its account's balance row; returns the id of each one inserted, none for an idempotency key the
     /// account has, and none for an account without a balance row.
     /// </summary>
-    public string InsertChargeEntriesReturningSql(int rows) => _chargeInserts.GetOrAdd(rows, static (rows, s) => string.Format(
+    private string InsertChargeEntriesReturningSql(int rows) => _chargeInserts.GetOrAdd(rows, static (rows, s) => string.Format(
         System.Globalization.CultureInfo.InvariantCulture,
         s._insertChargeEntries,
         string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reservation{i}, @reference{i}, @created{i}, @later{i})"))), this);
@@ -205,7 +205,7 @@ internal sealed class CreditStatements
     /// <paramref name="later"/>: the charges after it in the batch on the same account (its balance after is the
     /// balance then plus these).
     /// </summary>
-    public static StatementBatch.Statement BindChargeEntry(StatementBatch.Statement statement, LedgerEntry entry, long later, int row) => statement
+    private static StatementBatch.Statement BindChargeEntry(StatementBatch.Statement statement, LedgerEntry entry, long later, int row) => statement
         .With("@id", row, entry.Id)
         .With("@account", row, entry.AccountId)
         .With("@amount", row, entry.Amount.Nanos)
@@ -219,13 +219,13 @@ internal sealed class CreditStatements
     /// Inserts <paramref name="rows"/> active reservations in one statement (bound by <see cref="BindReservation"/>
     /// as rows 0 to rows - 1); returns the id of each one inserted, none for a key that exists.
     /// </summary>
-    public string InsertReservationsReturningSql(int rows) => InsertRows(ledger: false, rows);
+    private string InsertReservationsReturningSql(int rows) => InsertRows(ledger: false, rows);
 
     /// <summary>
     /// Inserts <paramref name="rows"/> ledger entries in one statement (bound by <see cref="BindLedgerEntry"/> with
     /// suffixes 0 to rows - 1); returns the id of each one inserted, none for an idempotency key the account has.
     /// </summary>
-    public string InsertLedgerEntriesReturningSql(int rows) => InsertRows(ledger: true, rows);
+    private string InsertLedgerEntriesReturningSql(int rows) => InsertRows(ledger: true, rows);
 
     /// <summary>Deletes reservation @id (one this transaction inserted and does not keep); returns its id.</summary>
     public string DeleteReservationSql { get; }
@@ -315,7 +315,7 @@ internal sealed class CreditStatements
     }
 
     /// <summary>Binds <paramref name="request"/> as row <paramref name="row"/> of <see cref="InsertReservationsReturningSql"/>.</summary>
-    public static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, int row) => statement
+    private static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, int row) => statement
         .With("@id", row, request.ReservationId)
         .With("@account", row, request.AccountId)
         .With("@amount", row, request.Amount.Nanos)
@@ -325,7 +325,7 @@ internal sealed class CreditStatements
         .With("@expires", row, StoredTime.ToTicks(request.ExpiresAt));
 
     /// <summary>Binds <paramref name="entry"/> as row <paramref name="row"/> of <see cref="InsertLedgerEntriesReturningSql"/>.</summary>
-    public static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, int row) => statement
+    private static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, int row) => statement
         .With("@id", row, entry.Id)
         .With("@account", row, entry.AccountId)
         .With("@kind", row, (int)entry.Kind)
