@@ -156,6 +156,25 @@ public abstract class CreditStoreSpecification
     }
 
     [SkippableFact]
+    public async Task A_charge_may_take_the_balance_to_exactly_the_negative_maximum_and_not_one_nano_past_it()
+    {
+        var store = await CreateStoreAsync();
+        var account = NewAccountId();
+        var max = CreditBalance.MaxBalance.ToUnits();
+
+        // The bound holds in both directions and is inclusive: a debt of exactly the maximum is a valid balance.
+        var floor = await store.PostAsync(Post(account, LedgerEntryKind.Charge, -max, "to-floor") with { RequireAvailableBalance = false });
+        Assert.Equal(PostStatus.Posted, floor.Status);
+        Assert.Equal(-CreditBalance.MaxBalance, floor.Entry!.BalanceAfter);
+        var past = await store.PostAsync(Post(account, LedgerEntryKind.Charge, -0.000000001m, "past-floor") with { RequireAvailableBalance = false });
+        Assert.Equal(PostStatus.LimitExceeded, past.Status);
+        Assert.Null(past.Entry);
+
+        Assert.Equal(-CreditBalance.MaxBalance, (await store.GetBalanceAsync(account)).Balance);
+        Assert.Single((await store.GetLedgerAsync(account, 10, null)).Entries);
+    }
+
+    [SkippableFact]
     public async Task A_reservation_holds_credit_without_moving_the_balance()
     {
         var store = await CreateStoreAsync();

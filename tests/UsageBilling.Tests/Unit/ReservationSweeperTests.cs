@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
+using UsageBilling.Tests.Faults;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -52,6 +53,47 @@ public sealed class ReservationSweeperTests
         Assert.Equal(2, expired.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(running.Reservation.Id))!.State);
         Assert.Equal(Money.Zero, (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Reserved);
+    }
+
+    [Fact]
+    public async Task The_hosted_sweeper_outlives_a_failed_sweep_logs_it_and_releases_the_hold_at_the_next_interval()
+    {
+        await using var harness = new MeteredCallHarness(Now, o =>
+        {
+            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5);
+            o.Credits.SweepInterval = Interval;
+        }, metrics: true);
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        var caller = await harness.CallerAsync(credit: 10m);
+        var crashed = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "crashed-call");
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+
+        // The store is down for the first sweep (a refused connection), then back.
+        var faults = new StoreFaults();
+        faults.Arm("expire", 1, afterApplying: false);
+        var logger = new FakeLogger<ReservationSweeper>();
+        var sweeper = new ReservationSweeper(new FaultyCreditStore(harness.CreditStore, faults), harness.Services.GetRequiredService<PendingCompletions>(),
+            harness.Time, harness.Services.GetRequiredService<UsageBillingMetrics>(), logger, harness.Services.GetRequiredService<IOptions<UsageBillingOptions>>());
+        using var stop = new CancellationTokenSource();
+        await sweeper.StartAsync(stop.Token);
+        try
+        {
+            await AdvanceUntilMeasuredAsync(harness, expired, 1);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sweeper.StopAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(1, faults.Thrown);
+        var failed = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Name == "ReservationSweepFailed");
+        Assert.IsType<InjectedStoreFaultException>(failed.Exception);
+        Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(crashed.Reservation!.Id))!.State);
+        var balance = await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        Assert.Equal(Money.Zero, balance.Reserved);
+        Assert.Equal(Money.FromUnits(10m), balance.Available);
     }
 
     [Fact]
