@@ -406,6 +406,25 @@ public abstract class CreditStoreSpecification
     }
 
     [SkippableFact]
+    public async Task One_sweep_over_several_accounts_gives_each_account_back_exactly_its_own_expired_holds()
+    {
+        var store = await CreateStoreAsync();
+        var (first, second) = (NewAccountId(), NewAccountId());
+        await store.PostAsync(Grant(first, 10m, "g"));
+        await store.PostAsync(Grant(second, 20m, "g"));
+        await store.ReserveAsync(Reserve(first, 1m, "a") with { ExpiresAt = Now.AddMinutes(-2) });
+        await store.ReserveAsync(Reserve(first, 2m, "b") with { ExpiresAt = Now.AddMinutes(-1) });
+        await store.ReserveAsync(Reserve(second, 4m, "c") with { ExpiresAt = Now.AddMinutes(-1) });
+        var running = (await store.ReserveAsync(Reserve(second, 8m, "running") with { ExpiresAt = Now.AddMinutes(1) })).Reservation!;
+
+        Assert.True(await ExpireAllAsync(store, Now) >= 3, "the three due holds expire");
+
+        Assert.Equal(new CreditBalance(Units(10m), Money.Zero), await store.GetBalanceAsync(first));
+        Assert.Equal(new CreditBalance(Units(20m), Units(8m)), await store.GetBalanceAsync(second));
+        Assert.Equal(ReservationState.Active, (await store.FindReservationAsync(running.Id))!.State);
+    }
+
+    [SkippableFact]
     public async Task Expiring_respects_the_batch_size()
     {
         var store = await CreateStoreAsync();
