@@ -124,6 +124,32 @@ public abstract class CallAdmissionStoreSpecification
     }
 
     [SkippableFact]
+    public async Task Calls_of_one_account_whose_holds_together_pass_what_any_balance_can_hold_keep_nothing_and_other_accounts_calls_are_admitted()
+    {
+        var (admissions, credits, counters) = await CreateStoresAsync();
+        var (huge, small) = (NewId("acct"), NewId("acct"));
+        var (hugeCounter, smallCounter) = (NewId("rpm"), NewId("rpm"));
+        await GrantAsync(credits, huge, 100m);
+        await GrantAsync(credits, small, 10m);
+
+        // Ten holds of the largest balance each: together more than a 64-bit amount, so they must not wrap around to a small hold.
+        var max = CreditBalance.MaxBalance.ToUnits();
+        var calls = Enumerable.Range(0, 10).Select(_ => Call(huge, max, hugeCounter)).Append(Call(small, 1m, smallCounter)).ToList();
+
+        var results = await admissions.TryAdmitAsync(calls);
+
+        Assert.All(results.Take(10), r => Assert.NotEqual(CallAdmissionStatus.Admitted, r.Status));
+        Assert.Equal(CallAdmissionStatus.Admitted, results[10].Status);
+        Assert.Equal(new CreditBalance(Money.FromUnits(100m), Money.Zero), await credits.GetBalanceAsync(huge));
+        Assert.Equal(new CreditBalance(Money.FromUnits(10m), Money.FromUnits(1m)), await credits.GetBalanceAsync(small));
+        Assert.Equal(new long[] { 0, 1 }, await counters.GetAsync([hugeCounter, smallCounter]));
+        foreach (var call in calls.Take(10))
+        {
+            Assert.Null(await credits.FindReservationAsync(call.Reservation.ReservationId));
+        }
+    }
+
+    [SkippableFact]
     public async Task A_key_that_exists_or_repeats_in_the_group_keeps_nothing_of_that_call()
     {
         var (admissions, credits, counters) = await CreateStoresAsync();
