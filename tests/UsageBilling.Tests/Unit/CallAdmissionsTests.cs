@@ -1,3 +1,7 @@
+using System.Diagnostics.Metrics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+
 namespace UsageBilling.Tests.Unit;
 
 /// <summary>
@@ -35,6 +39,25 @@ public sealed class CallAdmissionsTests
             Assert.Equal([i], results[i].Counts);
             Assert.Equal(i % 2 == 0 ? "res_" + i : null, results[i].Reservation?.Id);
         }
+    }
+
+    [Fact]
+    public async Task Each_group_is_one_timed_store_call_named_admissions_admit()
+    {
+        var collection = new ServiceCollection().AddLogging().AddMetrics();
+        collection.AddUsageBilling();
+        await using var services = collection.BuildServiceProvider();
+        using var durations = new MetricCollector<double>(services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName, "usagebilling.store.duration");
+        var store = new ScriptedStore();
+        var admissions = new CallAdmissions(store, services.GetRequiredService<UsageBillingMetrics>());
+        var first = admissions.AdmitAsync(Call(0));
+        var second = admissions.AdmitAsync(Call(1));
+        var third = admissions.AdmitAsync(Call(2));
+
+        store.Gate.SetResult();
+        await Task.WhenAll(first, second, third).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["admissions.admit", "admissions.admit"], durations.GetMeasurementSnapshot().Select(m => (string)m.Tags["usagebilling.store.operation"]!));
     }
 
     [Fact]

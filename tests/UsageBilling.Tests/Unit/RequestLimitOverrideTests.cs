@@ -230,6 +230,18 @@ public sealed class RequestLimitOverrideTests
         Assert.Equal(200, nextMinute.Counts.Limits.TokenBinding!.Value.Remaining);
     }
 
+    [Fact]
+    public async Task Actual_tokens_of_a_call_on_a_key_without_any_limit_or_budget_complete_the_call_and_charge_it()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync(credit: 1m);
+
+        var admitted = await harness.AdmitAsync(harness.Call(caller, 0.1m, new RequestLimits(), llm: MeteredCallHarness.Tokens(800)));
+        await admitted.Lease!.CompleteAsync(new CallResult(Money.FromUnits(0.05m), false, ActualTokens: 500), MeteredCallHarness.Record(admitted.Lease.Request));
+
+        Assert.Equal(new CreditBalance(Money.FromUnits(0.95m), Money.Zero), await harness.Credits.GetBalanceAsync(caller.Account.Id));
+    }
+
     private static RequestLimits With(RequestLimits limits, string window, long value) => window switch
     {
         nameof(RequestLimits.RequestsPerSecond) => limits with { RequestsPerSecond = value },

@@ -97,6 +97,52 @@ public sealed class ReservationSweeperTests
     }
 
     [Fact]
+    public async Task The_sweepers_lag_is_unknown_before_it_runs_then_counts_from_its_start_and_then_from_its_last_finished_sweep()
+    {
+        await using var harness = new MeteredCallHarness(Now, o =>
+        {
+            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(1);
+            o.Credits.SweepInterval = Interval;
+        }, metrics: true);
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        using var durations = new MetricCollector<double>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.store.duration");
+        var caller = await harness.CallerAsync(credit: 10m);
+        await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "crashed-call");
+        harness.Time.Advance(TimeSpan.FromSeconds(30));
+        var sweeper = harness.Services.GetRequiredService<ReservationSweeper>();
+
+        // What the health check reports as the sweeper's lag: nothing while it is not running, then the time since its start.
+        Assert.Null(sweeper.Lag);
+        var startedAt = harness.Time.GetUtcNow();
+        using var stop = new CancellationTokenSource();
+        await sweeper.StartAsync(stop.Token);
+        try
+        {
+            // The service starts on a thread of its own; the clock stands still until it has.
+            for (var i = 0; i < 500 && sweeper.Lag is null; i++)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(TimeSpan.Zero, sweeper.Lag);
+
+            // The hold is due only after the start, so the sweep that releases it finished after the start: the lag counts from it.
+            await AdvanceUntilMeasuredAsync(harness, expired, 1);
+            var sinceStart = harness.Time.GetUtcNow() - startedAt;
+            Assert.True(sweeper.Lag < sinceStart, $"a lag of {sweeper.Lag} after a sweep, {sinceStart} after the start");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sweeper.StopAsync(CancellationToken.None);
+        }
+
+        Assert.Contains(durations.GetMeasurementSnapshot(), m => (string?)m.Tags["usagebilling.store.operation"] == "credits.expire");
+    }
+
+    [Fact]
     public async Task One_sweep_releases_every_expired_hold_batch_by_batch_and_counts_them_all()
     {
         await using var harness = new MeteredCallHarness(Now, o =>
