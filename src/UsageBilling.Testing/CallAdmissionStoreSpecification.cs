@@ -55,6 +55,42 @@ public abstract class CallAdmissionStoreSpecification
     }
 
     [SkippableFact]
+    public async Task Calls_counting_several_counters_see_only_the_admitted_calls_and_a_refused_calls_counts_and_hold_are_given_back()
+    {
+        var (admissions, credits, counters) = await CreateStoresAsync();
+        var (account, other) = (NewId("acct"), NewId("acct"));
+        var (requests, tokens, otherRequests) = (NewId("rpm"), NewId("tpm"), NewId("rpm"));
+        await GrantAsync(credits, account, 100m);
+        await GrantAsync(credits, other, 100m);
+        CallAdmissionRequest LlmCall(long estimate, decimal amount) => Call(account, amount, [(requests, 1, 100), (tokens, estimate, 1000)]);
+        var calls = new[]
+        {
+            LlmCall(400, 2m), Call(other, 5m, [(otherRequests, 1, 100)]), LlmCall(400, 2m), LlmCall(400, 2m), LlmCall(100, 3m),
+        };
+
+        var results = await admissions.TryAdmitAsync(calls);
+
+        // The third call of the account would take the token window to 1,200; the last one fits in what is left.
+        Assert.Equal(
+            [CallAdmissionStatus.Admitted, CallAdmissionStatus.Admitted, CallAdmissionStatus.Admitted, CallAdmissionStatus.Refused, CallAdmissionStatus.Admitted],
+            results.Select(r => r.Status));
+        Assert.Equal([1L, 400L], results[0].Counts);
+        Assert.Equal([1L], results[1].Counts);
+        Assert.Equal([2L, 800L], results[2].Counts);
+        Assert.Equal([3L, 1200L], results[3].Counts);
+        Assert.Equal([3L, 900L], results[4].Counts);
+
+        Assert.Equal(new long[] { 3, 900, 1 }, await counters.GetAsync([requests, tokens, otherRequests]));
+        Assert.Equal(new CreditBalance(Money.FromUnits(100m), Money.FromUnits(7m)), await credits.GetBalanceAsync(account));
+        Assert.Equal(new CreditBalance(Money.FromUnits(100m), Money.FromUnits(5m)), await credits.GetBalanceAsync(other));
+        Assert.Null(await credits.FindReservationAsync(calls[3].Reservation.ReservationId));
+        foreach (var i in new[] { 0, 1, 2, 4 })
+        {
+            Assert.Equal(ReservationState.Active, (await credits.FindReservationAsync(calls[i].Reservation.ReservationId))?.State);
+        }
+    }
+
+    [SkippableFact]
     public async Task An_account_its_calls_may_overdraw_keeps_none_of_them_and_other_accounts_calls_are_admitted()
     {
         var (admissions, credits, counters) = await CreateStoresAsync();
@@ -85,6 +121,32 @@ public abstract class CallAdmissionStoreSpecification
         Assert.Equal(new CreditBalance(Money.FromUnits(2m), Money.FromUnits(admittedPoor)), await credits.GetBalanceAsync(poor));
         Assert.Equal(new CreditBalance(Money.FromUnits(10m), Money.FromUnits(1m)), await credits.GetBalanceAsync(rich));
         Assert.Equal(new long[] { admittedPoor, 1 }, await counters.GetAsync([poorCounter, richCounter]));
+    }
+
+    [SkippableFact]
+    public async Task Calls_of_one_account_whose_holds_together_pass_what_any_balance_can_hold_keep_nothing_and_other_accounts_calls_are_admitted()
+    {
+        var (admissions, credits, counters) = await CreateStoresAsync();
+        var (huge, small) = (NewId("acct"), NewId("acct"));
+        var (hugeCounter, smallCounter) = (NewId("rpm"), NewId("rpm"));
+        await GrantAsync(credits, huge, 100m);
+        await GrantAsync(credits, small, 10m);
+
+        // Ten holds of the largest balance each: together more than a 64-bit amount, so they must not wrap around to a small hold.
+        var max = CreditBalance.MaxBalance.ToUnits();
+        var calls = Enumerable.Range(0, 10).Select(_ => Call(huge, max, hugeCounter)).Append(Call(small, 1m, smallCounter)).ToList();
+
+        var results = await admissions.TryAdmitAsync(calls);
+
+        Assert.All(results.Take(10), r => Assert.NotEqual(CallAdmissionStatus.Admitted, r.Status));
+        Assert.Equal(CallAdmissionStatus.Admitted, results[10].Status);
+        Assert.Equal(new CreditBalance(Money.FromUnits(100m), Money.Zero), await credits.GetBalanceAsync(huge));
+        Assert.Equal(new CreditBalance(Money.FromUnits(10m), Money.FromUnits(1m)), await credits.GetBalanceAsync(small));
+        Assert.Equal(new long[] { 0, 1 }, await counters.GetAsync([hugeCounter, smallCounter]));
+        foreach (var call in calls.Take(10))
+        {
+            Assert.Null(await credits.FindReservationAsync(call.Reservation.ReservationId));
+        }
     }
 
     [SkippableFact]
@@ -172,6 +234,24 @@ public abstract class CallAdmissionStoreSpecification
             CreatedAt = Now,
             ExpiresAt = Now.AddMinutes(5),
         });
+    }
+
+    /// <summary>A call holding <paramref name="amount"/> and adding each delta to its counter, admitted while every counter stays within its limit.</summary>
+    private static CallAdmissionRequest Call(string account, decimal amount, (string Counter, long Delta, long Limit)[] counts)
+    {
+        var id = NewId("res");
+        return new CallAdmissionRequest(
+            [.. counts.Select(c => new CounterIncrement(c.Counter, c.Delta, CounterExpiry))],
+            values => values.Select((value, i) => value <= counts[i].Limit).All(static ok => ok),
+            new CreditReservationRequest
+            {
+                ReservationId = id,
+                AccountId = account,
+                Amount = Money.FromUnits(amount),
+                IdempotencyKey = "req:" + id,
+                CreatedAt = Now,
+                ExpiresAt = Now.AddMinutes(5),
+            });
     }
 
     private static Task GrantAsync(ICreditStore credits, string account, decimal amount) => SpecificationCredits.GrantAsync(credits, account, amount, Now);

@@ -44,6 +44,14 @@ public abstract class CallCompletionStoreSpecification
         await AssertAccountAsync(credits, a, balance: 95m);
         await AssertAccountAsync(credits, b, balance: 93m);
 
+        // Each hold keeps its own outcome (what an idempotent retry of the call is answered with): settled for its own charge, or released.
+        foreach (var completion in batch)
+        {
+            var reservation = await credits.FindReservationAsync(completion.ReservationId);
+            Assert.Equal(completion.Charge is null ? ReservationState.Released : ReservationState.Settled, reservation?.State);
+            Assert.Equal(completion.Charge, reservation?.SettledAmount);
+        }
+
         // Each entry's balance after is the balance once it and the entries before it were applied.
         var charges = (await credits.GetLedgerAsync(a, 10, null)).Entries.Where(e => e.Kind == LedgerEntryKind.Charge);
         Assert.Equal([Money.FromUnits(95m).Nanos, Money.FromUnits(97m).Nanos], charges.Select(e => e.BalanceAfter.Nanos).Order());

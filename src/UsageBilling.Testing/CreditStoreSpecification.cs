@@ -156,6 +156,25 @@ public abstract class CreditStoreSpecification
     }
 
     [SkippableFact]
+    public async Task A_charge_may_take_the_balance_to_exactly_the_negative_maximum_and_not_one_nano_past_it()
+    {
+        var store = await CreateStoreAsync();
+        var account = NewAccountId();
+        var max = CreditBalance.MaxBalance.ToUnits();
+
+        // The bound holds in both directions and is inclusive: a debt of exactly the maximum is a valid balance.
+        var floor = await store.PostAsync(Post(account, LedgerEntryKind.Charge, -max, "to-floor") with { RequireAvailableBalance = false });
+        Assert.Equal(PostStatus.Posted, floor.Status);
+        Assert.Equal(-CreditBalance.MaxBalance, floor.Entry!.BalanceAfter);
+        var past = await store.PostAsync(Post(account, LedgerEntryKind.Charge, -0.000000001m, "past-floor") with { RequireAvailableBalance = false });
+        Assert.Equal(PostStatus.LimitExceeded, past.Status);
+        Assert.Null(past.Entry);
+
+        Assert.Equal(-CreditBalance.MaxBalance, (await store.GetBalanceAsync(account)).Balance);
+        Assert.Single((await store.GetLedgerAsync(account, 10, null)).Entries);
+    }
+
+    [SkippableFact]
     public async Task A_reservation_holds_credit_without_moving_the_balance()
     {
         var store = await CreateStoreAsync();
@@ -384,6 +403,25 @@ public abstract class CreditStoreSpecification
         Assert.Equal(ReservationState.Active, (await store.FindReservationAsync(recent.Id))!.State);
         Assert.Equal(new CreditBalance(Units(10m), Units(4m)), await store.GetBalanceAsync(account));
         Assert.False(await store.ReleaseAsync(old.Id, Now));
+    }
+
+    [SkippableFact]
+    public async Task One_sweep_over_several_accounts_gives_each_account_back_exactly_its_own_expired_holds()
+    {
+        var store = await CreateStoreAsync();
+        var (first, second) = (NewAccountId(), NewAccountId());
+        await store.PostAsync(Grant(first, 10m, "g"));
+        await store.PostAsync(Grant(second, 20m, "g"));
+        await store.ReserveAsync(Reserve(first, 1m, "a") with { ExpiresAt = Now.AddMinutes(-2) });
+        await store.ReserveAsync(Reserve(first, 2m, "b") with { ExpiresAt = Now.AddMinutes(-1) });
+        await store.ReserveAsync(Reserve(second, 4m, "c") with { ExpiresAt = Now.AddMinutes(-1) });
+        var running = (await store.ReserveAsync(Reserve(second, 8m, "running") with { ExpiresAt = Now.AddMinutes(1) })).Reservation!;
+
+        Assert.True(await ExpireAllAsync(store, Now) >= 3, "the three due holds expire");
+
+        Assert.Equal(new CreditBalance(Units(10m), Money.Zero), await store.GetBalanceAsync(first));
+        Assert.Equal(new CreditBalance(Units(20m), Units(8m)), await store.GetBalanceAsync(second));
+        Assert.Equal(ReservationState.Active, (await store.FindReservationAsync(running.Id))!.State);
     }
 
     [SkippableFact]

@@ -251,6 +251,27 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     }
 
     [SkippableFact]
+    public async Task An_expiry_sweep_with_a_batch_below_one_is_refused_and_releases_nothing()
+    {
+        var credits = database.Get<ICreditStore>();
+        var account = NewId("acct");
+        await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(5m), IdempotencyKey = "g", CreatedAt = Now,
+        });
+        var hold = (await credits.ReserveAsync(new CreditReservationRequest
+        {
+            ReservationId = NewId("res"), AccountId = account, Amount = Money.FromUnits(2m), IdempotencyKey = "due", CreatedAt = Now, ExpiresAt = Now.AddYears(50),
+        })).Reservation!;
+
+        // A sweeper asking for no rows at all would loop forever on "a full batch, sweep again".
+        Assert.Equal("maxCount", (await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () =>
+            await credits.ExpireReservationsAsync(Now.AddYears(51), DateTimeOffset.UnixEpoch, 0))).ParamName);
+        Assert.Equal(ReservationState.Active, (await credits.FindReservationAsync(hold.Id))!.State);
+        Assert.Equal(Money.FromUnits(2m), (await credits.GetBalanceAsync(account)).Reserved);
+    }
+
+    [SkippableFact]
     public async Task A_missing_request_is_refused_with_ArgumentNullException()
     {
         var credits = database.Get<ICreditStore>();

@@ -170,7 +170,7 @@ internal sealed class EfCoreCreditStore<TContext> : ICreditStore where TContext 
     public ValueTask<int> ExpireReservationsAsync(DateTimeOffset now, DateTimeOffset createdBefore, int maxCount, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxCount, 1);
-        return _database.WriteAsync(async (transaction, ct) =>
+        return _database.WriteAsync<int>(async (transaction, ct) =>
         {
             var statements = Statements(transaction.Schema);
             var expired = await statements.ExpireDueAsync(transaction, StoredTime.ToTicks(now), StoredTime.ToTicks(createdBefore), maxCount, ct).ConfigureAwait(false);

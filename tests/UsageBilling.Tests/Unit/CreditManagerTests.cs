@@ -184,5 +184,22 @@ public sealed class CreditManagerTests
         Assert.StartsWith("res_", (await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "call-1")).Reservation!.Id, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Usage_charged_after_the_fact_is_one_ledger_entry_with_a_ledger_id_that_may_take_the_balance_below_zero()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync(credit: 1m);
+
+        var charged = await harness.Credits.ChargeUsedAsync(caller.Account.Id, Money.FromUnits(1.5m), "ingest:call-7", "litellm m", CancellationToken.None);
+
+        Assert.Equal(PostStatus.Posted, charged.Status);
+        Assert.StartsWith("led_", charged.Entry!.Id, StringComparison.Ordinal);
+        Assert.Equal(LedgerEntryKind.Charge, charged.Entry.Kind);
+        Assert.Equal(Money.FromUnits(-1.5m), charged.Entry.Amount);
+        Assert.Equal(Money.FromUnits(-0.5m), (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Balance);
+        var ledger = await harness.Credits.GetLedgerAsync(caller.Account.Id);
+        Assert.Equal(charged.Entry.Id, ledger.Entries[0].Id);
+    }
+
     private static Money Units(string units) => Money.FromUnits(decimal.Parse(units, System.Globalization.CultureInfo.InvariantCulture));
 }

@@ -180,6 +180,68 @@ public sealed class RequestLimitOverrideTests
         Assert.Equal(98, second.Counts.Limits.Binding!.Value.Remaining);
     }
 
+    [Fact]
+    public async Task When_two_windows_are_exceeded_the_refusal_names_the_one_that_resets_last()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync();
+        var limits = new RequestLimits { RequestsPerSecond = 1, RequestsPerMinute = 1, RequestsPerHour = 100 };
+        Assert.NotNull((await harness.AdmitAsync(harness.Call(caller, 0m, limits))).Lease);
+
+        var refused = await harness.AdmitAsync(harness.Call(caller, 0m, limits));
+        Assert.Equal(StatusCodes.Status429TooManyRequests, refused.Refusal!.Status);
+
+        // The second and the minute are both used up; waiting out the second would not help, so the minute is named.
+        var minuteEnd = new DateTimeOffset(2026, 2, 14, 13, 46, 0, TimeSpan.Zero);
+        Assert.Equal("minute", refused.Refusal.Extensions!["limit"]);
+        Assert.Equal(minuteEnd, refused.Refusal.Extensions["resetAt"]);
+        var response = new DefaultHttpContext().Response;
+        RateLimitHeaders.Apply(response, refused.Counts.Limits, Now);
+        Assert.Equal("30", response.Headers.RetryAfter.ToString());
+    }
+
+    [Fact]
+    public async Task Each_key_has_its_own_token_window_and_it_resets_at_the_end_of_the_minute()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var first = await harness.CallerAsync();
+        var other = await harness.CallerAsync();
+        var limits = new RequestLimits { TokensPerMinute = 1000 };
+        var minuteEnd = new DateTimeOffset(2026, 2, 14, 13, 46, 0, TimeSpan.Zero);
+
+        Assert.NotNull((await harness.AdmitAsync(harness.Call(first, 0m, limits, llm: MeteredCallHarness.Tokens(800)))).Lease);
+
+        // Another key's 800 tokens fit: it does not share the first key's window.
+        var admitted = await harness.AdmitAsync(harness.Call(other, 0m, limits, llm: MeteredCallHarness.Tokens(800)));
+        Assert.NotNull(admitted.Lease);
+        var response = new DefaultHttpContext().Response;
+        RateLimitHeaders.Apply(response, admitted.Counts.Limits, Now);
+        Assert.Equal("200", response.Headers["X-RateLimit-Remaining-Tokens"].ToString());
+        Assert.Equal(minuteEnd.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture), response.Headers["X-RateLimit-Reset-Tokens"].ToString());
+
+        // The first key's own window is full until the minute ends, then it starts again.
+        var refused = await harness.AdmitAsync(harness.Call(first, 0m, limits, llm: MeteredCallHarness.Tokens(800)));
+        Assert.Equal(StatusCodes.Status429TooManyRequests, refused.Refusal!.Status);
+        Assert.Equal("tokens-minute", refused.Refusal.Extensions!["limit"]);
+        Assert.Equal(minuteEnd, refused.Refusal.Extensions["resetAt"]);
+        harness.Time.Advance(minuteEnd - Now);
+        var nextMinute = await harness.AdmitAsync(harness.Call(first, 0m, limits, llm: MeteredCallHarness.Tokens(800)));
+        Assert.NotNull(nextMinute.Lease);
+        Assert.Equal(200, nextMinute.Counts.Limits.TokenBinding!.Value.Remaining);
+    }
+
+    [Fact]
+    public async Task Actual_tokens_of_a_call_on_a_key_without_any_limit_or_budget_complete_the_call_and_charge_it()
+    {
+        await using var harness = new MeteredCallHarness(Now);
+        var caller = await harness.CallerAsync(credit: 1m);
+
+        var admitted = await harness.AdmitAsync(harness.Call(caller, 0.1m, new RequestLimits(), llm: MeteredCallHarness.Tokens(800)));
+        await admitted.Lease!.CompleteAsync(new CallResult(Money.FromUnits(0.05m), false, ActualTokens: 500), MeteredCallHarness.Record(admitted.Lease.Request));
+
+        Assert.Equal(new CreditBalance(Money.FromUnits(0.95m), Money.Zero), await harness.Credits.GetBalanceAsync(caller.Account.Id));
+    }
+
     private static RequestLimits With(RequestLimits limits, string window, long value) => window switch
     {
         nameof(RequestLimits.RequestsPerSecond) => limits with { RequestsPerSecond = value },

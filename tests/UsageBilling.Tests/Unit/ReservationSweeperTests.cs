@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
+using UsageBilling.Tests.Faults;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -52,6 +53,93 @@ public sealed class ReservationSweeperTests
         Assert.Equal(2, expired.GetMeasurementSnapshot().Sum(m => m.Value));
         Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(running.Reservation.Id))!.State);
         Assert.Equal(Money.Zero, (await harness.Credits.GetBalanceAsync(caller.Account.Id)).Reserved);
+    }
+
+    [Fact]
+    public async Task The_hosted_sweeper_outlives_a_failed_sweep_logs_it_and_releases_the_hold_at_the_next_interval()
+    {
+        await using var harness = new MeteredCallHarness(Now, o =>
+        {
+            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5);
+            o.Credits.SweepInterval = Interval;
+        }, metrics: true);
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        var caller = await harness.CallerAsync(credit: 10m);
+        var crashed = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "crashed-call");
+        harness.Time.Advance(TimeSpan.FromMinutes(6));
+
+        // The store is down for the first sweep (a refused connection), then back.
+        var faults = new StoreFaults();
+        faults.Arm("expire", 1, afterApplying: false);
+        var logger = new FakeLogger<ReservationSweeper>();
+        var sweeper = new ReservationSweeper(new FaultyCreditStore(harness.CreditStore, faults), harness.Services.GetRequiredService<PendingCompletions>(),
+            harness.Time, harness.Services.GetRequiredService<UsageBillingMetrics>(), logger, harness.Services.GetRequiredService<IOptions<UsageBillingOptions>>());
+        using var stop = new CancellationTokenSource();
+        await sweeper.StartAsync(stop.Token);
+        try
+        {
+            await AdvanceUntilMeasuredAsync(harness, expired, 1);
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sweeper.StopAsync(CancellationToken.None);
+        }
+
+        Assert.Equal(1, faults.Thrown);
+        var failed = Assert.Single(logger.Collector.GetSnapshot(), r => r.Id.Name == "ReservationSweepFailed");
+        Assert.IsType<InjectedStoreFaultException>(failed.Exception);
+        Assert.Equal(ReservationState.Expired, (await harness.CreditStore.FindReservationAsync(crashed.Reservation!.Id))!.State);
+        var balance = await harness.Credits.GetBalanceAsync(caller.Account.Id);
+        Assert.Equal(Money.Zero, balance.Reserved);
+        Assert.Equal(Money.FromUnits(10m), balance.Available);
+    }
+
+    [Fact]
+    public async Task The_sweepers_lag_is_unknown_before_it_runs_then_counts_from_its_start_and_then_from_its_last_finished_sweep()
+    {
+        await using var harness = new MeteredCallHarness(Now, o =>
+        {
+            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(1);
+            o.Credits.SweepInterval = Interval;
+        }, metrics: true);
+        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.reservations.expired");
+        using var durations = new MetricCollector<double>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
+            "usagebilling.store.duration");
+        var caller = await harness.CallerAsync(credit: 10m);
+        await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "crashed-call");
+        harness.Time.Advance(TimeSpan.FromSeconds(30));
+        var sweeper = harness.Services.GetRequiredService<ReservationSweeper>();
+
+        // What the health check reports as the sweeper's lag: nothing while it is not running, then the time since its start.
+        Assert.Null(sweeper.Lag);
+        var startedAt = harness.Time.GetUtcNow();
+        using var stop = new CancellationTokenSource();
+        await sweeper.StartAsync(stop.Token);
+        try
+        {
+            // The service starts on a thread of its own; the clock stands still until it has.
+            for (var i = 0; i < 500 && sweeper.Lag is null; i++)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(TimeSpan.Zero, sweeper.Lag);
+
+            // The hold is due only after the start, so the sweep that releases it finished after the start: the lag counts from it.
+            await AdvanceUntilMeasuredAsync(harness, expired, 1);
+            var sinceStart = harness.Time.GetUtcNow() - startedAt;
+            Assert.True(sweeper.Lag < sinceStart, $"a lag of {sweeper.Lag} after a sweep, {sinceStart} after the start");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await sweeper.StopAsync(CancellationToken.None);
+        }
+
+        Assert.Contains(durations.GetMeasurementSnapshot(), m => (string?)m.Tags["usagebilling.store.operation"] == "credits.expire");
     }
 
     [Fact]
