@@ -131,7 +131,8 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     {
         var usage = database.Get<IUsageStore>();
         var account = NewId("acct");
-        var records = Enumerable.Range(0, EfCoreUsageStore<UsageBillingDbContext>.RowsPerStatement * 2 + 17)
+        // More records than the 200 rows per statement the store once wrote in chunks (PostgreSQL now sends one statement).
+        var records = Enumerable.Range(0, 417)
             .Select(i => Record(account, Now.AddMilliseconds(i), NewId("req")))
             .ToList();
         await usage.AppendAsync(records);

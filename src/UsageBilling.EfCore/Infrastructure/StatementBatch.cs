@@ -45,17 +45,7 @@ internal sealed class StatementBatch
             foreach (var statement in _statements)
             {
                 await using var command = _transaction.Command(statement.Sql);
-                if (_transaction.Provider == BillingProvider.PostgreSql)
-                {
-                    BindPositional(command, statement);
-                }
-                else
-                {
-                    foreach (var (name, type, value) in statement.Parameters)
-                    {
-                        command.With(name, type, value);
-                    }
-                }
+                command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
 
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await ReadAsync(statement, reader, cancellationToken).ConfigureAwait(false);
@@ -74,25 +64,7 @@ internal sealed class StatementBatch
         foreach (var statement in _statements)
         {
             var command = batch.CreateBatchCommand();
-            if (_transaction.Provider == BillingProvider.PostgreSql)
-            {
-                var positional = PositionalSql.Of(statement.Sql);
-                command.CommandText = positional.Sql;
-                foreach (var (_, type, value) in positional.Order(statement.Parameters))
-                {
-                    command.Parameters.Add(Unnamed(command.CreateParameter(), type, value));
-                }
-            }
-            else
-            {
-                command.CommandText = statement.Sql;
-                foreach (var (name, type, value) in statement.Parameters)
-                {
-                    var parameter = Unnamed(command.CreateParameter(), type, value);
-                    parameter.ParameterName = name;
-                    command.Parameters.Add(parameter);
-                }
-            }
+            command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
 
             batch.BatchCommands.Add(command);
         }
@@ -109,26 +81,31 @@ internal sealed class StatementBatch
         }
     }
 
-    /// <summary>PostgreSQL: the statement's SQL with positional parameters, bound in position order.</summary>
-    private static void BindPositional(DbCommand command, Statement statement)
+    /// <summary>
+    /// Adds the statement's parameters to <paramref name="parameters"/> and returns the SQL to send: on PostgreSQL
+    /// rewritten to positional parameters, bound in position order; elsewhere as written, bound by name.
+    /// </summary>
+    private string Bind(Statement statement, DbParameterCollection parameters, Func<DbParameter> create)
     {
-        var positional = PositionalSql.Of(statement.Sql);
-        command.CommandText = positional.Sql;
-        foreach (var (_, type, value) in positional.Order(statement.Parameters))
+        var positional = _transaction.Provider == BillingProvider.PostgreSql ? PositionalSql.Of(statement.Sql) : null;
+        foreach (var (name, type, value) in positional?.Order(statement.Parameters) ?? statement.Parameters)
         {
-            command.Parameters.Add(Unnamed(command.CreateParameter(), type, value));
-        }
-    }
+            var parameter = create();
+            if (positional is null)
+            {
+                parameter.ParameterName = name;
+            }
 
-    private static DbParameter Unnamed(DbParameter parameter, DbType type, object? value)
-    {
-        if (type != Statement.ProviderType)
-        {
-            parameter.DbType = type;
+            if (type != Statement.ProviderType)
+            {
+                parameter.DbType = type;
+            }
+
+            parameter.Value = value ?? DBNull.Value;
+            parameters.Add(parameter);
         }
 
-        parameter.Value = value ?? DBNull.Value;
-        return parameter;
+        return positional?.Sql ?? statement.Sql;
     }
 
     private static async Task ReadAsync(Statement statement, DbDataReader reader, CancellationToken cancellationToken)

@@ -125,19 +125,20 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             });
         }
 
+        // Each charge's later charges on its account, walked back from the end: its balance after is the account's
+        // final balance plus these (the database computes the same for the row it inserts).
+        var later = new long[charges.Count];
+        var after = new Dictionary<string, long>(StringComparer.Ordinal);
+        for (var c = charges.Count - 1; c >= 0; c--)
+        {
+            later[c] = after.GetValueOrDefault(charges[c].AccountId);
+            after[charges[c].AccountId] = later[c] + charges[c].Amount.Nanos;
+        }
+
+        var entries = charges.ConvertAll(c => EfCoreCreditStore<TContext>.ChargeEntry(c.ReservationId, c.AccountId, c.Amount, 0, c.Reference, now));
         var inserted = 0;
         if (charges.Count > 0)
         {
-            // Each charge's later charges on its account, walked back from the end.
-            var later = new long[charges.Count];
-            var after = new Dictionary<string, long>(StringComparer.Ordinal);
-            for (var c = charges.Count - 1; c >= 0; c--)
-            {
-                later[c] = after.GetValueOrDefault(charges[c].AccountId);
-                after[charges[c].AccountId] = later[c] + charges[c].Amount.Nanos;
-            }
-
-            var entries = charges.ConvertAll(c => EfCoreCreditStore<TContext>.ChargeEntry(c.ReservationId, c.AccountId, c.Amount, 0, c.Reference, now));
             statements.AddChargeEntriesInsert(rest, entries, later, async (reader, ct) =>
             {
                 while (await reader.ReadAsync(ct).ConfigureAwait(false))
@@ -184,15 +185,10 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             throw new InvalidOperationException($"{charges.Count - inserted} of {charges.Count} settled reservations already have a charge in the ledger.");
         }
 
-        // Each entry's balance after, as the database computed it: the account's final balance, walked back through the
-        // batch's later charges.
-        for (var c = charges.Count - 1; c >= 0; c--)
+        for (var c = 0; c < charges.Count; c++)
         {
-            var charge = charges[c];
-            var balanceAfter = balances[charge.AccountId];
-            balances[charge.AccountId] = balanceAfter + charge.Amount.Nanos;
-            var entry = EfCoreCreditStore<TContext>.ChargeEntry(charge.ReservationId, charge.AccountId, charge.Amount, balanceAfter, charge.Reference, now);
-            results[charge.Index] = new CompletionResult(CompletionStatus.Completed, entry);
+            var balanceAfter = new Money(balances[charges[c].AccountId] + later[c]);
+            results[charges[c].Index] = new CompletionResult(CompletionStatus.Completed, entries[c] with { BalanceAfter = balanceAfter });
         }
 
         if (!recordsAdded)

@@ -1,20 +1,17 @@
 using System.Data;
 using System.Data.Common;
-using System.Text;
 using Microsoft.EntityFrameworkCore;
 
 namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
-/// The Entity Framework Core <see cref="IUsageStore"/>. A batch is written with multi-row (PostgreSQL) or prepared single-row (SQLite)
-/// <c>INSERT ... ON CONFLICT (request_id) DO NOTHING</c> statements in one transaction, so a retried batch never
+/// The Entity Framework Core <see cref="IUsageStore"/>. A batch is written with one statement fed from an array per
+/// column (PostgreSQL) or a prepared single-row statement per record (SQLite),
+/// <c>INSERT ... ON CONFLICT (request_id) DO NOTHING</c>, in one transaction, so a retried batch never
 /// duplicates a record. Reads page newest first by (timestamp in milliseconds, request id), as <see cref="UsageCursor"/> does.
 /// </summary>
 internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : DbContext
 {
-    /// <summary>Rows per statement: 19 parameters each stays far below SQLite's and PostgreSQL's parameter limits.</summary>
-    internal const int RowsPerStatement = 200;
-
     private static readonly string[] Columns =
     [
         nameof(UsageRecordEntity.RequestId), nameof(UsageRecordEntity.Timestamp), nameof(UsageRecordEntity.KeyId),
@@ -33,8 +30,10 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         DbType.String, DbType.String, DbType.Int64, DbType.Int64, DbType.Int64, DbType.Boolean, DbType.Boolean, DbType.Boolean, DbType.String,
     ];
 
-    private static readonly string[]?[] ParameterNames = new string[]?[RowsPerStatement];
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, int Rows), string> InsertSqls = new();
+    /// <summary>The parameter of each column, in <see cref="Columns"/> order: a record's value, or (PostgreSQL) the column's array.</summary>
+    private static readonly string[] ParameterNames = [.. Enumerable.Range(0, Columns.Length).Select(static c => $"@c{c}")];
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, bool Arrays), string> InsertSqls = new();
 
     private readonly BillingDatabase<TContext> _database;
 
@@ -73,8 +72,8 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             // SQLite: one prepared single-row statement run per record inside the transaction is ~10× faster than
             // multi-row statements with thousands of named parameters.
             // The parameters are made once and given each record's values in turn.
-            await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, 1));
-            Bind(insert, 0, unique[0]);
+            await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, arrays: false));
+            Bind(insert, unique[0]);
             await insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
             for (var r = 0; r < unique.Count; r++)
             {
@@ -99,8 +98,8 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
     }
 
     /// <summary>
-    /// PostgreSQL: adds the inserts of records with distinct request ids to <paramref name="batch"/> (multi-row
-    /// statements, a record whose id is stored already is skipped) and returns true. SQLite: adds nothing and returns
+    /// PostgreSQL: adds the insert of records with distinct request ids to <paramref name="batch"/> (one statement, a
+    /// record whose id is stored already is skipped) and returns true. SQLite: adds nothing and returns
     /// false; <see cref="InsertAsync"/> runs its prepared single-row statement per record instead.
     /// </summary>
     internal static bool TryAddInsert(StatementBatch batch, IReadOnlyList<UsageRecord> unique)
@@ -143,20 +142,20 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             }
         }
 
-        var insert = batch.Add(UnnestInsertSql(batch.Schema.Usage), parameters: columns.Length);
+        var insert = batch.Add(InsertSql(batch.Schema.Usage, arrays: true), parameters: columns.Length);
         for (var c = 0; c < columns.Length; c++)
         {
-            insert.WithArray(ParameterName(0, c), columns[c]);
+            insert.WithArray(ParameterNames[c], columns[c]);
         }
     }
 
-    /// <summary>Adds the parameters of row <paramref name="row"/> (in <see cref="Columns"/> order).</summary>
-    private static void Bind(DbCommand insert, int row, UsageRecord r)
+    /// <summary>Adds the parameters of one record (in <see cref="Columns"/> order).</summary>
+    private static void Bind(DbCommand insert, UsageRecord r)
     {
         var values = Values(r);
         for (var i = 0; i < values.Length; i++)
         {
-            insert.With(ParameterName(row, i), ColumnTypes[i], values[i]);
+            insert.With(ParameterNames[i], ColumnTypes[i], values[i]);
         }
     }
 
@@ -278,56 +277,17 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         }, (query, cancellationToken), cancellationToken);
     }
 
-    /// <summary>The name of column <paramref name="column"/>'s parameter in row <paramref name="row"/>, made once.</summary>
-    private static string ParameterName(int row, int column)
-    {
-        var names = row < ParameterNames.Length ? ParameterNames[row] : null;
-        if (names is null)
-        {
-            names = new string[Columns.Length];
-            for (var c = 0; c < names.Length; c++)
-            {
-                names[c] = $"@r{row}_{c}";
-            }
-
-            if (row < ParameterNames.Length)
-            {
-                ParameterNames[row] = names;
-            }
-        }
-
-        return names[column];
-    }
-
-    /// <summary>PostgreSQL: the insert of any number of records from one array per column, made once per table.</summary>
-    private static string UnnestInsertSql(BillingTable table) => InsertSqls.GetOrAdd((table.Name, -1), static (_, table) =>
+    /// <summary>
+    /// The insert, made once per table: of one record (SQLite, prepared and run per record), or of any number from one
+    /// array per column (PostgreSQL, <c>unnest</c>). RETURNING: a statement of a PostgreSQL batch must return rows to
+    /// have a result of its own (<see cref="StatementBatch"/>).
+    /// </summary>
+    private static string InsertSql(BillingTable table, bool arrays) => InsertSqls.GetOrAdd((table.Name, arrays), static (key, table) =>
     {
         var requestId = table[nameof(UsageRecordEntity.RequestId)];
+        var parameters = string.Join(", ", ParameterNames);
         return $"INSERT INTO {table.Name} ({string.Join(", ", Columns.Select(c => table[c]))}) "
-            + $"SELECT * FROM unnest({string.Join(", ", Enumerable.Range(0, Columns.Length).Select(c => ParameterName(0, c)))}) "
+            + (key.Arrays ? $"SELECT * FROM unnest({parameters}) " : $"VALUES ({parameters}) ")
             + $"ON CONFLICT ({requestId}) DO NOTHING RETURNING {requestId}";
     }, table);
-
-    /// <summary>The insert of <paramref name="rows"/> records, made once per table and row count.</summary>
-    private static string InsertSql(BillingTable table, int rows) => InsertSqls.GetOrAdd((table.Name, rows), static (_, state) => BuildInsertSql(state.table, state.rows), (table, rows));
-
-    private static string BuildInsertSql(BillingTable table, int rows)
-    {
-        var sql = new StringBuilder();
-        sql.Append("INSERT INTO ").Append(table.Name).Append(" (").AppendJoin(", ", Columns.Select(c => table[c])).Append(") VALUES ");
-        for (var i = 0; i < rows; i++)
-        {
-            sql.Append(i == 0 ? "(" : ", (");
-            for (var c = 0; c < Columns.Length; c++)
-            {
-                sql.Append(c == 0 ? "" : ", ").Append("@r").Append(i).Append('_').Append(c);
-            }
-
-            sql.Append(')');
-        }
-
-        // RETURNING: a statement of a PostgreSQL batch must return rows to have a result of its own (StatementBatch).
-        sql.Append(" ON CONFLICT (").Append(table[nameof(UsageRecordEntity.RequestId)]).Append(") DO NOTHING RETURNING ").Append(table[nameof(UsageRecordEntity.RequestId)]);
-        return sql.ToString();
-    }
 }
