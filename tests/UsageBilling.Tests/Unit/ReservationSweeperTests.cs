@@ -16,13 +16,8 @@ public sealed class ReservationSweeperTests
     [Fact]
     public async Task The_hosted_sweeper_releases_expired_holds_on_its_own_at_every_interval_and_counts_them()
     {
-        await using var harness = new MeteredCallHarness(Now, o =>
-        {
-            o.Credits.ReservationTimeout = TimeSpan.FromHours(1);
-            o.Credits.SweepInterval = Interval;
-        }, metrics: true);
-        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
-            "usagebilling.reservations.expired");
+        await using var harness = HostedSweeperHarness(TimeSpan.FromHours(1));
+        using var expired = ExpiredReservations(harness);
         var caller = await harness.CallerAsync(credit: 10m);
         var crashed = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "crashed-call");
         harness.Time.Advance(TimeSpan.FromHours(2));
@@ -58,13 +53,8 @@ public sealed class ReservationSweeperTests
     [Fact]
     public async Task The_hosted_sweeper_outlives_a_failed_sweep_logs_it_and_releases_the_hold_at_the_next_interval()
     {
-        await using var harness = new MeteredCallHarness(Now, o =>
-        {
-            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5);
-            o.Credits.SweepInterval = Interval;
-        }, metrics: true);
-        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
-            "usagebilling.reservations.expired");
+        await using var harness = HostedSweeperHarness(TimeSpan.FromMinutes(5));
+        using var expired = ExpiredReservations(harness);
         var caller = await harness.CallerAsync(credit: 10m);
         var crashed = await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(3m), "crashed-call");
         harness.Time.Advance(TimeSpan.FromMinutes(6));
@@ -99,13 +89,8 @@ public sealed class ReservationSweeperTests
     [Fact]
     public async Task The_sweepers_lag_is_unknown_before_it_runs_then_counts_from_its_start_and_then_from_its_last_finished_sweep()
     {
-        await using var harness = new MeteredCallHarness(Now, o =>
-        {
-            o.Credits.ReservationTimeout = TimeSpan.FromMinutes(1);
-            o.Credits.SweepInterval = Interval;
-        }, metrics: true);
-        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
-            "usagebilling.reservations.expired");
+        await using var harness = HostedSweeperHarness(TimeSpan.FromMinutes(1));
+        using var expired = ExpiredReservations(harness);
         using var durations = new MetricCollector<double>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
             "usagebilling.store.duration");
         var caller = await harness.CallerAsync(credit: 10m);
@@ -150,8 +135,7 @@ public sealed class ReservationSweeperTests
             o.Credits.ReservationTimeout = TimeSpan.FromMinutes(5);
             o.Credits.SweepBatchSize = 2;
         }, metrics: true);
-        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
-            "usagebilling.reservations.expired");
+        using var expired = ExpiredReservations(harness);
         var caller = await harness.CallerAsync(credit: 10m);
         for (var i = 0; i < 5; i++)
         {
@@ -181,8 +165,7 @@ public sealed class ReservationSweeperTests
         var logger = new FakeLogger<ReservationSweeper>();
         var sweeper = new ReservationSweeper(harness.CreditStore, harness.Services.GetRequiredService<PendingCompletions>(), harness.Time,
             harness.Services.GetRequiredService<UsageBillingMetrics>(), logger, harness.Services.GetRequiredService<IOptions<UsageBillingOptions>>());
-        using var expired = new MetricCollector<long>(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName,
-            "usagebilling.reservations.expired");
+        using var expired = ExpiredReservations(harness);
         var caller = await harness.CallerAsync(credit: 10m);
         await harness.Credits.ReserveAsync(caller.Account.Id, Money.FromUnits(1m), "running");
 
@@ -251,6 +234,17 @@ public sealed class ReservationSweeperTests
     /// service starts on a thread of its own, so its timer may be armed only after a step; a slow machine only takes
     /// more steps, and a sweeper that does not sweep fails the assertion after all of them.
     /// </summary>
+    /// <summary>In-memory stores, metrics on, and the hosted sweeper running every <see cref="Interval"/>.</summary>
+    private static MeteredCallHarness HostedSweeperHarness(TimeSpan reservationTimeout) => new(Now, o =>
+    {
+        o.Credits.ReservationTimeout = reservationTimeout;
+        o.Credits.SweepInterval = Interval;
+    }, metrics: true);
+
+    /// <summary>Collects <c>usagebilling.reservations.expired</c>: the holds the sweeper released.</summary>
+    private static MetricCollector<long> ExpiredReservations(MeteredCallHarness harness)
+        => new(harness.Services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName, "usagebilling.reservations.expired");
+
     private static async Task AdvanceUntilMeasuredAsync(MeteredCallHarness harness, MetricCollector<long> collector, long total)
     {
         for (var step = 0; step < 60 && collector.GetMeasurementSnapshot().Sum(m => m.Value) < total; step++)
