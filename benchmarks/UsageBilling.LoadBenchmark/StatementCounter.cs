@@ -11,19 +11,23 @@ namespace UsageBilling.LoadBenchmark;
 /// Counts, in a subject's host process, the SQL the stores send, below EF Core (the stores run raw commands on the
 /// context's connection, which EF's command interceptors do not see):
 /// <list type="bullet">
-/// <item>SQLite: every statement the engine starts (<c>sqlite3_trace</c> on each connection EF opens), BEGIN and COMMIT included.</item>
+/// <item>SQLite: every statement the engine runs (<c>sqlite3_profile</c> on each connection EF opens: the statement's text
+/// without its values), BEGIN and COMMIT included.</item>
 /// <item>PostgreSQL: every command Npgsql sends (its <c>Npgsql</c> activity source, one activity per round trip), plus
 /// the transactions EF begins and commits (Npgsql pipelines <c>BEGIN</c> with the first command and sends <c>COMMIT</c>
 /// as a round trip of its own) and the pool resets (<c>DISCARD ALL</c>, prepended to the first command after a pooled
 /// connection is reopened: one per connection open).</item>
 /// </list>
-/// Registered on the context options with <c>AddInterceptors(StatementCounter.Interceptors)</c>.
+/// Registered on the context options with <c>AddInterceptors(StatementCounter.Interceptors)</c>. Each distinct text is
+/// split into statements and shapes once, so that counting costs a dictionary lookup per command, not a parse: the
+/// host's CPU and allocation per call stay the stores' own.
 /// </summary>
 internal static partial class StatementCounter
 {
     private static readonly ConcurrentDictionary<string, long> Counts = new();
     private static readonly ConcurrentDictionary<string, long> Shapes = new();
-    private static readonly SQLitePCL.strdelegate_trace SqliteTrace = (_, sql) => CountStatements(sql, "sqlite");
+    private static readonly ConcurrentDictionary<(string Source, string Sql), (string Verb, string Shape)[]> Parsed = new();
+    private static readonly SQLitePCL.strdelegate_profile SqliteProfile = (_, sql, _) => CountStatements(sql, "sqlite");
     private static ActivityListener? s_listener;
 
     public static IInterceptor[] Interceptors { get; } = [new Transactions(), new Connections()];
@@ -53,15 +57,25 @@ internal static partial class StatementCounter
 
     private static void CountStatements(string sql, string source)
     {
-        foreach (var statement in sql.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        foreach (var (verb, shape) in Parsed.GetOrAdd((source, sql), static key => Parse(key.Sql, key.Source)))
+        {
+            Add(verb);
+            Shapes.AddOrUpdate(shape, 1, (_, n) => n + 1);
+        }
+    }
+
+    private static (string Verb, string Shape)[] Parse(string sql, string source)
+    {
+        var statements = sql.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return Array.ConvertAll(statements, statement =>
         {
             var end = statement.AsSpan().IndexOfAny(' ', '\n', '\r');
             var verb = (end < 0 ? statement : statement[..end]).ToUpperInvariant();
-            Add($"{source}.{verb}");
-            // sqlite3_trace shows the statement with its values bound: they become '?' so that one statement is one shape.
+
+            // Literals become '?' so that one statement is one shape.
             var shape = Literal().Replace(string.Join(' ', statement.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries)), "?");
-            Shapes.AddOrUpdate($"{source}: {(shape.Length > 90 ? shape[..90] + "…" : shape)}", 1, (_, n) => n + 1);
-        }
+            return ($"{source}.{verb}", $"{source}: {(shape.Length > 90 ? shape[..90] + "…" : shape)}");
+        });
     }
 
     [GeneratedRegex(@"'(?:[^']|'')*'|\b-?\d+(?:\.\d+)?\b")]
@@ -114,7 +128,7 @@ internal static partial class StatementCounter
             Add("ef.opens");
             if (connection is SqliteConnection { Handle: { } handle })
             {
-                SQLitePCL.raw.sqlite3_trace(handle, SqliteTrace, null);
+                SQLitePCL.raw.sqlite3_profile(handle, SqliteProfile, null);
             }
         }
     }

@@ -26,7 +26,7 @@ internal sealed class StatementBatch
     /// </summary>
     public Statement Add(string sql, Func<DbDataReader, CancellationToken, Task>? read = null, int parameters = 0)
     {
-        var statement = new Statement(sql, read, parameters);
+        var statement = new Statement(sql, read, parameters, _transaction.Provider == BillingProvider.PostgreSql);
         _statements.Add(statement);
         return statement;
     }
@@ -117,7 +117,7 @@ internal sealed class StatementBatch
     }
 
     /// <summary>One statement of the batch and its parameters.</summary>
-    internal sealed class Statement(string sql, Func<DbDataReader, CancellationToken, Task>? read, int parameters)
+    internal sealed class Statement(string sql, Func<DbDataReader, CancellationToken, Task>? read, int parameters, bool arrays)
     {
         /// <summary>Marks a parameter whose type is left to the provider (<see cref="WithArray"/>).</summary>
         internal const DbType ProviderType = (DbType)(-1);
@@ -141,6 +141,32 @@ internal sealed class StatementBatch
         /// <c>long?[]</c> for <c>bigint[]</c>).
         /// </summary>
         public Statement WithArray(string name, Array values) => Add(name, ProviderType, values);
+
+        /// <summary>
+        /// A group's <paramref name="rows"/> rows, given as one array per column: on PostgreSQL one array parameter per
+        /// column (read with <c>unnest</c>), elsewhere one JSON array of rows in <see cref="JsonRows.Parameter"/> (read
+        /// with <see cref="JsonRows.Source"/> or <see cref="JsonRows.Select"/>, columns in this order).
+        /// </summary>
+        public Statement WithRows(int rows, params ReadOnlySpan<(string Name, Array Values)> columns)
+        {
+            if (arrays)
+            {
+                foreach (var (name, column) in columns)
+                {
+                    WithArray(name, column);
+                }
+
+                return this;
+            }
+
+            var values = new Array[columns.Length];
+            for (var c = 0; c < columns.Length; c++)
+            {
+                values[c] = columns[c].Values;
+            }
+
+            return Add(JsonRows.Parameter, DbType.Binary, JsonRows.Of(rows, values));
+        }
 
         /// <summary>Row <paramref name="row"/>'s parameter <paramref name="prefix"/> (for example <c>@id</c> → <c>@id3</c>).</summary>
         public Statement With(string prefix, int row, string? value) => Add(ParameterNames.Of(prefix, row), DbType.String, value);

@@ -28,11 +28,11 @@ internal sealed class CreditStatements
     private readonly string _stateOf;
     private readonly string _insertReservations;
     private readonly string _insertLedgerEntries;
-    private readonly string _insertChargeEntries;
     private readonly string _insertChargeEntryArrays;
     private readonly string _insertReservationArrays;
+    private readonly string _insertChargeEntryJsonRows;
+    private readonly string _insertReservationJsonRows;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Ledger, int Rows), string> _inserts = new();
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _chargeInserts = new();
 
     public CreditStatements(BillingSchema schema)
     {
@@ -111,9 +111,10 @@ internal sealed class CreditStatements
 
         // Charges of a completion batch, after the batch's balance update in the same round trip: each entry's balance
         // after is the account's balance now (after all of the batch's charges) plus the batch's later charges on it
-        // (@later). The WHERE keeps SQLite from reading the upsert's ON as the join's.
-        _insertChargeEntries = $$"""
-            WITH v (c_id, c_account, c_amount, c_key, c_reservation, c_reference, c_created, c_later) AS (VALUES {0})
+        // (c_later). The rows come from one array per column (PostgreSQL, unnest) or one JSON array of rows (SQLite).
+        // The WHERE keeps SQLite from reading the upsert's ON as the join's.
+        var insertChargeEntries = $$"""
+            WITH v (c_id, c_account, c_amount, c_key, c_reservation, c_reference, c_created, c_later) AS ({0})
             INSERT INTO {{l.Name}} ({{l["Id"]}}, {{l["AccountId"]}}, {{l["Kind"]}}, {{l["Amount"]}}, {{l["BalanceAfter"]}}, {{l["IdempotencyKey"]}}, {{l["ReservationId"]}}, {{l["Reference"]}}, {{l["Reason"]}}, {{l["CreatedAt"]}})
             SELECT v.c_id, v.c_account, {{(int)LedgerEntryKind.Charge}}, v.c_amount, b.{{b["Balance"]}} + v.c_later, v.c_key, v.c_reservation, v.c_reference, NULL, v.c_created
             FROM v JOIN {{b.Name}} b ON b.{{b["AccountId"]}} = v.c_account
@@ -121,99 +122,56 @@ internal sealed class CreditStatements
             ON CONFLICT ({{l["AccountId"]}}, {{l["IdempotencyKey"]}}) DO NOTHING
             RETURNING {{l["Id"]}}
             """;
+        _insertChargeEntryArrays = insertChargeEntries.Replace(
+            "{0}", "SELECT * FROM unnest(@id, @account, @amount, @key, @reservation, @reference, @created, @later)", StringComparison.Ordinal);
+        _insertChargeEntryJsonRows = insertChargeEntries.Replace(
+            "{0}", JsonRows.Select("id", "account", "amount", "key", "reservation", "reference", "created", "later"), StringComparison.Ordinal);
 
-        // PostgreSQL: the same two inserts fed from one array per column (unnest), one statement text for any count.
-        const string chargeArrays = "SELECT * FROM unnest(@id, @account, @amount, @key, @reservation, @reference, @created, @later)";
-        _insertChargeEntryArrays = _insertChargeEntries.Replace("VALUES {0}", chargeArrays, StringComparison.Ordinal);
-        _insertReservationArrays = $"""
-            INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]})
-            SELECT u.id, u.account, u.amount, u.key, u.reference, {Active}, u.created, u.expires
-            FROM unnest(@id, @account, @amount, @key, @reference, @created, @expires) AS u (id, account, amount, key, reference, created, expires)
-            ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING
-            RETURNING {r["Id"]}
+        var insertReservations = $$"""
+            INSERT INTO {{r.Name}} ({{r["Id"]}}, {{r["AccountId"]}}, {{r["Amount"]}}, {{r["IdempotencyKey"]}}, {{r["Reference"]}}, {{r["State"]}}, {{r["CreatedAt"]}}, {{r["ExpiresAt"]}})
+            SELECT u.id, u.account, u.amount, u.key, u.reference, {{Active}}, u.created, u.expires
+            FROM {0}
+            WHERE TRUE
+            ON CONFLICT ({{r["AccountId"]}}, {{r["IdempotencyKey"]}}) DO NOTHING
+            RETURNING {{r["Id"]}}
             """;
+        _insertReservationArrays = insertReservations.Replace(
+            "{0}", "unnest(@id, @account, @amount, @key, @reference, @created, @expires) AS u (id, account, amount, key, reference, created, expires)", StringComparison.Ordinal);
+        _insertReservationJsonRows = insertReservations.Replace(
+            "{0}", JsonRows.Source("u", "id", "account", "amount", "key", "reference", "created", "expires"), StringComparison.Ordinal);
     }
 
     /// <summary>
     /// Adds the insert of <paramref name="requests"/> as active reservations to <paramref name="batch"/>; <paramref name="read"/>
-    /// reads the id of each one inserted (none for a key that exists). PostgreSQL: one array per column.
+    /// reads the id of each one inserted (none for a key that exists).
     /// </summary>
     public void AddReservationsInsert(StatementBatch batch, IReadOnlyList<CreditReservationRequest> requests, Func<DbDataReader, CancellationToken, Task> read)
-    {
-        if (batch.Schema.Provider != BillingProvider.PostgreSql)
-        {
-            var rows = batch.Add(InsertReservationsReturningSql(requests.Count), read, requests.Count * 7);
-            for (var i = 0; i < requests.Count; i++)
-            {
-                BindReservation(rows, requests[i], i);
-            }
-
-            return;
-        }
-
-        batch.Add(_insertReservationArrays, read, 7)
-            .WithArray("@id", requests.Select(static r => r.ReservationId).ToArray())
-            .WithArray("@account", requests.Select(static r => r.AccountId).ToArray())
-            .WithArray("@amount", requests.Select(static r => r.Amount.Nanos).ToArray())
-            .WithArray("@key", requests.Select(static r => r.IdempotencyKey).ToArray())
-            .WithArray("@reference", requests.Select(static r => r.Reference).ToArray())
-            .WithArray("@created", requests.Select(static r => StoredTime.ToTicks(r.CreatedAt)).ToArray())
-            .WithArray("@expires", requests.Select(static r => StoredTime.ToTicks(r.ExpiresAt)).ToArray());
-    }
+        => batch.Add(batch.Schema.Provider == BillingProvider.PostgreSql ? _insertReservationArrays : _insertReservationJsonRows, read, 7).WithRows(
+            requests.Count,
+            ("@id", requests.Select(static r => r.ReservationId).ToArray()),
+            ("@account", requests.Select(static r => r.AccountId).ToArray()),
+            ("@amount", requests.Select(static r => r.Amount.Nanos).ToArray()),
+            ("@key", requests.Select(static r => r.IdempotencyKey).ToArray()),
+            ("@reference", requests.Select(static r => r.Reference).ToArray()),
+            ("@created", requests.Select(static r => StoredTime.ToTicks(r.CreatedAt)).ToArray()),
+            ("@expires", requests.Select(static r => StoredTime.ToTicks(r.ExpiresAt)).ToArray()));
 
     /// <summary>
     /// Adds the insert of the charge <paramref name="entries"/> to <paramref name="batch"/>, each one's balance after
-    /// read from its account's balance row plus <paramref name="later"/> (see <see cref="InsertChargeEntriesReturningSql"/>);
-    /// <paramref name="read"/> reads the id of each one inserted. PostgreSQL: one array per column.
+    /// read from its account's balance row (after the batch's balance update) plus <paramref name="later"/>, the
+    /// batch's charges after it on the same account; <paramref name="read"/> reads the id of each one inserted.
     /// </summary>
     public void AddChargeEntriesInsert(StatementBatch batch, IReadOnlyList<LedgerEntry> entries, long[] later, Func<DbDataReader, CancellationToken, Task> read)
-    {
-        if (batch.Schema.Provider != BillingProvider.PostgreSql)
-        {
-            var rows = batch.Add(InsertChargeEntriesReturningSql(entries.Count), read, entries.Count * 8);
-            for (var i = 0; i < entries.Count; i++)
-            {
-                BindChargeEntry(rows, entries[i], later[i], i);
-            }
-
-            return;
-        }
-
-        batch.Add(_insertChargeEntryArrays, read, 8)
-            .WithArray("@id", entries.Select(static e => e.Id).ToArray())
-            .WithArray("@account", entries.Select(static e => e.AccountId).ToArray())
-            .WithArray("@amount", entries.Select(static e => e.Amount.Nanos).ToArray())
-            .WithArray("@key", entries.Select(static e => e.IdempotencyKey).ToArray())
-            .WithArray("@reservation", entries.Select(static e => e.ReservationId).ToArray())
-            .WithArray("@reference", entries.Select(static e => e.Reference).ToArray())
-            .WithArray("@created", entries.Select(static e => StoredTime.ToTicks(e.CreatedAt)).ToArray())
-            .WithArray("@later", later);
-    }
-
-    /// <summary>
-    /// Inserts <paramref name="rows"/> charge entries (bound by <see cref="BindChargeEntry"/>), each one's balance after
-    /// read from its account's balance row; returns the id of each one inserted, none for an idempotency key the
-    /// account has, and none for an account without a balance row.
-    /// </summary>
-    private string InsertChargeEntriesReturningSql(int rows) => _chargeInserts.GetOrAdd(rows, static (rows, s) => string.Format(
-        System.Globalization.CultureInfo.InvariantCulture,
-        s._insertChargeEntries,
-        string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reservation{i}, @reference{i}, @created{i}, @later{i})"))), this);
-
-    /// <summary>
-    /// Binds the charge <paramref name="entry"/> as row <paramref name="row"/> of <see cref="InsertChargeEntriesReturningSql"/>;
-    /// <paramref name="later"/>: the charges after it in the batch on the same account (its balance after is the
-    /// balance then plus these).
-    /// </summary>
-    private static StatementBatch.Statement BindChargeEntry(StatementBatch.Statement statement, LedgerEntry entry, long later, int row) => statement
-        .With("@id", row, entry.Id)
-        .With("@account", row, entry.AccountId)
-        .With("@amount", row, entry.Amount.Nanos)
-        .With("@key", row, entry.IdempotencyKey)
-        .With("@reservation", row, entry.ReservationId)
-        .With("@reference", row, entry.Reference)
-        .With("@created", row, StoredTime.ToTicks(entry.CreatedAt))
-        .With("@later", row, later);
+        => batch.Add(batch.Schema.Provider == BillingProvider.PostgreSql ? _insertChargeEntryArrays : _insertChargeEntryJsonRows, read, 8).WithRows(
+            entries.Count,
+            ("@id", entries.Select(static e => e.Id).ToArray()),
+            ("@account", entries.Select(static e => e.AccountId).ToArray()),
+            ("@amount", entries.Select(static e => e.Amount.Nanos).ToArray()),
+            ("@key", entries.Select(static e => e.IdempotencyKey).ToArray()),
+            ("@reservation", entries.Select(static e => e.ReservationId).ToArray()),
+            ("@reference", entries.Select(static e => e.Reference).ToArray()),
+            ("@created", entries.Select(static e => StoredTime.ToTicks(e.CreatedAt)).ToArray()),
+            ("@later", later));
 
     /// <summary>
     /// Inserts <paramref name="rows"/> active reservations in one statement (bound by <see cref="BindReservation"/>

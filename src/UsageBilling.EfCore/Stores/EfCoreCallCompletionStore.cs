@@ -158,7 +158,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             }
         }
 
-        var recordsAdded = EfCoreUsageStore<TContext>.TryAddInsert(rest, records);
+        EfCoreUsageStore<TContext>.AddInsert(rest, records);
 
         // The keys' last use, as the usage log sets it for records it writes: one update per key, in key order, and
         // not again within TouchInterval of the last one this store made (a busy key is not updated on every batch).
@@ -189,11 +189,6 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         {
             var balanceAfter = new Money(balances[charges[c].AccountId] + later[c]);
             results[charges[c].Index] = new CompletionResult(CompletionStatus.Completed, entries[c] with { BalanceAfter = balanceAfter });
-        }
-
-        if (!recordsAdded)
-        {
-            await EfCoreUsageStore<TContext>.InsertAsync(transaction, records, cancellationToken).ConfigureAwait(false);
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -23,7 +23,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
     private long _nextCleanupTicks;
     private int _cleaning;
     private int _disposing;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<int, string> _upsertSql = new();
+    private string? _upsertSql;
     private string? _deleteExpiredSql;
 
     public EfCoreRateLimitCounterStore(BillingDatabase<TContext> database, TimeProvider timeProvider,
@@ -80,11 +80,9 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
             .ToArray();
         var table = batch.Schema.Counters;
 
-        // PostgreSQL: the rows as three arrays (one statement text for any count, three parameters); SQLite: VALUES rows.
+        // PostgreSQL: the rows as three arrays; SQLite: one JSON array of rows. One statement text for any count.
         var arrays = batch.Schema.Provider == BillingProvider.PostgreSql;
-        var sql = arrays
-            ? _upsertSql.GetOrAdd(-1, static (_, table) => UnnestUpsertSql(table), table)
-            : _upsertSql.GetOrAdd(merged.Length, static (rows, table) => UpsertSql(table, rows), table);
+        var sql = _upsertSql ??= UpsertSql(table, arrays);
         var upsert = batch.Add(sql, async (reader, ct) =>
         {
             var byKey = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
@@ -97,19 +95,12 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
             {
                 values[i] = byKey[increments[i].Key];
             }
-        }, arrays ? 3 : merged.Length * 3);
-        if (arrays)
-        {
-            upsert.WithArray("@k", Array.ConvertAll(merged, static i => i.Key))
-                .WithArray("@d", Array.ConvertAll(merged, static i => i.Delta))
-                .WithArray("@e", Array.ConvertAll(merged, static i => StoredTime.ToTicks(i.ExpiresAt)));
-            return;
-        }
-
-        for (var i = 0; i < merged.Length; i++)
-        {
-            upsert.With("@k", i, merged[i].Key).With("@d", i, merged[i].Delta).With("@e", i, StoredTime.ToTicks(merged[i].ExpiresAt));
-        }
+        }, 3);
+        upsert.WithRows(
+            merged.Length,
+            ("@k", Array.ConvertAll(merged, static i => i.Key)),
+            ("@d", Array.ConvertAll(merged, static i => i.Delta)),
+            ("@e", Array.ConvertAll(merged, static i => StoredTime.ToTicks(i.ExpiresAt))));
     }
 
     public ValueTask<long[]> GetAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
@@ -211,19 +202,11 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
         });
     }
 
-    private static string UpsertSql(BillingTable t, int rows)
-    {
-        var values = string.Join(", ", Enumerable.Range(0, rows).Select(static i => $"(@k{i}, @d{i}, @e{i})"));
-        return $"""
-            INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]}) VALUES {values}
-            ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
-            RETURNING {t["Key"]}, {t["Value"]}
-            """;
-    }
-
-    // The arrays are in key order, and unnest yields them in that order: rows are locked in key order as with VALUES.
-    private static string UnnestUpsertSql(BillingTable t) => $"""
-        INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]}) SELECT * FROM unnest(@k, @d, @e)
+    // The rows are in key order, and unnest and json_each yield them in that order: rows are locked in key order.
+    // The WHERE keeps SQLite from reading the upsert's ON CONFLICT as a join's.
+    private static string UpsertSql(BillingTable t, bool arrays) => $"""
+        INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]})
+        {(arrays ? "SELECT * FROM unnest(@k, @d, @e)" : JsonRows.Select("k", "d", "e"))} WHERE TRUE
         ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
         RETURNING {t["Key"]}, {t["Value"]}
         """;

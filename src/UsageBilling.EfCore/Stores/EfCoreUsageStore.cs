@@ -6,7 +6,7 @@ namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
 /// The Entity Framework Core <see cref="IUsageStore"/>. A batch is written with one statement fed from an array per
-/// column (PostgreSQL) or a prepared single-row statement per record (SQLite),
+/// column (PostgreSQL) or one JSON array of rows (SQLite),
 /// <c>INSERT ... ON CONFLICT (request_id) DO NOTHING</c>, in one transaction, so a retried batch never
 /// duplicates a record. Reads page newest first by (timestamp in milliseconds, request id), as <see cref="UsageCursor"/> does.
 /// </summary>
@@ -33,7 +33,7 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
     /// <summary>The parameter of each column, in <see cref="Columns"/> order: a record's value, or (PostgreSQL) the column's array.</summary>
     private static readonly string[] ParameterNames = [.. Enumerable.Range(0, Columns.Length).Select(static c => $"@c{c}")];
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, bool Arrays), string> InsertSqls = new();
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, BillingProvider Provider), string> InsertSqls = new();
 
     private readonly BillingDatabase<TContext> _database;
 
@@ -67,62 +67,27 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             return;
         }
 
-        if (transaction.Provider == BillingProvider.Sqlite)
-        {
-            // SQLite: one prepared single-row statement run per record inside the transaction is ~10× faster than
-            // multi-row statements with thousands of named parameters.
-            // The parameters are made once and given each record's values in turn.
-            await using var insert = transaction.Command(InsertSql(transaction.Schema.Usage, arrays: false));
-            Bind(insert, unique[0]);
-            await insert.PrepareAsync(cancellationToken).ConfigureAwait(false);
-            for (var r = 0; r < unique.Count; r++)
-            {
-                if (r > 0)
-                {
-                    var values = Values(unique[r]);
-                    for (var i = 0; i < values.Length; i++)
-                    {
-                        insert.Parameters[i].Value = values[i] ?? DBNull.Value;
-                    }
-                }
-
-                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            return;
-        }
-
         var batch = new StatementBatch(transaction);
         AddInsert(batch, unique);
         await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
-    /// PostgreSQL: adds the insert of records with distinct request ids to <paramref name="batch"/> (one statement, a
-    /// record whose id is stored already is skipped) and returns true. SQLite: adds nothing and returns
-    /// false; <see cref="InsertAsync"/> runs its prepared single-row statement per record instead.
+    /// Adds the insert of records with distinct request ids to <paramref name="batch"/>: every record in one statement
+    /// whatever their number (a record whose id is stored already is skipped), fed from one array per column
+    /// (PostgreSQL, <c>unnest</c>) or one JSON array of rows (SQLite, <see cref="JsonRows"/>).
     /// </summary>
-    internal static bool TryAddInsert(StatementBatch batch, IReadOnlyList<UsageRecord> unique)
+    internal static void AddInsert(StatementBatch batch, IReadOnlyList<UsageRecord> unique)
     {
-        if (batch.Schema.Provider == BillingProvider.Sqlite)
+        if (unique.Count == 0)
         {
-            return false;
+            return;
         }
 
-        AddInsert(batch, unique);
-        return true;
-    }
-
-    /// <summary>
-    /// PostgreSQL: every record in one statement whatever their number, one array per column
-    /// (<c>INSERT … SELECT * FROM unnest(@c0, @c1, …)</c>): 19 parameters, not 19 per record.
-    /// </summary>
-    private static void AddInsert(StatementBatch batch, IReadOnlyList<UsageRecord> unique)
-    {
-        var columns = new Array[Columns.Length];
+        var columns = new (string Name, Array Values)[Columns.Length];
         for (var c = 0; c < columns.Length; c++)
         {
-            columns[c] = ColumnTypes[c] switch
+            columns[c] = (ParameterNames[c], ColumnTypes[c] switch
             {
                 DbType.String => new string?[unique.Count],
                 DbType.Int64 => new long?[unique.Count],
@@ -130,7 +95,7 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
                 DbType.Double => new double?[unique.Count],
                 DbType.Boolean => new bool?[unique.Count],
                 var other => throw new InvalidOperationException($"No array for column type {other}."),
-            };
+            });
         }
 
         for (var r = 0; r < unique.Count; r++)
@@ -138,25 +103,11 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             var values = Values(unique[r]);
             for (var c = 0; c < values.Length; c++)
             {
-                columns[c].SetValue(values[c], r);
+                columns[c].Values.SetValue(values[c], r);
             }
         }
 
-        var insert = batch.Add(InsertSql(batch.Schema.Usage, arrays: true), parameters: columns.Length);
-        for (var c = 0; c < columns.Length; c++)
-        {
-            insert.WithArray(ParameterNames[c], columns[c]);
-        }
-    }
-
-    /// <summary>Adds the parameters of one record (in <see cref="Columns"/> order).</summary>
-    private static void Bind(DbCommand insert, UsageRecord r)
-    {
-        var values = Values(r);
-        for (var i = 0; i < values.Length; i++)
-        {
-            insert.With(ParameterNames[i], ColumnTypes[i], values[i]);
-        }
+        batch.Add(InsertSql(batch.Schema), parameters: columns.Length).WithRows(unique.Count, columns);
     }
 
     /// <summary>The record's values, in <see cref="Columns"/> order.</summary>
@@ -278,16 +229,17 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
     }
 
     /// <summary>
-    /// The insert, made once per table: of one record (SQLite, prepared and run per record), or of any number from one
-    /// array per column (PostgreSQL, <c>unnest</c>). RETURNING: a statement of a PostgreSQL batch must return rows to
-    /// have a result of its own (<see cref="StatementBatch"/>).
+    /// The insert of any number of records, made once per table: from one array per column (PostgreSQL, <c>unnest</c>)
+    /// or one JSON array of rows (SQLite). RETURNING: a statement of a PostgreSQL batch must return rows to have a
+    /// result of its own (<see cref="StatementBatch"/>).
     /// </summary>
-    private static string InsertSql(BillingTable table, bool arrays) => InsertSqls.GetOrAdd((table.Name, arrays), static (key, table) =>
+    private static string InsertSql(BillingSchema schema) => InsertSqls.GetOrAdd((schema.Usage.Name, schema.Provider), static (key, table) =>
     {
         var requestId = table[nameof(UsageRecordEntity.RequestId)];
-        var parameters = string.Join(", ", ParameterNames);
-        return $"INSERT INTO {table.Name} ({string.Join(", ", Columns.Select(c => table[c]))}) "
-            + (key.Arrays ? $"SELECT * FROM unnest({parameters}) " : $"VALUES ({parameters}) ")
+        var source = key.Provider == BillingProvider.PostgreSql
+            ? $"SELECT * FROM unnest({string.Join(", ", ParameterNames)})"
+            : JsonRows.Select([.. ParameterNames.Select(static p => p.TrimStart('@'))]);
+        return $"INSERT INTO {table.Name} ({string.Join(", ", Columns.Select(c => table[c]))}) {source} WHERE TRUE "
             + $"ON CONFLICT ({requestId}) DO NOTHING RETURNING {requestId}";
-    }, table);
+    }, schema.Usage);
 }
