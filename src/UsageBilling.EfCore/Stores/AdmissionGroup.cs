@@ -19,14 +19,21 @@ internal sealed class AdmissionGroup
     public AdmissionGroup(IReadOnlyList<CallAdmissionRequest> calls)
     {
         _calls = calls;
-        var increments = new List<CounterIncrement>();
+        var count = 0;
+        foreach (var call in calls)
+        {
+            count += call.Increments.Count;
+        }
+
+        var increments = new CounterIncrement[count];
+        count = 0;
         var keys = new HashSet<(string Account, string Key)>();
         var holds = new SortedDictionary<string, Int128>(StringComparer.Ordinal);
         foreach (var call in calls)
         {
             foreach (var increment in call.Increments)
             {
-                increments.Add(increment);
+                increments[count++] = increment;
                 var counter = _counters.GetValueOrDefault(increment.Key);
                 _counters[increment.Key] = counter with
                 {
@@ -47,7 +54,7 @@ internal sealed class AdmissionGroup
             holds[reservation.AccountId] = holds.GetValueOrDefault(reservation.AccountId) + reservation.Amount.Nanos;
         }
 
-        Increments = [.. increments];
+        Increments = increments;
 
         // An account whose calls together hold more than a balance can have is not held here; its calls go the separate way.
         Holds = [.. holds.Where(static h => h.Value <= long.MaxValue).Select(static h => (h.Key, (long)h.Value))];
@@ -82,8 +89,7 @@ internal sealed class AdmissionGroup
         for (var i = 0; i < _calls.Count; i++)
         {
             var call = _calls[i];
-            var deltas = DeltasOf(call);
-            var values = CountsOf(call, deltas);
+            var values = CountsOf(call);
             var reservation = call.Reservation;
             if (!call.Admit(values))
             {
@@ -95,9 +101,9 @@ internal sealed class AdmissionGroup
             }
             else
             {
-                foreach (var (key, delta) in deltas)
+                foreach (var increment in call.Increments)
                 {
-                    _counters[key] = _counters[key] with { Admitted = checked(_counters[key].Admitted + delta) };
+                    _counters[increment.Key] = _counters[increment.Key] with { Admitted = checked(_counters[increment.Key].Admitted + increment.Delta) };
                 }
 
                 _admittedHolds[reservation.AccountId] = _admittedHolds.GetValueOrDefault(reservation.AccountId) + reservation.Amount.Nanos;
@@ -128,30 +134,31 @@ internal sealed class AdmissionGroup
         .Select(h => (h.AccountId, h.Amount - _admittedHolds.GetValueOrDefault(h.AccountId)))
         .Where(static h => h.Item2 != 0);
 
-    /// <summary>The call's counter values as if admitted alone after the calls admitted before it, in the order of its increments.</summary>
-    private long[] CountsOf(CallAdmissionRequest call, Dictionary<string, long> deltas)
+    /// <summary>
+    /// The call's counter values as if admitted alone after the calls admitted before it, in the order of its
+    /// increments (a key the call names twice moves once by the sum of its deltas, as in the counter store).
+    /// </summary>
+    private long[] CountsOf(CallAdmissionRequest call)
     {
-        var values = new long[call.Increments.Count];
+        var increments = call.Increments;
+        var values = new long[increments.Count];
         for (var j = 0; j < values.Length; j++)
         {
-            var key = call.Increments[j].Key;
+            var key = increments[j].Key;
+            var delta = 0L;
+            for (var k = 0; k < increments.Count; k++)
+            {
+                if (string.Equals(increments[k].Key, key, StringComparison.Ordinal))
+                {
+                    delta = checked(delta + increments[k].Delta);
+                }
+            }
+
             var counter = _counters[key];
-            values[j] = checked(counter.Before + counter.Admitted + deltas[key]);
+            values[j] = checked(counter.Before + counter.Admitted + delta);
         }
 
         return values;
-    }
-
-    /// <summary>The call's deltas per key (a key named twice moves once by the sum, as in the counter store).</summary>
-    private static Dictionary<string, long> DeltasOf(CallAdmissionRequest call)
-    {
-        var deltas = new Dictionary<string, long>(call.Increments.Count, StringComparer.Ordinal);
-        foreach (var increment in call.Increments)
-        {
-            deltas[increment.Key] = checked(deltas.GetValueOrDefault(increment.Key) + increment.Delta);
-        }
-
-        return deltas;
     }
 
     private static CreditReservation Admitted(CreditReservationRequest reservation) => new()

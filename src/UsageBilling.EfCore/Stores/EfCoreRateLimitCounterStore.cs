@@ -73,11 +73,17 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
     {
         // One multi-row upsert for all of them. Rows are locked in key order, so two calls that share counters cannot
         // deadlock in PostgreSQL; a key named twice is moved once by the sum of its deltas (both read its final value).
-        var merged = increments
-            .GroupBy(static i => i.Key, StringComparer.Ordinal)
-            .Select(static g => new CounterIncrement(g.Key, g.Sum(static i => i.Delta), g.Max(static i => i.ExpiresAt)))
-            .OrderBy(static i => i.Key, StringComparer.Ordinal)
-            .ToArray();
+        var byKey = new Dictionary<string, CounterIncrement>(increments.Count, StringComparer.Ordinal);
+        foreach (var increment in increments)
+        {
+            byKey[increment.Key] = byKey.TryGetValue(increment.Key, out var sum)
+                ? sum with { Delta = checked(sum.Delta + increment.Delta), ExpiresAt = sum.ExpiresAt > increment.ExpiresAt ? sum.ExpiresAt : increment.ExpiresAt }
+                : increment;
+        }
+
+        var merged = new CounterIncrement[byKey.Count];
+        byKey.Values.CopyTo(merged, 0);
+        Array.Sort(merged, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
         var table = batch.Schema.Counters;
 
         // PostgreSQL: the rows as three arrays; SQLite: one JSON array of rows. One statement text for any count.

@@ -49,7 +49,15 @@ internal static class BudgetPeriods
     }
 
     internal static CounterIncrement[] Increments(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
-        => periods.Select(p => new CounterIncrement(p.CounterKey, amount.Nanos, p.ResetAt)).ToArray();
+    {
+        var increments = new CounterIncrement[periods.Count];
+        for (var i = 0; i < increments.Length; i++)
+        {
+            increments[i] = new CounterIncrement(periods[i].CounterKey, amount.Nanos, periods[i].ResetAt);
+        }
+
+        return increments;
+    }
 
     /// <summary>
     /// The periods as they stand after their counters became <paramref name="values"/>; when one is over its cap,
