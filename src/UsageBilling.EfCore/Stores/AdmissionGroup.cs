@@ -11,7 +11,7 @@ namespace UsageBilling.EntityFrameworkCore;
 internal sealed class AdmissionGroup
 {
     private readonly IReadOnlyList<CallAdmissionRequest> _calls;
-    private readonly Dictionary<string, Counter> _counters = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Counter> _counters;
     private readonly HashSet<string> _duplicates = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _admittedHolds = new(StringComparer.Ordinal);
     private readonly List<string> _notKept = [];
@@ -26,6 +26,7 @@ internal sealed class AdmissionGroup
         }
 
         var increments = new CounterIncrement[count];
+        _counters = new Dictionary<string, Counter>(count, StringComparer.Ordinal);
         count = 0;
         var keys = new HashSet<(string Account, string Key)>();
         var holds = new SortedDictionary<string, Int128>(StringComparer.Ordinal);

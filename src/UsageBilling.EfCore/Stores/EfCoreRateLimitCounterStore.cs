@@ -73,40 +73,56 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
     {
         // One multi-row upsert for all of them. Rows are locked in key order, so two calls that share counters cannot
         // deadlock in PostgreSQL; a key named twice is moved once by the sum of its deltas (both read its final value).
-        var byKey = new Dictionary<string, CounterIncrement>(increments.Count, StringComparer.Ordinal);
-        foreach (var increment in increments)
+        var merged = new CounterIncrement[increments.Count];
+        for (var i = 0; i < merged.Length; i++)
         {
-            byKey[increment.Key] = byKey.TryGetValue(increment.Key, out var sum)
-                ? sum with { Delta = checked(sum.Delta + increment.Delta), ExpiresAt = sum.ExpiresAt > increment.ExpiresAt ? sum.ExpiresAt : increment.ExpiresAt }
-                : increment;
+            merged[i] = increments[i];
         }
 
-        var merged = new CounterIncrement[byKey.Count];
-        byKey.Values.CopyTo(merged, 0);
         Array.Sort(merged, static (a, b) => string.CompareOrdinal(a.Key, b.Key));
-        var table = batch.Schema.Counters;
+        var count = 0;
+        foreach (var increment in merged)
+        {
+            if (count > 0 && string.Equals(merged[count - 1].Key, increment.Key, StringComparison.Ordinal))
+            {
+                var sum = merged[count - 1];
+                merged[count - 1] = sum with
+                {
+                    Delta = checked(sum.Delta + increment.Delta),
+                    ExpiresAt = sum.ExpiresAt > increment.ExpiresAt ? sum.ExpiresAt : increment.ExpiresAt,
+                };
+            }
+            else
+            {
+                merged[count++] = increment;
+            }
+        }
+
+        var keys = new string[count];
+        var deltas = new long[count];
+        var expiries = new long[count];
+        for (var i = 0; i < count; i++)
+        {
+            (keys[i], deltas[i], expiries[i]) = (merged[i].Key, merged[i].Delta, StoredTime.ToTicks(merged[i].ExpiresAt));
+        }
 
         // PostgreSQL: the rows as three arrays; SQLite: one JSON array of rows. One statement text for any count.
-        var arrays = batch.Schema.Provider == BillingProvider.PostgreSql;
-        var sql = _upsertSql ??= UpsertSql(table, arrays);
-        var upsert = batch.Add(sql, async (reader, ct) =>
+        var table = batch.Schema.Counters;
+        var sql = _upsertSql ??= UpsertSql(table, batch.Schema.Provider == BillingProvider.PostgreSql);
+        batch.Add(sql, async (reader, ct) =>
         {
-            var byKey = new Dictionary<string, long>(merged.Length, StringComparer.Ordinal);
+            // The keys are sorted (ordinal): each returned row finds its key's place by binary search.
+            var counted = new long[keys.Length];
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                byKey[reader.GetString(0)] = reader.GetInt64(1);
+                counted[Array.BinarySearch(keys, reader.GetString(0), StringComparer.Ordinal)] = reader.GetInt64(1);
             }
 
             for (var i = 0; i < increments.Count; i++)
             {
-                values[i] = byKey[increments[i].Key];
+                values[i] = counted[Array.BinarySearch(keys, increments[i].Key, StringComparer.Ordinal)];
             }
-        }, 3);
-        upsert.WithRows(
-            merged.Length,
-            ("@k", Array.ConvertAll(merged, static i => i.Key)),
-            ("@d", Array.ConvertAll(merged, static i => i.Delta)),
-            ("@e", Array.ConvertAll(merged, static i => StoredTime.ToTicks(i.ExpiresAt))));
+        }, 3).WithRows(count, ("@k", keys), ("@d", deltas), ("@e", expiries));
     }
 
     public ValueTask<long[]> GetAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)

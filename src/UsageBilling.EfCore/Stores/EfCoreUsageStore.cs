@@ -1,4 +1,3 @@
-using System.Data;
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 
@@ -12,25 +11,34 @@ namespace UsageBilling.EntityFrameworkCore;
 /// </summary>
 internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : DbContext
 {
-    private static readonly string[] Columns =
+    /// <summary>
+    /// The columns a record is written to (entity property names) and, for a batch of records, each column's values as
+    /// one typed array: PostgreSQL infers the array's type from it; SQLite gets them as JSON rows.
+    /// </summary>
+    private static readonly (string Column, Func<IReadOnlyList<UsageRecord>, Array> Values)[] Columns =
     [
-        nameof(UsageRecordEntity.RequestId), nameof(UsageRecordEntity.Timestamp), nameof(UsageRecordEntity.KeyId),
-        nameof(UsageRecordEntity.AccountId), nameof(UsageRecordEntity.Method), nameof(UsageRecordEntity.Route),
-        nameof(UsageRecordEntity.StatusCode), nameof(UsageRecordEntity.DurationMs), nameof(UsageRecordEntity.Cost),
-        nameof(UsageRecordEntity.Outcome), nameof(UsageRecordEntity.IdempotencyKey), nameof(UsageRecordEntity.Model),
-        nameof(UsageRecordEntity.InputTokens), nameof(UsageRecordEntity.OutputTokens), nameof(UsageRecordEntity.CachedInputTokens),
-        nameof(UsageRecordEntity.TokensEstimated), nameof(UsageRecordEntity.Streamed), nameof(UsageRecordEntity.ClientAborted),
-        nameof(UsageRecordEntity.CostBreakdown),
+        (nameof(UsageRecordEntity.RequestId), static rs => Column(rs, static r => r.RequestId)),
+        (nameof(UsageRecordEntity.Timestamp), static rs => Column(rs, static r => (long?)r.Timestamp.ToUnixTimeMilliseconds())),
+        (nameof(UsageRecordEntity.KeyId), static rs => Column(rs, static r => r.KeyId)),
+        (nameof(UsageRecordEntity.AccountId), static rs => Column(rs, static r => r.AccountId)),
+        (nameof(UsageRecordEntity.Method), static rs => Column(rs, static r => r.Method)),
+        (nameof(UsageRecordEntity.Route), static rs => Column(rs, static r => r.Route)),
+        (nameof(UsageRecordEntity.StatusCode), static rs => Column(rs, static r => (int?)r.StatusCode)),
+        (nameof(UsageRecordEntity.DurationMs), static rs => Column(rs, static r => (double?)r.DurationMs)),
+        (nameof(UsageRecordEntity.Cost), static rs => Column(rs, static r => (long?)r.Cost.Nanos)),
+        (nameof(UsageRecordEntity.Outcome), static rs => Column(rs, static r => r.Outcome)),
+        (nameof(UsageRecordEntity.IdempotencyKey), static rs => Column(rs, static r => r.IdempotencyKey)),
+        (nameof(UsageRecordEntity.Model), static rs => Column(rs, static r => r.Model)),
+        (nameof(UsageRecordEntity.InputTokens), static rs => Column(rs, static r => r.InputTokens)),
+        (nameof(UsageRecordEntity.OutputTokens), static rs => Column(rs, static r => r.OutputTokens)),
+        (nameof(UsageRecordEntity.CachedInputTokens), static rs => Column(rs, static r => r.CachedInputTokens)),
+        (nameof(UsageRecordEntity.TokensEstimated), static rs => Column(rs, static r => (bool?)r.TokensEstimated)),
+        (nameof(UsageRecordEntity.Streamed), static rs => Column(rs, static r => (bool?)r.Streamed)),
+        (nameof(UsageRecordEntity.ClientAborted), static rs => Column(rs, static r => (bool?)r.ClientAborted)),
+        (nameof(UsageRecordEntity.CostBreakdown), static rs => Column(rs, static r => r.CostBreakdown)),
     ];
 
-    /// <summary>The parameter type of each column, in <see cref="Columns"/> order.</summary>
-    private static readonly DbType[] ColumnTypes =
-    [
-        DbType.String, DbType.Int64, DbType.String, DbType.String, DbType.String, DbType.String, DbType.Int32, DbType.Double, DbType.Int64, DbType.String,
-        DbType.String, DbType.String, DbType.Int64, DbType.Int64, DbType.Int64, DbType.Boolean, DbType.Boolean, DbType.Boolean, DbType.String,
-    ];
-
-    /// <summary>The parameter of each column, in <see cref="Columns"/> order: a record's value, or (PostgreSQL) the column's array.</summary>
+    /// <summary>The parameter of each column's array, in <see cref="Columns"/> order.</summary>
     private static readonly string[] ParameterNames = [.. Enumerable.Range(0, Columns.Length).Select(static c => $"@c{c}")];
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, BillingProvider Provider), string> InsertSqls = new();
@@ -87,35 +95,22 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         var columns = new (string Name, Array Values)[Columns.Length];
         for (var c = 0; c < columns.Length; c++)
         {
-            columns[c] = (ParameterNames[c], ColumnTypes[c] switch
-            {
-                DbType.String => new string?[unique.Count],
-                DbType.Int64 => new long?[unique.Count],
-                DbType.Int32 => new int?[unique.Count],
-                DbType.Double => new double?[unique.Count],
-                DbType.Boolean => new bool?[unique.Count],
-                var other => throw new InvalidOperationException($"No array for column type {other}."),
-            });
-        }
-
-        for (var r = 0; r < unique.Count; r++)
-        {
-            var values = Values(unique[r]);
-            for (var c = 0; c < values.Length; c++)
-            {
-                columns[c].Values.SetValue(values[c], r);
-            }
+            columns[c] = (ParameterNames[c], Columns[c].Values(unique));
         }
 
         batch.Add(InsertSql(batch.Schema), parameters: columns.Length).WithRows(unique.Count, columns);
     }
 
-    /// <summary>The record's values, in <see cref="Columns"/> order.</summary>
-    private static object?[] Values(UsageRecord r) =>
-    [
-        r.RequestId, r.Timestamp.ToUnixTimeMilliseconds(), r.KeyId, r.AccountId, r.Method, r.Route, r.StatusCode, r.DurationMs, r.Cost.Nanos, r.Outcome,
-        r.IdempotencyKey, r.Model, r.InputTokens, r.OutputTokens, r.CachedInputTokens, r.TokensEstimated, r.Streamed, r.ClientAborted, r.CostBreakdown,
-    ];
+    private static T[] Column<T>(IReadOnlyList<UsageRecord> records, Func<UsageRecord, T> value)
+    {
+        var values = new T[records.Count];
+        for (var r = 0; r < values.Length; r++)
+        {
+            values[r] = value(records[r]);
+        }
+
+        return values;
+    }
 
     public ValueTask<UsagePage> QueryAsync(UsageQuery query, CancellationToken cancellationToken = default)
     {
@@ -239,7 +234,7 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         var source = key.Provider == BillingProvider.PostgreSql
             ? $"SELECT * FROM unnest({string.Join(", ", ParameterNames)})"
             : JsonRows.Select([.. ParameterNames.Select(static p => p.TrimStart('@'))]);
-        return $"INSERT INTO {table.Name} ({string.Join(", ", Columns.Select(c => table[c]))}) {source} WHERE TRUE "
+        return $"INSERT INTO {table.Name} ({string.Join(", ", Columns.Select(c => table[c.Column]))}) {source} WHERE TRUE "
             + $"ON CONFLICT ({requestId}) DO NOTHING RETURNING {requestId}";
     }, schema.Usage);
 }
