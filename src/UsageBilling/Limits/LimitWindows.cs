@@ -60,8 +60,9 @@ internal sealed class LimitDecision
     private LimitState? Tightest(bool isTokens)
     {
         LimitState? best = null;
-        foreach (var state in States)
+        for (var i = 0; i < States.Count; i++)
         {
+            var state = States[i];
             if (state.IsTokens != isTokens)
             {
                 continue;

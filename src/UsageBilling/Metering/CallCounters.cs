@@ -144,6 +144,32 @@ internal sealed class CallCountPlan
     /// <summary>Every increment of the call, in one list.</summary>
     public CounterIncrement[] Increments { get; }
 
+    /// <summary>
+    /// Whether a call whose <see cref="Increments"/> moved the counters to <paramref name="values"/> is within every
+    /// window and period: <see cref="Evaluate"/>'s <see cref="CallCounts.Allowed"/>, without building the counts (a
+    /// group admission asks it of every call before it keeps any).
+    /// </summary>
+    public bool Allows(IReadOnlyList<long> values)
+    {
+        for (var i = 0; i < _windows.Count; i++)
+        {
+            if (values[i] > _windows[i].Limit)
+            {
+                return false;
+            }
+        }
+
+        for (var i = 0; i < _periods.Count; i++)
+        {
+            if (values[_windows.Count + i] > _periods[i].Cap.Nanos)
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
     /// <summary>The counts once <see cref="Increments"/> moved the counters to <paramref name="values"/> (same order).</summary>
     public CallCounts Evaluate(IReadOnlyList<long> values)
     {

@@ -105,7 +105,7 @@ internal sealed partial class MeteredCalls
         try
         {
             // With the other calls arriving now, in one transaction (group commit); the caller's token does not cancel the group.
-            result = await _admissions.AdmitAsync(new CallAdmissionRequest(increments, values => plan is null || plan.Evaluate(values).Allowed, reservation))
+            result = await _admissions.AdmitAsync(new CallAdmissionRequest(increments, values => plan is null || plan.Allows(values), reservation))
                 .ConfigureAwait(false);
         }
         catch
