@@ -3,7 +3,7 @@
 was stopped before it wrote its report. Prints, per file of the EF scope below, killed / survived / timeout (sessions
 Stryker retried after its "computer slept" heuristic) and the mutants not covered, with the original and mutated code.
 
-    eng/mutation-log-verdicts.py <log file>
+    eng/mutation-log-verdicts.py <log file> [file ending ...]
 
 Only a stop-gap: the report of a finished run is what counts (eng/mutation-summary.py).
 """
@@ -13,7 +13,8 @@ files = {}; info = {}
 cur = None
 sessions = []
 pending_testing = None
-scope = ('Stores/EfCoreCreditStore.cs', 'Stores/AdmissionGroup.cs', 'Stores/GroupStatements.cs')
+# The files whose verdicts are printed: the arguments after the log (path endings), or the EF credit and group files.
+scope = tuple(sys.argv[2:]) or ('Stores/EfCoreCreditStore.cs', 'Stores/AdmissionGroup.cs', 'Stores/GroupStatements.cs')
 nocov = set()
 slept = False
 for line in open(log, encoding='utf-8', errors='replace'):

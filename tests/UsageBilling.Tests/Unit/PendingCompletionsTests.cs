@@ -1,8 +1,100 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
 namespace UsageBilling.Tests.Unit;
 
-/// <summary>How long a failed completion waits before its next try.</summary>
+/// <summary>
+/// A completion the store failed on the request path (a settle, a release, a give-back) is retried off it until it
+/// lands: when, how often, what is counted, and what shutdown does with what is still waiting.
+/// </summary>
 public sealed class PendingCompletionsTests
 {
+    [Fact]
+    public async Task A_deferred_write_waits_100_ms_then_retries_until_it_lands_each_time_later()
+    {
+        await using var pending = new PendingHarness();
+        var tries = 0;
+        pending.Completions.Defer("settle res_1", _ => ++tries <= 2 ? throw new TimeoutException("store down") : ValueTask.CompletedTask, new TimeoutException());
+        Assert.Equal(1, pending.Completions.Count);
+        Assert.Equal(1, pending.Deferred.GetMeasurementSnapshot().Sum(m => m.Value));
+        await pending.StartAsync();
+
+        // Not before 100 ms after it failed; at 100 ms, the first retry (which fails too).
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(99));
+        Assert.Equal(0, tries);
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(1));
+        await WaitUntilAsync(() => tries == 1);
+
+        // The second retry waits the backoff of attempt 1 (150-200 ms), not the first delay again; then it lands.
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(149));
+        Assert.Equal(1, tries);
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(51));
+        await WaitUntilAsync(() => tries == 2);
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(400));
+        await WaitUntilAsync(() => pending.Completions.Count == 0);
+        Assert.Equal(3, tries);
+        Assert.Contains(pending.Logs.Collector.GetSnapshot(), r => r.Id.Name == "CompletionLanded" && r.Message.Contains("settle res_1", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task The_loop_wakes_for_the_earliest_due_write_even_when_a_later_one_arrives_meanwhile()
+    {
+        await using var pending = new PendingHarness();
+        await pending.StartAsync();
+        var landed = new List<string>();
+        pending.Completions.Defer("first", _ => { landed.Add("first"); return ValueTask.CompletedTask; }, new TimeoutException());
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(60));
+        pending.Completions.Defer("second", _ => { landed.Add("second"); return ValueTask.CompletedTask; }, new TimeoutException());
+
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(40));
+        await WaitUntilAsync(() => landed.Count == 1);
+        Assert.Equal(["first"], landed);
+        Assert.Equal(1, pending.Completions.Count);
+
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(60));
+        await WaitUntilAsync(() => landed.Count == 2);
+        Assert.Equal(0, pending.Completions.Count);
+    }
+
+    [Fact]
+    public async Task Run_defers_a_failed_write_and_says_it_did_not_land_but_lets_a_cancellation_through()
+    {
+        await using var pending = new PendingHarness();
+
+        Assert.True(await pending.Completions.RunAsync("release res_1", _ => ValueTask.CompletedTask));
+        Assert.Equal(0, pending.Completions.Count);
+
+        Assert.False(await pending.Completions.RunAsync("release res_2", _ => throw new TimeoutException("store down")));
+        Assert.Equal(1, pending.Completions.Count);
+        Assert.Equal(1, pending.Deferred.GetMeasurementSnapshot().Sum(m => m.Value));
+
+        await Assert.ThrowsAsync<OperationCanceledException>(async () => await pending.Completions.RunAsync("release res_3", _ => throw new OperationCanceledException()));
+        Assert.Equal(1, pending.Completions.Count);
+    }
+
+    [Fact]
+    public async Task Shutdown_tries_every_waiting_write_once_more_and_logs_those_still_failing_as_lost()
+    {
+        await using var pending = new PendingHarness();
+        await pending.StartAsync();
+        var tried = new List<string>();
+        pending.Completions.Defer("settle res_ok", _ => { tried.Add("ok"); return ValueTask.CompletedTask; }, new TimeoutException());
+        pending.Completions.Defer("settle res_down", _ => { tried.Add("down"); throw new TimeoutException("store down"); }, new TimeoutException());
+
+        // Neither is due yet (the clock has not moved); stopping tries both now.
+        await pending.AdvanceAsync(TimeSpan.Zero);
+        await pending.Completions.StopAsync(CancellationToken.None);
+
+        Assert.Equal(["ok", "down"], tried);
+        Assert.Equal(1, pending.Completions.Count);
+        var lost = Assert.Single(pending.Logs.Collector.GetSnapshot(), r => r.Id.Name == "CompletionLost");
+        Assert.Equal(LogLevel.Error, lost.Level);
+        Assert.Contains("settle res_down", lost.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void The_retry_delay_doubles_from_100_ms_with_at_most_25_percent_jitter_and_never_exceeds_30_seconds()
     {
@@ -30,5 +122,54 @@ public sealed class PendingCompletionsTests
 
         Assert.True(PendingCompletions.Backoff(1000) <= TimeSpan.FromSeconds(30));
         Assert.True(PendingCompletions.Backoff(1000) >= TimeSpan.FromSeconds(22.5));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 500 && !condition(); i++)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.True(condition());
+    }
+
+    /// <summary>A <see cref="PendingCompletions"/> on a fake clock, with its metrics and logs collected.</summary>
+    private sealed class PendingHarness : IAsyncDisposable
+    {
+        private readonly ServiceProvider _services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+
+        public PendingHarness()
+        {
+            var meters = _services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+            Deferred = new MetricCollector<long>(meters, UsageBillingMetrics.MeterName, "usagebilling.completions.deferred");
+            Completions = new PendingCompletions(Time, new UsageBillingMetrics(meters), Logs);
+        }
+
+        public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero));
+
+        public FakeLogger<PendingCompletions> Logs { get; } = new();
+
+        public MetricCollector<long> Deferred { get; }
+
+        public PendingCompletions Completions { get; }
+
+        public Task StartAsync() => Completions.StartAsync(CancellationToken.None);
+
+        /// <summary>Lets the loop reach its wait, then moves the clock.</summary>
+        public async Task AdvanceAsync(TimeSpan by)
+        {
+            await Task.Delay(50);
+            Time.Advance(by);
+            await Task.Delay(50);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Completions.StopAsync(CancellationToken.None);
+            Completions.Dispose();
+            Deferred.Dispose();
+            await _services.DisposeAsync();
+        }
     }
 }
