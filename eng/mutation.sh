@@ -15,6 +15,9 @@
 # mutants left alive and why: eng/mutation-survivors.md.
 #
 # What each stryker-config.json leaves out, and why (none of it hides a mutant of money logic):
+#  - additional-timeout 20000 (ms, added to Stryker's timeout of each test session, which it derives from the first
+#    test run): on 2 shared cores a session of the integration tests can take twice its first run's time without any
+#    mutant hanging it; 20 s more keeps such sessions from being counted as timeouts (which score as killed).
 #  - ignore-methods ConfigureAwait: flipping ConfigureAwait(false) changes no result (no synchronization context).
 #  - ignore-methods Log.* (core): the [LoggerMessage] calls only write logs.
 #  - test-case-filter (core): the test classes of other features (auth, admin HTTP shapes, OpenAPI, generated clients,
