@@ -82,8 +82,12 @@ public sealed class JsonRowsTests
     }
 
     [Fact]
-    public void A_column_of_another_type_is_refused()
-        => Assert.Throws<ArgumentException>(() => JsonRows.Of(1, new decimal[] { 1m }));
+    public void A_column_of_another_type_is_refused_naming_the_type()
+    {
+        var refused = Assert.Throws<ArgumentException>(() => JsonRows.Of(1, new decimal[] { 1m }));
+
+        Assert.Contains("System.Decimal[]", refused.Message, StringComparison.Ordinal);
+    }
 
     /// <summary>Sends the rows through <see cref="JsonRows.Select"/> on a real SQLite connection and reads them back.</summary>
     private static List<object[]> RoundTrip(int count, Array[] columns, params string[] names)
