@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -97,6 +98,69 @@ public sealed class CallCompletionsTests : IAsyncLifetime
         Assert.Equal(0, _pending.Count);
     }
 
+    [Fact]
+    public async Task A_failed_batch_is_logged_by_what_it_completes_and_a_wrong_answer_by_its_count()
+    {
+        var logs = new FakeLogger<PendingCompletions>();
+        using var pending = new PendingCompletions(TimeProvider.System, new UsageBillingMetrics(_services.GetRequiredService<IMeterFactory>()), logs);
+        var gate = new TaskCompletionSource();
+        var store = new GatedFailingStore(gate.Task);
+        var completions = new CallCompletions(store, pending, TimeProvider.System, NullLogger<CallCompletions>.Instance);
+
+        // The first call is written alone (and held at the gate); three more queue behind it and form one batch.
+        var first = completions.CompleteAsync(new CallCompletion("res_a", Money.FromUnits(1m), null), null);
+        var rest = new[] { "res_b", "res_c", "res_d" }.Select(id => completions.CompleteAsync(new CallCompletion(id, Money.FromUnits(1m), null), null)).ToArray();
+        gate.SetResult();
+        Assert.Null(await first);
+        Assert.All(await Task.WhenAll(rest), Assert.Null);
+
+        var deferred = logs.Collector.GetSnapshot().Where(r => r.Id.Name == "CompletionDeferred").Select(r => r.Message).ToList();
+        Assert.Equal(2, deferred.Count);
+        Assert.Contains("'complete res_a'", deferred[0], StringComparison.Ordinal);
+        Assert.Contains("'complete 3 calls (res_b …)'", deferred[1], StringComparison.Ordinal);
+        Assert.Equal(2, pending.Count); // two writes wait to be retried: the lone call's and the batch's
+
+        var wrongCount = new CallCompletions(new RecordingStore { ShortAnswersLeft = 1 }, pending, TimeProvider.System, NullLogger<CallCompletions>.Instance);
+        Assert.Null(await wrongCount.CompleteAsync(new CallCompletion("res_e", Money.FromUnits(1m), null), null));
+        var refused = logs.Collector.GetSnapshot().Last(r => r.Id.Name == "CompletionDeferred");
+        Assert.Contains("RecordingStore returned 0 results for 1 completions", refused.Exception!.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_store_timing_out_with_a_cancellation_defers_the_batch_like_any_failure()
+    {
+        var store = new RecordingStore { CancellationsLeft = 1 };
+        var completions = new CallCompletions(store, _pending, TimeProvider.System, NullLogger<CallCompletions>.Instance);
+        var landed = 0;
+
+        var result = await completions.CompleteAsync(new CallCompletion("res_1", Money.FromUnits(1m), null), _ =>
+        {
+            Interlocked.Increment(ref landed);
+            return ValueTask.CompletedTask;
+        });
+
+        Assert.Null(result);
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (_pending.Count > 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.Equal(0, _pending.Count);
+        Assert.Equal(1, landed);
+        Assert.Equal(["res_1"], store.Written);
+    }
+
+    /// <summary>Fails every batch; the first one only once the gate opens.</summary>
+    private sealed class GatedFailingStore(Task gate) : ICallCompletionStore
+    {
+        public async ValueTask<IReadOnlyList<CompletionResult>> CompleteAsync(IReadOnlyList<CallCompletion> completions, DateTimeOffset now, CancellationToken cancellationToken = default)
+        {
+            await gate;
+            throw new InvalidOperationException("The store is down.");
+        }
+    }
+
     private sealed class RecordingStore : ICallCompletionStore
     {
         private readonly object _lock = new();
@@ -106,6 +170,8 @@ public sealed class CallCompletionsTests : IAsyncLifetime
         public int FailuresLeft { get; set; }
 
         public int ShortAnswersLeft { get; set; }
+
+        public int CancellationsLeft { get; set; }
 
         public List<string> Written { get; } = [];
 
@@ -124,6 +190,12 @@ public sealed class CallCompletionsTests : IAsyncLifetime
                 {
                     FailuresLeft--;
                     throw new InvalidOperationException("The store is down.");
+                }
+
+                if (CancellationsLeft > 0)
+                {
+                    CancellationsLeft--;
+                    throw new OperationCanceledException("The store timed out.");
                 }
 
                 if (ShortAnswersLeft > 0)

@@ -6,6 +6,10 @@ namespace UsageBilling.Tests.Unit;
 public sealed class GroupWriterTests
 {
     [Fact]
+    public void A_batch_must_hold_at_least_one_item()
+        => Assert.Throws<ArgumentOutOfRangeException>("maxBatch", () => new GroupWriter<int>(0, _ => Task.CompletedTask));
+
+    [Fact]
     public void A_lone_item_whose_write_does_not_wait_is_written_before_Enqueue_returns()
     {
         var written = new List<int>();

@@ -33,10 +33,15 @@ public sealed class PendingCompletionsTests
         Assert.Equal(1, tries);
         await pending.AdvanceAsync(TimeSpan.FromMilliseconds(51));
         await WaitUntilAsync(() => tries == 2);
-        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(400));
+
+        // The third waits the backoff of attempt 2 (300-400 ms), and lands: the fourth attempt, the request path's included.
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(299));
+        Assert.Equal(2, tries);
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(101));
         await WaitUntilAsync(() => pending.Completions.Count == 0);
         Assert.Equal(3, tries);
-        Assert.Contains(pending.Logs.Collector.GetSnapshot(), r => r.Id.Name == "CompletionLanded" && r.Message.Contains("settle res_1", StringComparison.Ordinal));
+        var landed = Assert.Single(pending.Logs.Collector.GetSnapshot(), r => r.Id.Name == "CompletionLanded");
+        Assert.Equal("The completion 'settle res_1' landed after 4 attempts.", landed.Message);
     }
 
     [Fact]
