@@ -138,7 +138,7 @@ internal sealed class CallCountPlan
         _amount = amount;
         _limitIncrements = LimitWindows.Increments(windows);
         _budgetIncrements = BudgetPeriods.Increments(periods, amount);
-        Increments = [.. _limitIncrements, .. _budgetIncrements];
+        Increments = _budgetIncrements.Length == 0 ? _limitIncrements : [.. _limitIncrements, .. _budgetIncrements];
     }
 
     /// <summary>Every increment of the call, in one list.</summary>

@@ -194,9 +194,11 @@ public sealed class CustomHostTests
         var held = await credits.ReserveAsync(account, Money.FromUnits(0.6m), "crashed-call");
         Assert.Equal(ReserveStatus.Reserved, held.Status);
 
+        // Moving the clock also fires the host's own sweeper timer, which may release the hold first: one of the two does.
         _time.Advance(TimeSpan.FromMinutes(10));
         var sweeper = app.Services.GetRequiredService<ReservationSweeper>();
-        Assert.Equal(1, await sweeper.SweepOnceAsync(CancellationToken.None));
+        Assert.InRange(await sweeper.SweepOnceAsync(CancellationToken.None), 0, 1);
+        Assert.Equal(0, await sweeper.SweepOnceAsync(CancellationToken.None));
         Assert.Equal(new CreditBalance(Money.FromUnits(1m), Money.Zero), await credits.GetBalanceAsync(account));
         Assert.Equal(ReservationState.Expired, (await app.Services.GetRequiredService<ICreditStore>().FindReservationAsync(held.Reservation!.Id))!.State);
     }
