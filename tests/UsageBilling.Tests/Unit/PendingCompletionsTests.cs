@@ -65,6 +65,30 @@ public sealed class PendingCompletionsTests
     }
 
     [Fact]
+    public async Task The_loop_sleeps_until_the_next_due_write_instead_of_polling_and_goes_on_after_the_queue_empties()
+    {
+        await using var pending = new PendingHarness();
+        await pending.StartAsync();
+        var landed = 0;
+        pending.Completions.Defer("settle res_1", _ => { landed++; return ValueTask.CompletedTask; }, new TimeoutException());
+
+        // Waiting for a write due in 100 ms, the loop reads the clock a few times, not in a loop.
+        await pending.AdvanceAsync(TimeSpan.Zero);
+        var readsBefore = pending.Time.Reads;
+        await Task.Delay(300);
+        Assert.InRange(pending.Time.Reads - readsBefore, 0, 5);
+
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(100));
+        await WaitUntilAsync(() => landed == 1);
+
+        // Nothing waits now; a write deferred later is retried all the same.
+        pending.Completions.Defer("settle res_2", _ => { landed++; return ValueTask.CompletedTask; }, new TimeoutException());
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(100));
+        await WaitUntilAsync(() => landed == 2);
+        Assert.Equal(0, pending.Completions.Count);
+    }
+
+    [Fact]
     public async Task Run_defers_a_failed_write_and_says_it_did_not_land_but_lets_a_cancellation_through()
     {
         await using var pending = new PendingHarness();
@@ -151,7 +175,7 @@ public sealed class PendingCompletionsTests
             Completions = new PendingCompletions(Time, new UsageBillingMetrics(meters), Logs);
         }
 
-        public FakeTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero));
+        public CountingTimeProvider Time { get; } = new(new DateTimeOffset(2026, 3, 10, 9, 0, 0, TimeSpan.Zero));
 
         public FakeLogger<PendingCompletions> Logs { get; } = new();
 
@@ -175,6 +199,20 @@ public sealed class PendingCompletionsTests
             Completions.Dispose();
             Deferred.Dispose();
             await _services.DisposeAsync();
+        }
+    }
+
+    /// <summary>A fake clock that counts how often it is read.</summary>
+    private sealed class CountingTimeProvider(DateTimeOffset start) : FakeTimeProvider(start)
+    {
+        private int _reads;
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public override DateTimeOffset GetUtcNow()
+        {
+            Interlocked.Increment(ref _reads);
+            return base.GetUtcNow();
         }
     }
 }
