@@ -108,14 +108,17 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
 
         // PostgreSQL: the rows as three arrays; SQLite: one JSON array of rows. One statement text for any count.
         var table = batch.Schema.Counters;
-        var sql = _upsertSql ??= UpsertSql(table, batch.Schema.Provider == BillingProvider.PostgreSql);
+        var arrays = batch.Schema.Provider == BillingProvider.PostgreSql;
+        var sql = _upsertSql ??= UpsertSql(table, arrays);
         batch.Add(sql, async (reader, ct) =>
         {
-            // The keys are sorted (ordinal): each returned row finds its key's place by binary search.
+            // PostgreSQL answers each row's position in the arrays (1-based); SQLite its key, whose place in the sorted
+            // (ordinal) keys is found by binary search.
             var counted = new long[keys.Length];
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
-                counted[Array.BinarySearch(keys, reader.GetString(0), StringComparer.Ordinal)] = reader.GetInt64(1);
+                var index = arrays ? checked((int)reader.GetInt64(0)) - 1 : Array.BinarySearch(keys, reader.GetString(0), StringComparer.Ordinal);
+                counted[index] = reader.GetInt64(1);
             }
 
             for (var i = 0; i < increments.Count; i++)
@@ -225,13 +228,23 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
     }
 
     // The rows are in key order, and unnest and json_each yield them in that order: rows are locked in key order.
-    // The WHERE keeps SQLite from reading the upsert's ON CONFLICT as a join's.
-    private static string UpsertSql(BillingTable t, bool arrays) => $"""
-        INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]})
-        {(arrays ? "SELECT * FROM unnest(@k, @d, @e)" : JsonRows.Select("k", "d", "e"))} WHERE TRUE
-        ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
-        RETURNING {t["Key"]}, {t["Value"]}
-        """;
+    // PostgreSQL returns each row's position in the arrays (a number, not the key's text to read back); SQLite, which
+    // has no data-modifying WITH, the key. The WHERE keeps SQLite from reading the upsert's ON CONFLICT as a join's.
+    private static string UpsertSql(BillingTable t, bool arrays) => arrays
+        ? $"""
+            WITH u (k, d, e, i) AS (SELECT * FROM unnest(@k, @d, @e) WITH ORDINALITY),
+            upserted AS (
+                INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]}) SELECT k, d, e FROM u ORDER BY i
+                ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
+                RETURNING c.{t["Key"]} AS k, c.{t["Value"]} AS v)
+            SELECT u.i, upserted.v FROM upserted JOIN u ON u.k = upserted.k
+            """
+        : $"""
+            INSERT INTO {t.Name} AS c ({t["Key"]}, {t["Value"]}, {t["ExpiresAt"]})
+            {JsonRows.Select("k", "d", "e")} WHERE TRUE
+            ON CONFLICT ({t["Key"]}) DO UPDATE SET {t["Value"]} = c.{t["Value"]} + excluded.{t["Value"]}
+            RETURNING {t["Key"]}, {t["Value"]}
+            """;
 
     private static string DeleteExpiredSql(BillingTable t) => $"""
         DELETE FROM {t.Name} WHERE {t["Key"]} IN (
