@@ -168,15 +168,6 @@ internal sealed class StatementBatch
             return Add(JsonRows.Parameter, DbType.Binary, JsonRows.Of(rows, values));
         }
 
-        /// <summary>Row <paramref name="row"/>'s parameter <paramref name="prefix"/> (for example <c>@id</c> → <c>@id3</c>).</summary>
-        public Statement With(string prefix, int row, string? value) => Add(ParameterNames.Of(prefix, row), DbType.String, value);
-
-        /// <inheritdoc cref="With(string, int, string?)"/>
-        public Statement With(string prefix, int row, long value) => Add(ParameterNames.Of(prefix, row), DbType.Int64, value);
-
-        /// <inheritdoc cref="With(string, int, string?)"/>
-        public Statement With(string prefix, int row, int value) => Add(ParameterNames.Of(prefix, row), DbType.Int32, value);
-
         private Statement Add(string name, DbType type, object? value)
         {
             Parameters.Add((name, type, value));

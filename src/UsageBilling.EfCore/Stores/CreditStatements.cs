@@ -26,13 +26,12 @@ internal sealed class CreditStatements
     private readonly string _release;
     private readonly string _expireDue;
     private readonly string _stateOf;
-    private readonly string _insertReservations;
-    private readonly string _insertLedgerEntries;
+    private readonly string _insertReservation;
+    private readonly string _insertLedgerEntry;
     private readonly string _insertChargeEntryArrays;
     private readonly string _insertReservationArrays;
     private readonly string _insertChargeEntryJsonRows;
     private readonly string _insertReservationJsonRows;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<(bool Ledger, int Rows), string> _inserts = new();
 
     public CreditStatements(BillingSchema schema)
     {
@@ -71,12 +70,11 @@ internal sealed class CreditStatements
             WHERE {b["AccountId"]} = @account AND {b["Balance"]} - {b["Reserved"]} + @amount >= 0 AND {b["Balance"]} <= @high AND {b["Balance"]} >= @low
             RETURNING {b["Balance"]}
             """;
-        // {0}: the rows' VALUES, built per row count (InsertRows).
-        _insertReservations = $$"""
-            INSERT INTO {{r.Name}} ({{r["Id"]}}, {{r["AccountId"]}}, {{r["Amount"]}}, {{r["IdempotencyKey"]}}, {{r["Reference"]}}, {{r["State"]}}, {{r["CreatedAt"]}}, {{r["ExpiresAt"]}}, {{r["SettledAmount"]}})
-            VALUES {0}
-            ON CONFLICT ({{r["AccountId"]}}, {{r["IdempotencyKey"]}}) DO NOTHING
-            RETURNING {{r["Id"]}}
+        _insertReservation = $"""
+            INSERT INTO {r.Name} ({r["Id"]}, {r["AccountId"]}, {r["Amount"]}, {r["IdempotencyKey"]}, {r["Reference"]}, {r["State"]}, {r["CreatedAt"]}, {r["ExpiresAt"]}, {r["SettledAmount"]})
+            VALUES (@id, @account, @amount, @key, @reference, {Active}, @created, @expires, NULL)
+            ON CONFLICT ({r["AccountId"]}, {r["IdempotencyKey"]}) DO NOTHING
+            RETURNING {r["Id"]}
             """;
         _settleFrom = $"""
             UPDATE {r.Name} SET {r["State"]} = {Settled}, {r["SettledAmount"]} = @charge
@@ -102,11 +100,11 @@ internal sealed class CreditStatements
             """;
         DeleteReservationSql = $"DELETE FROM {r.Name} WHERE {r["Id"]} = @id RETURNING {r["Id"]}";
         _stateOf = $"SELECT {r["State"]} FROM {r.Name} WHERE {r["Id"]} = @id";
-        _insertLedgerEntries = $$"""
-            INSERT INTO {{l.Name}} ({{l["Id"]}}, {{l["AccountId"]}}, {{l["Kind"]}}, {{l["Amount"]}}, {{l["BalanceAfter"]}}, {{l["IdempotencyKey"]}}, {{l["ReservationId"]}}, {{l["Reference"]}}, {{l["Reason"]}}, {{l["CreatedAt"]}})
-            VALUES {0}
-            ON CONFLICT ({{l["AccountId"]}}, {{l["IdempotencyKey"]}}) DO NOTHING
-            RETURNING {{l["Id"]}}
+        _insertLedgerEntry = $"""
+            INSERT INTO {l.Name} ({l["Id"]}, {l["AccountId"]}, {l["Kind"]}, {l["Amount"]}, {l["BalanceAfter"]}, {l["IdempotencyKey"]}, {l["ReservationId"]}, {l["Reference"]}, {l["Reason"]}, {l["CreatedAt"]})
+            VALUES (@id, @account, @kind, @amount, @balanceAfter, @key, @reservation, @reference, @reason, @created)
+            ON CONFLICT ({l["AccountId"]}, {l["IdempotencyKey"]}) DO NOTHING
+            RETURNING {l["Id"]}
             """;
 
         // Charges of a completion batch, after the batch's balance update in the same round trip: each entry's balance
@@ -173,18 +171,6 @@ internal sealed class CreditStatements
             ("@created", entries.Select(static e => StoredTime.ToTicks(e.CreatedAt)).ToArray()),
             ("@later", later));
 
-    /// <summary>
-    /// Inserts <paramref name="rows"/> active reservations in one statement (bound by <see cref="BindReservation"/>
-    /// as rows 0 to rows - 1); returns the id of each one inserted, none for a key that exists.
-    /// </summary>
-    private string InsertReservationsReturningSql(int rows) => InsertRows(ledger: false, rows);
-
-    /// <summary>
-    /// Inserts <paramref name="rows"/> ledger entries in one statement (bound by <see cref="BindLedgerEntry"/> with
-    /// suffixes 0 to rows - 1); returns the id of each one inserted, none for an idempotency key the account has.
-    /// </summary>
-    private string InsertLedgerEntriesReturningSql(int rows) => InsertRows(ledger: true, rows);
-
     /// <summary>Deletes reservation @id (one this transaction inserted and does not keep); returns its id.</summary>
     public string DeleteReservationSql { get; }
 
@@ -232,7 +218,14 @@ internal sealed class CreditStatements
 
     /// <summary>Inserts an active reservation; false if one with the same account and idempotency key exists.</summary>
     public Task<bool> InsertReservationAsync(BillingTransaction transaction, CreditReservationRequest request, CancellationToken cancellationToken)
-        => InsertAsync(transaction, InsertReservationsReturningSql(1), statement => BindReservation(statement, request, 0), cancellationToken);
+        => InsertAsync(transaction, _insertReservation, statement => statement
+            .With("@id", request.ReservationId)
+            .With("@account", request.AccountId)
+            .With("@amount", request.Amount.Nanos)
+            .With("@key", request.IdempotencyKey)
+            .With("@reference", request.Reference)
+            .With("@created", StoredTime.ToTicks(request.CreatedAt))
+            .With("@expires", StoredTime.ToTicks(request.ExpiresAt)), cancellationToken);
 
     /// <summary>Moves the reservation from <paramref name="from"/> to settled; its account, amount and reference, or null if it was not in that state.</summary>
     public async Task<(string AccountId, long Amount, string? Reference)?> SettleFromAsync(
@@ -272,29 +265,6 @@ internal sealed class CreditStatements
         return expired;
     }
 
-    /// <summary>Binds <paramref name="request"/> as row <paramref name="row"/> of <see cref="InsertReservationsReturningSql"/>.</summary>
-    private static StatementBatch.Statement BindReservation(StatementBatch.Statement statement, CreditReservationRequest request, int row) => statement
-        .With("@id", row, request.ReservationId)
-        .With("@account", row, request.AccountId)
-        .With("@amount", row, request.Amount.Nanos)
-        .With("@key", row, request.IdempotencyKey)
-        .With("@reference", row, request.Reference)
-        .With("@created", row, StoredTime.ToTicks(request.CreatedAt))
-        .With("@expires", row, StoredTime.ToTicks(request.ExpiresAt));
-
-    /// <summary>Binds <paramref name="entry"/> as row <paramref name="row"/> of <see cref="InsertLedgerEntriesReturningSql"/>.</summary>
-    private static StatementBatch.Statement BindLedgerEntry(StatementBatch.Statement statement, LedgerEntry entry, int row) => statement
-        .With("@id", row, entry.Id)
-        .With("@account", row, entry.AccountId)
-        .With("@kind", row, (int)entry.Kind)
-        .With("@amount", row, entry.Amount.Nanos)
-        .With("@balanceAfter", row, entry.BalanceAfter.Nanos)
-        .With("@key", row, entry.IdempotencyKey)
-        .With("@reservation", row, entry.ReservationId)
-        .With("@reference", row, entry.Reference)
-        .With("@reason", row, entry.Reason)
-        .With("@created", row, StoredTime.ToTicks(entry.CreatedAt));
-
     /// <summary>The reservation's state, or null if there is none with that id.</summary>
     public async Task<ReservationState?> StateOfAsync(BillingTransaction transaction, string reservationId, CancellationToken cancellationToken)
     {
@@ -306,14 +276,17 @@ internal sealed class CreditStatements
 
     /// <summary>Inserts a ledger entry; false if the account already has one with the same idempotency key.</summary>
     public Task<bool> InsertLedgerEntryAsync(BillingTransaction transaction, LedgerEntry entry, CancellationToken cancellationToken)
-        => InsertAsync(transaction, InsertLedgerEntriesReturningSql(1), statement => BindLedgerEntry(statement, entry, 0), cancellationToken);
-
-    private string InsertRows(bool ledger, int rows) => _inserts.GetOrAdd((ledger, rows), static (key, s) => string.Format(
-        System.Globalization.CultureInfo.InvariantCulture,
-        key.Ledger ? s._insertLedgerEntries : s._insertReservations,
-        string.Join(", ", Enumerable.Range(0, key.Rows).Select<int, string>(key.Ledger
-            ? static i => $"(@id{i}, @account{i}, @kind{i}, @amount{i}, @balanceAfter{i}, @key{i}, @reservation{i}, @reference{i}, @reason{i}, @created{i})"
-            : static i => $"(@id{i}, @account{i}, @amount{i}, @key{i}, @reference{i}, {Active}, @created{i}, @expires{i}, NULL)"))), this);
+        => InsertAsync(transaction, _insertLedgerEntry, statement => statement
+            .With("@id", entry.Id)
+            .With("@account", entry.AccountId)
+            .With("@kind", (int)entry.Kind)
+            .With("@amount", entry.Amount.Nanos)
+            .With("@balanceAfter", entry.BalanceAfter.Nanos)
+            .With("@key", entry.IdempotencyKey)
+            .With("@reservation", entry.ReservationId)
+            .With("@reference", entry.Reference)
+            .With("@reason", entry.Reason)
+            .With("@created", StoredTime.ToTicks(entry.CreatedAt)), cancellationToken);
 
     /// <summary>Runs one insert whose <c>RETURNING</c> row says that it inserted.</summary>
     private static async Task<bool> InsertAsync(BillingTransaction transaction, string sql, Action<StatementBatch.Statement> bind, CancellationToken cancellationToken)
