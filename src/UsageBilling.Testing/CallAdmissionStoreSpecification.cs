@@ -224,35 +224,17 @@ public abstract class CallAdmissionStoreSpecification
     /// <summary>A call holding <paramref name="amount"/> and counting 1 on <paramref name="counter"/>, admitted while the count stays within <paramref name="limit"/>.</summary>
     private static CallAdmissionRequest Call(string account, decimal amount, string counter, long limit = long.MaxValue, string? key = null)
     {
-        var id = NewId("res");
-        return new CallAdmissionRequest([new CounterIncrement(counter, 1, CounterExpiry)], counts => counts[0] <= limit, new CreditReservationRequest
-        {
-            ReservationId = id,
-            AccountId = account,
-            Amount = Money.FromUnits(amount),
-            IdempotencyKey = key ?? "req:" + id,
-            CreatedAt = Now,
-            ExpiresAt = Now.AddMinutes(5),
-        });
+        var hold = SpecificationCredits.NewHold(account, amount, Now);
+        return new CallAdmissionRequest([new CounterIncrement(counter, 1, CounterExpiry)], counts => counts[0] <= limit,
+            key is null ? hold : hold with { IdempotencyKey = key });
     }
 
     /// <summary>A call holding <paramref name="amount"/> and adding each delta to its counter, admitted while every counter stays within its limit.</summary>
     private static CallAdmissionRequest Call(string account, decimal amount, (string Counter, long Delta, long Limit)[] counts)
-    {
-        var id = NewId("res");
-        return new CallAdmissionRequest(
+        => new(
             [.. counts.Select(c => new CounterIncrement(c.Counter, c.Delta, CounterExpiry))],
             values => values.Select((value, i) => value <= counts[i].Limit).All(static ok => ok),
-            new CreditReservationRequest
-            {
-                ReservationId = id,
-                AccountId = account,
-                Amount = Money.FromUnits(amount),
-                IdempotencyKey = "req:" + id,
-                CreatedAt = Now,
-                ExpiresAt = Now.AddMinutes(5),
-            });
-    }
+            SpecificationCredits.NewHold(account, amount, Now));
 
     private static Task GrantAsync(ICreditStore credits, string account, decimal amount) => SpecificationCredits.GrantAsync(credits, account, amount, Now);
 

@@ -165,18 +165,10 @@ public abstract class CallCompletionStoreSpecification
 
     private static async Task<string> HoldAsync(ICreditStore credits, string account, decimal amount)
     {
-        var id = NewId("res");
-        var reserved = await credits.ReserveAsync(new CreditReservationRequest
-        {
-            ReservationId = id,
-            AccountId = account,
-            Amount = Money.FromUnits(amount),
-            IdempotencyKey = "req:" + id,
-            CreatedAt = Now,
-            ExpiresAt = Now.AddMinutes(5),
-        });
+        var hold = SpecificationCredits.NewHold(account, amount, Now);
+        var reserved = await credits.ReserveAsync(hold);
         Assert.Equal(ReserveStatus.Reserved, reserved.Status);
-        return id;
+        return hold.ReservationId;
     }
 
     private static UsageRecord Record(string account, string requestId, decimal cost) => new()
