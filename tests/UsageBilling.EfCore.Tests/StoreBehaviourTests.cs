@@ -22,10 +22,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
 
         var credits = database.Get<ICreditStore>();
         var account = NewId("acct");
-        var grant = await credits.PostAsync(new LedgerPostRequest
-        {
-            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(5m), IdempotencyKey = "g", CreatedAt = at,
-        });
+        var grant = await GrantAsync(credits, account, 5m, "g", at);
         Assert.Equal(grant.Entry, Assert.Single((await credits.GetLedgerAsync(account, 10, null)).Entries));
         var held = await credits.ReserveAsync(new CreditReservationRequest
         {
@@ -170,10 +167,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     {
         var credits = database.Get<ICreditStore>();
         var account = NewId("acct");
-        await credits.PostAsync(new LedgerPostRequest
-        {
-            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(10m), IdempotencyKey = "g", CreatedAt = Now,
-        });
+        await GrantAsync(credits, account, 10m, "g", Now);
         var held = await credits.ReserveAsync(Hold(account, 6m, "r1"));
         Assert.Equal(new CreditBalance(Money.FromUnits(10m), Money.FromUnits(6m)), held.Balance);
 
@@ -210,10 +204,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         var account = NewId("acct");
         foreach (var key in new[] { "g1", "g2" })
         {
-            await credits.PostAsync(new LedgerPostRequest
-            {
-                EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(1m), IdempotencyKey = key, CreatedAt = Now,
-            });
+            await GrantAsync(credits, account, 1m, key, Now);
         }
 
         var page = await credits.GetLedgerAsync(account, 2, null);
@@ -256,10 +247,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     {
         var credits = database.Get<ICreditStore>();
         var account = NewId("acct");
-        await credits.PostAsync(new LedgerPostRequest
-        {
-            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(5m), IdempotencyKey = "g", CreatedAt = Now,
-        });
+        await GrantAsync(credits, account, 5m, "g", Now);
         var hold = (await credits.ReserveAsync(new CreditReservationRequest
         {
             ReservationId = NewId("res"), AccountId = account, Amount = Money.FromUnits(2m), IdempotencyKey = "due", CreatedAt = Now, ExpiresAt = Now.AddYears(50),
@@ -286,10 +274,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     {
         var credits = database.Get<ICreditStore>();
         var account = NewId("acct");
-        await credits.PostAsync(new LedgerPostRequest
-        {
-            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(1m), IdempotencyKey = "g", CreatedAt = Now,
-        });
+        await GrantAsync(credits, account, 1m, "g", Now);
         var page = await credits.GetLedgerAsync(account, 10, "not-a-cursor");
         Assert.Empty(page.Entries);
         Assert.Null(page.NextCursor);
@@ -300,10 +285,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     {
         var credits = database.Get<ICreditStore>();
         var account = NewId("acct");
-        await credits.PostAsync(new LedgerPostRequest
-        {
-            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(1000m), IdempotencyKey = "seed", CreatedAt = Now,
-        });
+        await GrantAsync(credits, account, 1000m, "seed", Now);
         var reservations = new List<CreditReservation>();
         for (var i = 0; i < 100; i++)
         {
@@ -368,6 +350,12 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         DurationMs = 2.5,
         Cost = Money.FromUnits(0.001m),
     };
+
+    /// <summary>Grants <paramref name="units"/> to <paramref name="account"/> under the idempotency key <paramref name="key"/>.</summary>
+    private static ValueTask<PostResult> GrantAsync(ICreditStore credits, string account, decimal units, string key, DateTimeOffset at) => credits.PostAsync(new LedgerPostRequest
+    {
+        EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(units), IdempotencyKey = key, CreatedAt = at,
+    });
 
     private static CreditReservationRequest Hold(string account, decimal units, string key) => new()
     {
