@@ -89,7 +89,9 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         for (var i = 0; i < completions.Count; i++)
         {
             var completion = completions[i];
-            if (moved[i] is not { } move)
+            // Not a pattern variable: Stryker.NET cannot compile the mutants of a method that declares one in a condition.
+            var move = moved[i].GetValueOrDefault();
+            if (!moved[i].HasValue)
             {
                 var done = completion.Charge is null ? ReservationState.Released : ReservationState.Settled;
                 results[i] = await EarlierAsync(statements, transaction, completion.ReservationId, done, cancellationToken).ConfigureAwait(false);
