@@ -26,6 +26,23 @@ public sealed class GroupWriterTests
     }
 
     [Fact]
+    public void A_writer_that_went_idle_writes_the_next_item_too()
+    {
+        var batches = new List<int[]>();
+        var writer = new GroupWriter<int>(8, batch =>
+        {
+            batches.Add(batch);
+            return Task.CompletedTask;
+        });
+
+        writer.Enqueue(1);
+        writer.Enqueue(2);
+
+        // Each found no writer running (the one before had emptied the queue and stopped) and wrote its own batch.
+        Assert.Equal([[1], [2]], batches);
+    }
+
+    [Fact]
     public async Task Items_queued_while_a_write_waits_are_written_together_in_order_each_once()
     {
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -89,6 +89,60 @@ public sealed class PendingCompletionsTests
     }
 
     [Fact]
+    public async Task A_retry_that_took_longer_than_the_next_backoff_is_tried_again_at_once_not_dropped()
+    {
+        await using var pending = new PendingHarness();
+        await pending.StartAsync();
+        var tries = 0;
+        pending.Completions.Defer("settle res_slow", _ =>
+        {
+            if (++tries == 1)
+            {
+                // The store hangs for 10 s before it fails: the next try (due 150-200 ms after this one started) is
+                // already overdue when the loop works out how long to sleep.
+                pending.Time.Advance(TimeSpan.FromSeconds(10));
+                throw new TimeoutException("store down");
+            }
+
+            return ValueTask.CompletedTask;
+        }, new TimeoutException());
+
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(100));
+
+        // No more time passes: the overdue retry runs at once and lands.
+        await WaitUntilAsync(() => pending.Completions.Count == 0);
+        Assert.Equal(2, tries);
+    }
+
+    [Fact]
+    public async Task A_write_deferred_while_the_loop_is_busy_is_still_tried_at_shutdown()
+    {
+        await using var pending = new PendingHarness();
+        await pending.StartAsync();
+        var busy = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var tried = new List<string>();
+        pending.Completions.Defer("settle res_busy", async _ =>
+        {
+            started.TrySetResult();
+            await busy.Task;
+            tried.Add("busy");
+        }, new TimeoutException());
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(100));
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        // Queued while the loop waits on the first write, and never read by it: stopping still tries it.
+        pending.Completions.Defer("release res_late", _ => { tried.Add("late"); return ValueTask.CompletedTask; }, new TimeoutException());
+        var stopping = pending.Completions.StopAsync(CancellationToken.None);
+        busy.SetResult();
+        await stopping;
+
+        Assert.Equal(["busy", "late"], tried);
+        Assert.Equal(0, pending.Completions.Count);
+        Assert.DoesNotContain(pending.Logs.Collector.GetSnapshot(), r => r.Id.Name == "CompletionLost");
+    }
+
+    [Fact]
     public async Task Run_defers_a_failed_write_and_says_it_did_not_land_but_lets_a_cancellation_through()
     {
         await using var pending = new PendingHarness();
