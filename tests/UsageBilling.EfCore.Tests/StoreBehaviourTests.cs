@@ -1,3 +1,4 @@
+using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace UsageBilling.EntityFrameworkCore.Tests;
@@ -338,6 +339,67 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         await Assert.ThrowsAsync<InvalidOperationException>(async () => await store.UpsertAsync(keys[0] with { Id = row.Id, Provider = "groq" }));
         Assert.Null(await store.FindAsync(account, "groq"));
     }
+
+    [SkippableFact]
+    public async Task A_settle_whose_hold_already_has_its_charge_in_the_ledger_is_refused_and_changes_nothing()
+    {
+        var credits = database.Get<ICreditStore>();
+        var completions = database.Get<ICallCompletionStore>();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 10m, "g", Now);
+        var hold = Hold(account, 2m, "twice");
+        Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
+
+        // The hold is still active, but the ledger was given its charge by hand (a restore, a manual fix gone wrong).
+        await credits.PostAsync(new LedgerPostRequest
+        {
+            EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Charge, Amount = Money.FromUnits(-1m),
+            IdempotencyKey = EfCoreCreditStore<UsageBillingDbContext>.SettleKey(hold.ReservationId), CreatedAt = Now,
+        });
+        var before = await SnapshotAsync(credits, account, hold.ReservationId);
+
+        // Charging it again would charge the call twice: both write paths refuse, and roll back whatever they had moved.
+        var settle = await Assert.ThrowsAsync<InvalidOperationException>(async () => await credits.SettleAsync(hold.ReservationId, Money.FromUnits(1m), Now));
+        Assert.Contains("already has a charge", settle.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
+
+        var batch = await Assert.ThrowsAsync<InvalidOperationException>(async () => await completions.CompleteAsync(
+            [new CallCompletion(hold.ReservationId, Money.FromUnits(1m), Record(account, Now, NewId("req")))], Now));
+        Assert.Equal("1 of 1 settled reservations already have a charge in the ledger.", batch.Message);
+        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
+    }
+
+    [SkippableFact]
+    public async Task A_settle_on_an_account_whose_balance_row_was_deleted_is_refused_and_changes_nothing()
+    {
+        var credits = database.Get<ICreditStore>();
+        var completions = database.Get<ICallCompletionStore>();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 10m, "g", Now);
+        var hold = Hold(account, 2m, "orphan");
+        Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
+        await using (var context = await database.Get<IDbContextFactory<UsageBillingDbContext>>().CreateDbContextAsync())
+        {
+            Assert.Equal(1, await context.Set<CreditBalanceEntity>().Where(b => b.AccountId == account).ExecuteDeleteAsync());
+        }
+
+        var before = await SnapshotAsync(credits, account, hold.ReservationId);
+
+        var settle = await Assert.ThrowsAsync<InvalidOperationException>(async () => await credits.SettleAsync(hold.ReservationId, Money.FromUnits(1m), Now));
+        Assert.Equal($"Account '{account}' of reservation '{hold.ReservationId}' has no balance row.", settle.Message);
+        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
+
+        var batch = await Assert.ThrowsAsync<InvalidOperationException>(async () => await completions.CompleteAsync(
+            [new CallCompletion(hold.ReservationId, Money.FromUnits(1m), Record(account, Now, NewId("req")))], Now));
+        Assert.Equal($"Account '{account}' has reservations but no balance row.", batch.Message);
+        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
+        Assert.Empty((await database.Get<IUsageStore>().QueryAsync(new UsageQuery { AccountId = account })).Records);
+    }
+
+    /// <summary>What a settle may move: the balance, the hold's state and the ledger.</summary>
+    private static async Task<(CreditBalance Balance, ReservationState? State, string Ledger)> SnapshotAsync(ICreditStore credits, string account, string reservationId)
+        => (await credits.GetBalanceAsync(account), (await credits.FindReservationAsync(reservationId))?.State,
+            string.Join(", ", (await credits.GetLedgerAsync(account, 100, null)).Entries.Select(e => $"{e.Kind} {e.Amount}")));
 
     private static UsageRecord Record(string account, DateTimeOffset at, string requestId) => new()
     {
