@@ -109,7 +109,8 @@ public sealed class LiteLlmIngestTests : IAsyncLifetime
         var accounts = _app.Services.GetRequiredService<AccountManager>();
         await accounts.SetBudgetAsync(_accountId, new SpendBudget { Monthly = Money.FromUnits(0.5m) });
         var time = _app.Services.GetRequiredService<TimeProvider>().GetUtcNow();
-        var entry = Entry("big", prompt: 100_000, completion: 0).Replace("1795251600.0", (time.ToUnixTimeMilliseconds() / 1000.0).ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
+        // A call that ended just now (its end time is what the spend is counted by), not on the fixture's fixed date.
+        var entry = Entry("big", prompt: 100_000, completion: 0, start: time.AddSeconds(-2));
         Assert.Equal((1, 0, 0), Counts(await PostAsync(entry)));
 
         var key = await _app.Services.GetRequiredService<ApiKeyManager>().CreateAsync(_accountId, "k");
