@@ -45,8 +45,8 @@ public sealed class StoreDefinitionsTests
             DurationMs = 1,
             Cost = Money.Zero,
         };
-        var cursor = UsageCursor.Encode(last);
         var ms = Now.ToUnixTimeMilliseconds();
+        var cursor = $"{ms}.{last.RequestId}"; // the cursor format of the IUsageStore contract
 
         AssertBson("""{ "ts": -1, "_id": -1 }""", Of(UsageDefinitions.NewestFirst));
         AssertBson($$"""

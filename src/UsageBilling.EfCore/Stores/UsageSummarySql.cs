@@ -3,7 +3,7 @@ using System.Globalization;
 namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
-/// The usage summary as one SQL statement, aggregated in the database as <see cref="UsageAggregation"/> defines it:
+/// The usage summary as one SQL statement, aggregated in the database as the reference semantics in src/Shared/UsageAggregation.cs define it:
 /// counts and sums per group, the mean duration, and the nearest-rank 95th percentile (the duration at rank
 /// ⌈0.95 n⌉ of each group, found with <c>ROW_NUMBER()</c>, which SQLite and PostgreSQL both have).
 /// </summary>

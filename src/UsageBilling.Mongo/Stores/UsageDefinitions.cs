@@ -39,7 +39,7 @@ internal static class UsageDefinitions
     /// The aggregation behind <see cref="IUsageStore.SummarizeAsync"/>, all in the database: match the period,
     /// compute the group (<c>g</c>), number each record within its group by ascending duration and count the group
     /// (<c>$setWindowFields</c>, MongoDB 5.0+), then total per group, taking as p95 the duration whose number is
-    /// ⌈0.95 n⌉ (nearest rank, as <see cref="UsageAggregation.P95"/>), and order and limit the rows.
+    /// ⌈0.95 n⌉ (nearest rank, as the reference semantics in src/Shared/UsageAggregation.cs), and order and limit the rows.
     /// </summary>
     public static IReadOnlyList<BsonDocument> Summary(UsageSummaryQuery query)
     {

@@ -4,9 +4,10 @@ namespace UsageBilling;
 
 /// <summary>
 /// The reference semantics of <see cref="IUsageStore.SummarizeAsync"/>, over records in memory. Database stores
-/// compute the same in the database; the conformance suite holds them to it.
+/// compute the same in the database; the conformance suite holds them to it. Compiled into the core package and the
+/// conformance suite (src/Shared), not public API.
 /// </summary>
-public static class UsageAggregation
+internal static class UsageAggregation
 {
     /// <summary>Summarises <paramref name="records"/> as <paramref name="query"/> asks.</summary>
     public static IReadOnlyList<UsageSummary> Summarize(IEnumerable<UsageRecord> records, UsageSummaryQuery query)
