@@ -27,6 +27,7 @@ public sealed class PriceDimensionTests
             """;
         var usage = Read(Body, "application/json", LlmApiFormat.AnthropicMessages, chunkSize);
         Assert.Equal((2048L, 1800L, 148L, 100L, 503L), (usage.InputTokens, usage.CachedInputTokens, usage.CacheWrite5mTokens, usage.CacheWrite1hTokens, usage.OutputTokens));
+        Assert.Equal((248L, 4096L), (usage.CacheWriteTokens, usage.TotalInputTokens));
 
         // 2048 × 3 + 1800 × 0.30 + 148 × 3.75 + 100 × 6 + 503 × 15 = 15,384 per million = 0.015384
         var breakdown = LlmCost.Explain(Price(Sonnet45()), usage);
@@ -168,6 +169,10 @@ public sealed class PriceDimensionTests
         Assert.Equal(Money.FromUnits(0.9585m), above.Total);
         Assert.True(above.LongContext);
         Assert.Contains("\"longContext\":true", above.ToJson(), StringComparison.Ordinal);
+
+        // Cache writes of either lifetime count towards the threshold too: 150K uncached + 40K 5-minute + 20K 1-hour writes = 210K.
+        Assert.False(LlmCost.Explain(price, new LlmUsage(150_000, 0, 1_000) { CacheWrite5mTokens = 30_000, CacheWrite1hTokens = 20_000 }).LongContext);
+        Assert.True(LlmCost.Explain(price, new LlmUsage(150_000, 0, 1_000) { CacheWrite5mTokens = 40_000, CacheWrite1hTokens = 20_000 }).LongContext);
 
         // Gemini 2.5 Pro (ai.google.dev pricing): up to 200K prompt tokens input 1.25, output 10; above, 2.50 and 15.
         var gemini = new ModelPriceOptions { Model = "gemini-2.5-pro", Input = 1.25m, Output = 10m, LongContextThreshold = 200_000, LongContext = new() { Input = 2.5m, Output = 15m } };
