@@ -396,6 +396,37 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         Assert.Empty((await database.Get<IUsageStore>().QueryAsync(new UsageQuery { AccountId = account })).Records);
     }
 
+    [SkippableFact]
+    public async Task A_completion_batch_sets_its_keys_last_use_at_most_once_a_second_per_key()
+    {
+        var keys = database.Get<IApiKeyStore>();
+        var credits = database.Get<ICreditStore>();
+        var completions = database.Get<ICallCompletionStore>();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 10m, "g", Now);
+        var key = new ApiKeyRecord
+        {
+            Id = NewId("key"), AccountId = account, Name = "busy", DisplayPrefix = "sk-abcd", Hash = Guid.NewGuid().ToString("N"), CreatedAt = Now,
+        };
+        await keys.CreateAsync(key);
+
+        async Task<DateTimeOffset?> CallAtAsync(TimeSpan after)
+        {
+            var hold = Hold(account, 0.01m, NewId("call"));
+            Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
+            var record = Record(account, Now + after, NewId("req")) with { KeyId = key.Id };
+            var result = Assert.Single(await completions.CompleteAsync([new CallCompletion(hold.ReservationId, Money.FromUnits(0.01m), record)], Now + after));
+            Assert.Equal(CompletionStatus.Completed, result.Status);
+            return (await keys.FindByIdAsync(key.Id))!.LastUsedAt;
+        }
+
+        // The first call sets it; a call within the second after it does not write it again; one a full second later does.
+        Assert.Equal(Now, await CallAtAsync(TimeSpan.Zero));
+        Assert.Equal(Now, await CallAtAsync(TimeSpan.FromMilliseconds(999)));
+        Assert.Equal(Now.AddSeconds(1), await CallAtAsync(TimeSpan.FromSeconds(1)));
+        Assert.Equal(Now.AddSeconds(5), await CallAtAsync(TimeSpan.FromSeconds(5)));
+    }
+
     /// <summary>What a settle may move: the balance, the hold's state and the ledger.</summary>
     private static async Task<(CreditBalance Balance, ReservationState? State, string Ledger)> SnapshotAsync(ICreditStore credits, string account, string reservationId)
         => (await credits.GetBalanceAsync(account), (await credits.FindReservationAsync(reservationId))?.State,
