@@ -28,6 +28,12 @@
 #    project and drops mutants outside the list afterwards: the "compile errors" it prints are project-wide (about
 #    1,000, of which about 270 in the money files), and the compile rounds take 1-2 minutes, not the bulk of a run.
 #
+# Work that runs on a background thread (PendingCompletions' retry loop, the group writers' later batches) is credited
+# by Stryker's per-test coverage to whichever test happens to be running, so a mutant there can be reported Survived
+# although a test kills it (checked by hand: PendingCompletions' `Max` and GroupWriter's `onCaller || …`). Measure
+# those files with "coverage-analysis": "all" in the config (every test runs against every covered mutant; with the
+# unit tests only, that is about 15 s a mutant) — eng/mutation-results.md says which runs did.
+#
 # Compile errors are Stryker 5.1 failing on C# it duplicates, not on our mutants: pattern variables (`is { } x`,
 # `out var x`) copied into both arms of its mutant switch ("already defined", "unassigned"), object initialisers of
 # records with `required` members emptied, `.Count` properties taken for LINQ calls. Those mutants are not counted in

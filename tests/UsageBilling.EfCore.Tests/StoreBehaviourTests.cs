@@ -343,57 +343,33 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     [SkippableFact]
     public async Task A_settle_whose_hold_already_has_its_charge_in_the_ledger_is_refused_and_changes_nothing()
     {
-        var credits = database.Get<ICreditStore>();
-        var completions = database.Get<ICallCompletionStore>();
-        var account = NewId("acct");
-        await GrantAsync(credits, account, 10m, "g", Now);
-        var hold = Hold(account, 2m, "twice");
-        Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
+        var (account, hold) = await ActiveHoldAsync();
 
-        // The hold is still active, but the ledger was given its charge by hand (a restore, a manual fix gone wrong).
-        await credits.PostAsync(new LedgerPostRequest
+        // The hold is still active, but the ledger was given its charge by hand (a restore, a manual fix gone wrong):
+        // charging it again would charge the call twice.
+        await database.Get<ICreditStore>().PostAsync(new LedgerPostRequest
         {
             EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Charge, Amount = Money.FromUnits(-1m),
             IdempotencyKey = EfCoreCreditStore<UsageBillingDbContext>.SettleKey(hold.ReservationId), CreatedAt = Now,
         });
-        var before = await SnapshotAsync(credits, account, hold.ReservationId);
 
-        // Charging it again would charge the call twice: both write paths refuse, and roll back whatever they had moved.
-        var settle = await Assert.ThrowsAsync<InvalidOperationException>(async () => await credits.SettleAsync(hold.ReservationId, Money.FromUnits(1m), Now));
-        Assert.Contains("already has a charge", settle.Message, StringComparison.Ordinal);
-        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
-
-        var batch = await Assert.ThrowsAsync<InvalidOperationException>(async () => await completions.CompleteAsync(
-            [new CallCompletion(hold.ReservationId, Money.FromUnits(1m), Record(account, Now, NewId("req")))], Now));
-        Assert.Equal("1 of 1 settled reservations already have a charge in the ledger.", batch.Message);
-        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
+        await AssertBothSettlesRefusedAsync(account, hold,
+            $"Reservation '{hold.ReservationId}' was active but already has a charge in the ledger.",
+            "1 of 1 settled reservations already have a charge in the ledger.");
     }
 
     [SkippableFact]
     public async Task A_settle_on_an_account_whose_balance_row_was_deleted_is_refused_and_changes_nothing()
     {
-        var credits = database.Get<ICreditStore>();
-        var completions = database.Get<ICallCompletionStore>();
-        var account = NewId("acct");
-        await GrantAsync(credits, account, 10m, "g", Now);
-        var hold = Hold(account, 2m, "orphan");
-        Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
+        var (account, hold) = await ActiveHoldAsync();
         await using (var context = await database.Get<IDbContextFactory<UsageBillingDbContext>>().CreateDbContextAsync())
         {
             Assert.Equal(1, await context.Set<CreditBalanceEntity>().Where(b => b.AccountId == account).ExecuteDeleteAsync());
         }
 
-        var before = await SnapshotAsync(credits, account, hold.ReservationId);
-
-        var settle = await Assert.ThrowsAsync<InvalidOperationException>(async () => await credits.SettleAsync(hold.ReservationId, Money.FromUnits(1m), Now));
-        Assert.Equal($"Account '{account}' of reservation '{hold.ReservationId}' has no balance row.", settle.Message);
-        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
-
-        var batch = await Assert.ThrowsAsync<InvalidOperationException>(async () => await completions.CompleteAsync(
-            [new CallCompletion(hold.ReservationId, Money.FromUnits(1m), Record(account, Now, NewId("req")))], Now));
-        Assert.Equal($"Account '{account}' has reservations but no balance row.", batch.Message);
-        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
-        Assert.Empty((await database.Get<IUsageStore>().QueryAsync(new UsageQuery { AccountId = account })).Records);
+        await AssertBothSettlesRefusedAsync(account, hold,
+            $"Account '{account}' of reservation '{hold.ReservationId}' has no balance row.",
+            $"Account '{account}' has reservations but no balance row.");
     }
 
     [SkippableFact]
@@ -425,6 +401,37 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         Assert.Equal(Now, await CallAtAsync(TimeSpan.FromMilliseconds(999)));
         Assert.Equal(Now.AddSeconds(1), await CallAtAsync(TimeSpan.FromSeconds(1)));
         Assert.Equal(Now.AddSeconds(5), await CallAtAsync(TimeSpan.FromSeconds(5)));
+    }
+
+    /// <summary>A new account granted 10 with an active hold of 2.</summary>
+    private async Task<(string Account, CreditReservationRequest Hold)> ActiveHoldAsync()
+    {
+        var account = NewId("acct");
+        var credits = database.Get<ICreditStore>();
+        await GrantAsync(credits, account, 10m, "g", Now);
+        var hold = Hold(account, 2m, NewId("call"));
+        Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
+        return (account, hold);
+    }
+
+    /// <summary>
+    /// Settles <paramref name="hold"/> through the credit store and through a completion batch: each must refuse with
+    /// its message and roll back whatever it had moved (balance, hold, ledger, usage record).
+    /// </summary>
+    private async Task AssertBothSettlesRefusedAsync(string account, CreditReservationRequest hold, string settleMessage, string batchMessage)
+    {
+        var credits = database.Get<ICreditStore>();
+        var before = await SnapshotAsync(credits, account, hold.ReservationId);
+
+        var settle = await Assert.ThrowsAsync<InvalidOperationException>(async () => await credits.SettleAsync(hold.ReservationId, Money.FromUnits(1m), Now));
+        Assert.Equal(settleMessage, settle.Message);
+        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
+
+        var batch = await Assert.ThrowsAsync<InvalidOperationException>(async () => await database.Get<ICallCompletionStore>().CompleteAsync(
+            [new CallCompletion(hold.ReservationId, Money.FromUnits(1m), Record(account, Now, NewId("req")))], Now));
+        Assert.Equal(batchMessage, batch.Message);
+        Assert.Equal(before, await SnapshotAsync(credits, account, hold.ReservationId));
+        Assert.Empty((await database.Get<IUsageStore>().QueryAsync(new UsageQuery { AccountId = account })).Records);
     }
 
     /// <summary>What a settle may move: the balance, the hold's state and the ledger.</summary>
