@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Testing;
 
@@ -51,6 +52,18 @@ public sealed class CallCompletionsTests : IAsyncLifetime
         Assert.True(store.LargestBatch <= CallCompletions.MaxBatch);
         Assert.Equal(300, landed.Count);
         Assert.All(landed.Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task Each_batch_is_one_timed_store_call_named_completions_write()
+    {
+        using var durations = new MetricCollector<double>(_services.GetRequiredService<IMeterFactory>(), UsageBillingMetrics.MeterName, "usagebilling.store.duration");
+        var completions = new CallCompletions(new RecordingStore(), _pending, TimeProvider.System, NullLogger<CallCompletions>.Instance,
+            new UsageBillingMetrics(_services.GetRequiredService<IMeterFactory>()));
+
+        await completions.CompleteAsync(new CallCompletion("res_1", Money.FromUnits(1m), null), null).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal(["completions.write"], durations.GetMeasurementSnapshot().Select(m => (string)m.Tags["usagebilling.store.operation"]!));
     }
 
     [Theory]

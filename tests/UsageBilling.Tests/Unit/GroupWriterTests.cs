@@ -10,18 +10,23 @@ public sealed class GroupWriterTests
         => Assert.Throws<ArgumentOutOfRangeException>("maxBatch", () => new GroupWriter<int>(0, _ => Task.CompletedTask));
 
     [Fact]
-    public void A_lone_item_whose_write_does_not_wait_is_written_before_Enqueue_returns()
+    public void A_lone_item_whose_write_does_not_wait_is_written_on_the_callers_thread_before_Enqueue_returns()
     {
         var written = new List<int>();
+        var writerThread = 0;
         var writer = new GroupWriter<int>(8, batch =>
         {
             written.AddRange(batch);
+            Volatile.Write(ref writerThread, Environment.CurrentManagedThreadId);
             return Task.CompletedTask;
         });
 
         writer.Enqueue(1);
 
-        // No hand-off to another thread: a store that answers at once costs the caller nothing more.
+        // No hand-off to another thread: a store that answers at once costs the caller nothing more. (Were it handed
+        // off, this thread, waiting here, could not be the one that wrote it.)
+        Assert.True(SpinWait.SpinUntil(() => Volatile.Read(ref writerThread) != 0, TimeSpan.FromSeconds(10)));
+        Assert.Equal(Environment.CurrentManagedThreadId, writerThread);
         Assert.Equal([1], written);
     }
 

@@ -179,6 +179,35 @@ public sealed class PendingCompletionsTests
     }
 
     [Fact]
+    public async Task A_retry_cut_short_by_shutdown_is_not_a_failed_attempt_and_is_tried_once_more()
+    {
+        await using var pending = new PendingHarness();
+        await pending.StartAsync();
+        var calls = 0;
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        pending.Completions.Defer("settle res_slow", async ct =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                // The first retry waits on the store until the host stops.
+                started.TrySetResult();
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+        }, new TimeoutException());
+        await pending.AdvanceAsync(TimeSpan.FromMilliseconds(100));
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+        await pending.Completions.StopAsync(CancellationToken.None);
+
+        // Cut short, not failed: no failed attempt logged, and the last try at shutdown is its second attempt.
+        Assert.Equal(2, calls);
+        Assert.Equal(0, pending.Completions.Count);
+        var logs = pending.Logs.Collector.GetSnapshot();
+        Assert.DoesNotContain(logs, r => r.Id.Name == "CompletionRetryFailed");
+        Assert.Equal("The completion 'settle res_slow' landed after 2 attempts.", Assert.Single(logs, r => r.Id.Name == "CompletionLanded").Message);
+    }
+
+    [Fact]
     public void The_retry_delay_doubles_from_100_ms_with_at_most_25_percent_jitter_and_never_exceeds_30_seconds()
     {
         for (var attempt = 1; attempt <= 40; attempt++)
