@@ -53,8 +53,15 @@ public abstract class CallCompletionStoreSpecification
         }
 
         // Each entry's balance after is the balance once it and the entries before it were applied.
-        var charges = (await credits.GetLedgerAsync(a, 10, null)).Entries.Where(e => e.Kind == LedgerEntryKind.Charge);
+        var charges = (await credits.GetLedgerAsync(a, 10, null)).Entries.Where(e => e.Kind == LedgerEntryKind.Charge).ToList();
         Assert.Equal([Money.FromUnits(95m).Nanos, Money.FromUnits(97m).Nanos], charges.Select(e => e.BalanceAfter.Nanos).Order());
+
+        // Each charged call is answered with its entry as the ledger keeps it (its balance after, its hold's reference).
+        foreach (var (completion, result) in batch.Zip(results).Where(x => x.First.Record?.AccountId == a && x.Second.Entry is not null))
+        {
+            Assert.Equal(Assert.Single(charges, e => e.Id == result.Entry!.Id), result.Entry);
+            Assert.Equal("ref " + completion.ReservationId, result.Entry!.Reference);
+        }
 
         var records = await RecordsAsync(usage, a, expected: 3);
         Assert.Equal(Money.FromUnits(5m), records.Aggregate(Money.Zero, (sum, r) => sum + r.Cost));
@@ -166,6 +173,7 @@ public abstract class CallCompletionStoreSpecification
     private static async Task<string> HoldAsync(ICreditStore credits, string account, decimal amount)
     {
         var hold = SpecificationCredits.NewHold(account, amount, Now);
+        hold = hold with { Reference = "ref " + hold.ReservationId };
         var reserved = await credits.ReserveAsync(hold);
         Assert.Equal(ReserveStatus.Reserved, reserved.Status);
         return hold.ReservationId;

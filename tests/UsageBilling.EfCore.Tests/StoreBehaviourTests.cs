@@ -268,6 +268,8 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
 
         Assert.Equal("request", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await credits.ReserveAsync(null!))).ParamName);
         Assert.Equal("request", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await credits.PostAsync(null!))).ParamName);
+        Assert.Equal("completions", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await database.Get<ICallCompletionStore>().CompleteAsync(null!, Now))).ParamName);
+        Assert.Equal("calls", (await Assert.ThrowsAsync<ArgumentNullException>(async () => await database.Get<ICallAdmissionStore>().TryAdmitAsync(null!))).ParamName);
     }
 
     [SkippableFact]
