@@ -390,8 +390,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
 
         async Task<DateTimeOffset?> CallAtAsync(TimeSpan after)
         {
-            var hold = Hold(account, 0.01m, NewId("call"));
-            Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
+            var hold = await ReservedAsync(credits, account, 0.01m);
             var record = Record(account, Now + after, NewId("req")) with { KeyId = key.Id };
             var result = Assert.Single(await completions.CompleteAsync([new CallCompletion(hold.ReservationId, Money.FromUnits(0.01m), record)], Now + after));
             Assert.Equal(CompletionStatus.Completed, result.Status);
@@ -411,9 +410,15 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         var account = NewId("acct");
         var credits = database.Get<ICreditStore>();
         await GrantAsync(credits, account, 10m, "g", Now);
-        var hold = Hold(account, 2m, NewId("call"));
+        return (account, await ReservedAsync(credits, account, 2m));
+    }
+
+    /// <summary>A hold of <paramref name="units"/> on <paramref name="account"/>, under a new key, which the store must grant.</summary>
+    private static async Task<CreditReservationRequest> ReservedAsync(ICreditStore credits, string account, decimal units)
+    {
+        var hold = Hold(account, units, NewId("call"));
         Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
-        return (account, hold);
+        return hold;
     }
 
     /// <summary>

@@ -90,13 +90,14 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         {
             var completion = completions[i];
             // Not a pattern variable: Stryker.NET cannot compile the mutants of a method that declares one in a condition.
-            var move = moved[i].GetValueOrDefault();
-            if (!moved[i].HasValue)
+            if (moved[i] is null)
             {
                 var done = completion.Charge is null ? ReservationState.Released : ReservationState.Settled;
                 results[i] = await EarlierAsync(statements, transaction, completion.ReservationId, done, cancellationToken).ConfigureAwait(false);
                 continue;
             }
+
+            var move = moved[i]!.Value;
 
             var charge = completion.Charge ?? Money.Zero;
             Move(moves, move.AccountId, move.Held, charge.Nanos);
