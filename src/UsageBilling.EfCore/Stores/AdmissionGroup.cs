@@ -39,7 +39,10 @@ internal sealed class AdmissionGroup
                 _counters[increment.Key] = counter with
                 {
                     GroupDelta = checked(counter.GroupDelta + increment.Delta),
-                    ExpiresAt = counter.ExpiresAt > increment.ExpiresAt ? counter.ExpiresAt : increment.ExpiresAt,
+
+                    // Used only by the give-back, which lands on the row the group has just written: an upsert never
+                    // changes an existing row's expiry (and one key names one window, so its increments agree).
+                    ExpiresAt = increment.ExpiresAt,
                 };
             }
 
@@ -176,7 +179,7 @@ internal sealed class AdmissionGroup
 
     /// <summary>
     /// One counter of the group: its value before the group, the sum of every call's deltas (written first), the sum
-    /// of the admitted calls' deltas (kept), and the latest expiry asked for.
+    /// of the admitted calls' deltas (kept), and its expiry.
     /// </summary>
     private readonly record struct Counter(long Before, long GroupDelta, long Admitted, DateTimeOffset ExpiresAt);
 }
