@@ -70,6 +70,16 @@ public sealed class CreditOptions
 
     /// <summary>The most reservations the sweeper expires in one store call. Default 500.</summary>
     public int SweepBatchSize { get; set; } = 500;
+
+    /// <summary>
+    /// Whether a metered call's request ends only after its charge (or release) and its usage record are committed.
+    /// Default <see langword="true"/>: no response is complete before its charge is in the ledger. With
+    /// <see langword="false"/> the request ends as soon as the charge is queued for the next group commit (the
+    /// response kept for <c>Idempotency-Key</c> replays is still stored first), which raises throughput on a database
+    /// store; in exchange a process crash loses the charges queued or being written at that moment — at most 512 calls,
+    /// beyond which requests wait again — and the sweeper releases their holds when they expire: those calls are free.
+    /// </summary>
+    public bool WaitForCharge { get; set; } = true;
 }
 
 /// <summary>

@@ -6,15 +6,27 @@ namespace UsageBilling;
 /// The one completion path of metered calls (group commit, <see cref="GroupWriter{T}"/>). Every settle or release and
 /// its usage record is queued here; one writer at a time takes everything queued (up to <see cref="MaxBatch"/>) and
 /// hands it to <see cref="ICallCompletionStore"/> as one batch, so that under load many calls share one transaction,
-/// and a lone call is written at once (no timer). A caller waits for the first write of its batch: its response is sent after
-/// its charge and record are committed. A batch that fails is retried by <see cref="PendingCompletions"/> until it
-/// lands (the callers are answered meanwhile, their holds keeping the credit), and what a landed completion means —
-/// metrics, alerts — runs when it lands.
+/// and a lone call is written at once (no timer). By default a caller waits for the first write of its batch: its request
+/// ends after its charge and record are committed; with <see cref="CreditOptions.WaitForCharge"/> off it ends once the
+/// completion is queued, while fewer than <see cref="MaxUnwritten"/> are (<see cref="MayRunAhead"/>). A batch that
+/// fails is retried by <see cref="PendingCompletions"/> until it lands (the callers are answered meanwhile, their
+/// holds keeping the credit), and what a landed completion means — metrics, alerts — runs when it lands. Disposing
+/// (at shutdown, after the server stopped) waits for the completions still queued or being written.
 /// </summary>
-internal sealed partial class CallCompletions
+internal sealed partial class CallCompletions : IAsyncDisposable
 {
     /// <summary>The most completions written in one batch.</summary>
     internal const int MaxBatch = 256;
+
+    /// <summary>
+    /// The most completions queued or being written whose callers did not wait for them: one batch being written and
+    /// one gathering. This bounds what a process crash can lose when requests do not wait for their charge (the 512
+    /// that <see cref="CreditOptions.WaitForCharge"/> documents).
+    /// </summary>
+    internal const int MaxUnwritten = 2 * MaxBatch;
+
+    /// <summary>How long disposing waits for the completions still queued or being written.</summary>
+    internal static readonly TimeSpan DrainTimeout = TimeSpan.FromSeconds(30);
 
     private readonly ICallCompletionStore _store;
     private readonly PendingCompletions _pending;
@@ -22,6 +34,8 @@ internal sealed partial class CallCompletions
     private readonly ILogger<CallCompletions> _logger;
     private readonly UsageBillingMetrics? _metrics;
     private readonly GroupWriter<Queued> _writer;
+    private int _unwritten;
+    private TaskCompletionSource? _drained;
 
     public CallCompletions(ICallCompletionStore store, PendingCompletions pending, TimeProvider timeProvider, ILogger<CallCompletions> logger, UsageBillingMetrics? metrics = null)
     {
@@ -41,8 +55,35 @@ internal sealed partial class CallCompletions
     public Task<CompletionResult?> CompleteAsync(CallCompletion completion, Func<CompletionResult, ValueTask>? landed)
     {
         var queued = new Queued(completion, landed, new TaskCompletionSource<CompletionResult?>(TaskCreationOptions.RunContinuationsAsynchronously));
+        Interlocked.Increment(ref _unwritten);
         _writer.Enqueue(queued);
         return queued.Done.Task;
+    }
+
+    /// <summary>How many completions are queued or being written (their first write has not ended).</summary>
+    public int Unwritten => Volatile.Read(ref _unwritten);
+
+    /// <summary>Whether a caller may leave before its completion is written: fewer than <see cref="MaxUnwritten"/> are queued or being written.</summary>
+    public bool MayRunAhead => Unwritten <= MaxUnwritten;
+
+    /// <summary>Waits, up to <see cref="DrainTimeout"/>, until every completion queued so far was written once (or deferred for retry).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        var drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _drained, drained);
+        if (Unwritten == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await drained.Task.WaitAsync(DrainTimeout).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Log.NotDrained(_logger, Unwritten, DrainTimeout);
+        }
     }
 
     private async Task WriteAsync(Queued[] batch)
@@ -66,6 +107,11 @@ internal sealed partial class CallCompletions
         for (var i = 0; i < batch.Length; i++)
         {
             batch[i].Done.TrySetResult(landed ? results![i] : null);
+        }
+
+        if (Interlocked.Add(ref _unwritten, -batch.Length) == 0)
+        {
+            Volatile.Read(ref _drained)?.TrySetResult();
         }
 
         async ValueTask Write(CancellationToken ct)
@@ -113,5 +159,8 @@ internal sealed partial class CallCompletions
     {
         [LoggerMessage(1, LogLevel.Warning, "Handling the completion of reservation {ReservationId} after it landed failed.", EventName = "CompletionLandedFailed")]
         public static partial void LandedFailed(ILogger logger, Exception exception, string reservationId);
+
+        [LoggerMessage(2, LogLevel.Error, "{Count} call completions were still unwritten after waiting {Timeout} at shutdown; their holds are released when they expire.", EventName = "CompletionsNotDrained")]
+        public static partial void NotDrained(ILogger logger, int count, TimeSpan timeout);
     }
 }

@@ -16,7 +16,7 @@ internal sealed partial class MeteredCalls
     /// <summary>How many released or expired attempts one idempotency key may have before retries are refused.</summary>
     internal const int MaxAttempts = 32;
 
-    /// <summary>The outcome <see cref="CompleteAsync"/> reports while a settle is retried; the record written when it lands says <see cref="UsageOutcomes.Charged"/>.</summary>
+    /// <summary>The outcome <see cref="CompleteAsync"/> reports while a settle is not written yet (retried, or written after the request ended); the record written when it lands says <see cref="UsageOutcomes.Charged"/>.</summary>
     internal const string SettlePending = "settle_pending";
 
     private readonly CallCounters _counters;
@@ -231,7 +231,14 @@ internal sealed partial class MeteredCalls
         var completion = result.Release
             ? new CallCompletion(reservation.Id, null, record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged })
             : new CallCompletion(reservation.Id, charge, record with { Cost = charge, Outcome = UsageOutcomes.Charged });
-        var done = await _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, budgets)).ConfigureAwait(false);
+        var queued = _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, budgets));
+        if (!queued.IsCompleted && !_options.CurrentValue.Credits.WaitForCharge && _completions.MayRunAhead)
+        {
+            // The request ends now and the charge lands with its batch (what a crash loses then: docs/production.md).
+            return completion.Record! with { Outcome = SettlePending };
+        }
+
+        var done = await queued.ConfigureAwait(false);
 
         // Not landed yet: the hold keeps the credit, and the record is written when the batch lands.
         return done is { } written ? completion.RecordFor(written.Status)! : completion.Record! with { Outcome = SettlePending };

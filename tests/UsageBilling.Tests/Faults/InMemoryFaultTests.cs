@@ -8,3 +8,13 @@ public sealed class InMemoryFaultTests : MeteredCallFaultSpecification
     {
     }
 }
+
+/// <summary>The fault-injection suite on the in-memory stores, with requests that end before their charge is written.</summary>
+public sealed class InMemoryChargeAfterResponseFaultTests : MeteredCallFaultSpecification
+{
+    protected override bool WaitForCharge => false;
+
+    protected override void UseBackend(UsageBillingBuilder billing)
+    {
+    }
+}
