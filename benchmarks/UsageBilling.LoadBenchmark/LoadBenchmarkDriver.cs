@@ -104,11 +104,12 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                         // While the load generator's connections are still sending.
                         await host.KillAsync();
                     }
-                });
+                },
+                overrun: options.Kill ? TimeSpan.FromSeconds(2) : TimeSpan.Zero);
             var waits = sampling is null ? null : await sampling;
             if (options.Kill && connectionString is not null)
             {
-                Console.WriteLine("   after kill -9: " + await KilledDatabase.CountAsync(subject.Backend, connectionString));
+                Console.WriteLine("   after kill -9: " + await KilledDatabase.CountAsync(subject.Backend, connectionString, load.Answered));
             }
             else
             {

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using System.Runtime.CompilerServices;
 
 namespace UsageBilling.LoadBenchmark;
 
@@ -10,8 +11,9 @@ namespace UsageBilling.LoadBenchmark;
 /// </summary>
 internal static class LoadGenerator
 {
+    /// <param name="overrun">How long the loops go on sending after the measured window (while <paramref name="atMeasureEnd"/> kills the host).</param>
     public static async Task<LoadResult> RunAsync(Uri target, IReadOnlyList<string> keys, int connections, TimeSpan warmUp, TimeSpan duration,
-        Func<Task> atMeasureStart, Func<Task> atMeasureEnd)
+        Func<Task> atMeasureStart, Func<Task> atMeasureEnd, TimeSpan overrun = default)
     {
         using var handler = new SocketsHttpHandler
         {
@@ -27,12 +29,14 @@ internal static class LoadGenerator
         var begin = Stopwatch.GetTimestamp();
         var measureStart = begin + (long)(warmUp.TotalSeconds * Stopwatch.Frequency);
         var measureEnd = measureStart + (long)(duration.TotalSeconds * Stopwatch.Frequency);
+        var sendUntil = measureEnd + (long)(overrun.TotalSeconds * Stopwatch.Frequency);
 
         var workers = new Task<WorkerResult>[connections];
+        var answered = new StrongBox<long>();
         for (var i = 0; i < connections; i++)
         {
             var key = keys[i % keys.Count];
-            workers[i] = Task.Run(() => WorkerAsync(client, target, key, measureStart, measureEnd));
+            workers[i] = Task.Run(() => WorkerAsync(client, target, key, measureStart, measureEnd, sendUntil, answered));
         }
 
         await Task.Delay(Remaining(measureStart));
@@ -49,7 +53,7 @@ internal static class LoadGenerator
         Array.Sort(latencies);
         var errors = results.SelectMany(r => r.Errors).GroupBy(e => e).ToDictionary(g => g.Key, g => g.Count());
         return new LoadResult(latencies.Length, duration, Percentile(latencies, 0.50), Percentile(latencies, 0.99), errors,
-            MachineCpu.BusyFraction(cpuStart, cpuEnd), clientCpuEnd - clientCpuStart);
+            MachineCpu.BusyFraction(cpuStart, cpuEnd), clientCpuEnd - clientCpuStart, Interlocked.Read(ref answered.Value));
     }
 
     private static TimeSpan Remaining(long timestamp) => TimeSpan.FromSeconds(Math.Max(0, (timestamp - Stopwatch.GetTimestamp()) / (double)Stopwatch.Frequency));
@@ -57,7 +61,7 @@ internal static class LoadGenerator
     private static TimeSpan Percentile(long[] sorted, double p)
         => sorted.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(0, sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))]);
 
-    private static async Task<WorkerResult> WorkerAsync(HttpClient client, Uri target, string key, long measureStart, long measureEnd)
+    private static async Task<WorkerResult> WorkerAsync(HttpClient client, Uri target, string key, long measureStart, long measureEnd, long sendUntil, StrongBox<long> answered)
     {
         var latencies = new List<long>(capacity: 4096);
         var errors = new List<string>();
@@ -65,7 +69,7 @@ internal static class LoadGenerator
         while (true)
         {
             var start = Stopwatch.GetTimestamp();
-            if (start >= measureEnd)
+            if (start >= sendUntil)
             {
                 break;
             }
@@ -80,6 +84,10 @@ internal static class LoadGenerator
                 {
                     error = $"HTTP {(int)response.StatusCode}";
                 }
+                else
+                {
+                    Interlocked.Increment(ref answered.Value);
+                }
             }
             catch (HttpRequestException e)
             {
@@ -90,7 +98,7 @@ internal static class LoadGenerator
                 error = "timeout";
             }
 
-            if (start >= measureStart)
+            if (start >= measureStart && start < measureEnd)
             {
                 if (error is null)
                 {
@@ -109,9 +117,9 @@ internal static class LoadGenerator
     private sealed record WorkerResult(List<long> Latencies, List<string> Errors);
 }
 
-/// <summary>What the load generator saw in the measured window.</summary>
+/// <summary>What the load generator saw in the measured window, and <paramref name="Answered"/>: every 200 it received, warm-up included.</summary>
 internal sealed record LoadResult(long Calls, TimeSpan Duration, TimeSpan P50, TimeSpan P99, Dictionary<string, int> Errors, double MachineBusy,
-    TimeSpan ClientCpu)
+    TimeSpan ClientCpu, long Answered)
 {
     public double PerSecond => Calls / Duration.TotalSeconds;
 }

@@ -165,7 +165,7 @@ internal sealed class PostgresServer(string connectionString, int poolSize)
         var refusedTotal = results.Sum(r => r.refused);
         var errors = refusedTotal == 0 ? [] : new Dictionary<string, int> { ["refused (balance)"] = refusedTotal };
         TimeSpan At(double p) => latencies.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(0, latencies[Math.Min(latencies.Length - 1, (int)(p * latencies.Length))]);
-        return (new LoadResult(latencies.Length, duration, At(0.5), At(0.99), errors, MachineCpu.BusyFraction(cpuStart, cpuEnd), clientCpuEnd - clientCpuStart),
+        return (new LoadResult(latencies.Length, duration, At(0.5), At(0.99), errors, MachineCpu.BusyFraction(cpuStart, cpuEnd), clientCpuEnd - clientCpuStart, latencies.Length),
             waits);
     }
 }
