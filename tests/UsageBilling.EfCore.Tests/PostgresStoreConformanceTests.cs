@@ -57,12 +57,12 @@ public sealed class PostgresProviderKeyStoreTests(PostgresTestDatabase database)
 public sealed class PostgresCallCompletionStoreTests(PostgresTestDatabase database) : CallCompletionStoreSpecification, IClassFixture<PostgresTestDatabase>
 {
     protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
-        => ValueTask.FromResult((database.Get<ICallCompletionStore>(), database.Get<ICreditStore>(), database.Get<IUsageStore>()));
+        => ValueTask.FromResult((database.NewCompletionStore(), database.NewCreditStore(), database.Get<IUsageStore>()));
 }
 
 [Collection(PostgresTestGroup.Name)]
 public sealed class PostgresCallAdmissionStoreTests(PostgresTestDatabase database) : CallAdmissionStoreSpecification, IClassFixture<PostgresTestDatabase>
 {
     protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, ICounterStore Counters)> CreateStoresAsync()
-        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<ICounterStore>()));
+        => ValueTask.FromResult((database.NewAdmissionStore(), database.NewCreditStore(), database.Get<ICounterStore>()));
 }

@@ -42,11 +42,11 @@ public sealed class SqliteProviderKeyStoreTests(SqliteTestDatabase database) : P
 public sealed class SqliteCallCompletionStoreTests(SqliteTestDatabase database) : CallCompletionStoreSpecification, IClassFixture<SqliteTestDatabase>
 {
     protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
-        => ValueTask.FromResult((database.Get<ICallCompletionStore>(), database.Get<ICreditStore>(), database.Get<IUsageStore>()));
+        => ValueTask.FromResult((database.NewCompletionStore(), database.NewCreditStore(), database.Get<IUsageStore>()));
 }
 
 public sealed class SqliteCallAdmissionStoreTests(SqliteTestDatabase database) : CallAdmissionStoreSpecification, IClassFixture<SqliteTestDatabase>
 {
     protected override ValueTask<(ICallAdmissionStore Admissions, ICreditStore Credits, ICounterStore Counters)> CreateStoresAsync()
-        => ValueTask.FromResult((database.Get<ICallAdmissionStore>(), database.Get<ICreditStore>(), database.Get<ICounterStore>()));
+        => ValueTask.FromResult((database.NewAdmissionStore(), database.NewCreditStore(), database.Get<ICounterStore>()));
 }

@@ -37,13 +37,13 @@ internal sealed class GroupStatements
     /// Adds the settle of reservations <paramref name="ids"/> with their <paramref name="charges"/> that are active
     /// (<paramref name="fromExpired"/>: expired); reads id, account, amount and reference of each one settled.
     /// </summary>
-    public void AddSettle(StatementBatch batch, IReadOnlyList<string> ids, long[] charges, bool fromExpired, Func<DbDataReader, CancellationToken, Task> read)
+    public void AddSettle(StatementBatch batch, string[] ids, long[] charges, bool fromExpired, Func<DbDataReader, CancellationToken, Task> read)
         => batch.Add(Get(fromExpired ? Kind.SettleFromExpired : Kind.SettleFromActive), read, 2)
-            .WithRows(ids.Count, ("@id", ToArray(ids)), ("@charge", charges));
+            .WithRows(ids.Length, ("@id", ids), ("@charge", charges));
 
     /// <summary>Adds the release of the active reservations among <paramref name="ids"/>; reads id, account and amount of each one released.</summary>
-    public void AddRelease(StatementBatch batch, IReadOnlyList<string> ids, Func<DbDataReader, CancellationToken, Task> read)
-        => batch.Add(Get(Kind.Release), read, 1).WithRows(ids.Count, ("@id", ToArray(ids)));
+    public void AddRelease(StatementBatch batch, string[] ids, Func<DbDataReader, CancellationToken, Task> read)
+        => batch.Add(Get(Kind.Release), read, 1).WithRows(ids.Length, ("@id", ids));
 
     /// <summary>PostgreSQL: adds the lock of the balance rows of <paramref name="accounts"/>, in account order; nothing on SQLite.</summary>
     public void AddLockBalances(StatementBatch batch, string[] accounts)
@@ -68,8 +68,6 @@ internal sealed class GroupStatements
     /// </summary>
     public void AddHoldIfAvailable(StatementBatch batch, string[] accounts, long[] amounts, Func<DbDataReader, CancellationToken, Task> read)
         => batch.Add(Get(Kind.HoldIfAvailable), read, 2).WithRows(accounts.Length, ("@account", accounts), ("@amount", amounts));
-
-    private static string[] ToArray(IReadOnlyList<string> values) => values as string[] ?? [.. values];
 
     private string Get(Kind kind) => _sql.GetOrAdd(kind, static (kind, schema) => Build(schema, kind), _schema);
 
