@@ -53,8 +53,27 @@ internal sealed class InMemoryCreditStore : ICreditStore
         _retainFinishedTicks = (retainFinishedFor ?? TimeSpan.FromHours(24)).Ticks;
     }
 
-    /// <summary>Reservations the store holds, active and finished (for tests).</summary>
-    internal int RetainedReservationCount => _reservationAccounts.Count;
+    /// <summary>
+    /// Reservations the store holds, active and finished (for tests): the largest count of its three indexes (by id,
+    /// per account by id, per account by key), so that a reservation any one of them still keeps is counted.
+    /// </summary>
+    internal int RetainedReservationCount
+    {
+        get
+        {
+            int byId = 0, byKey = 0;
+            foreach (var state in _accounts.Values)
+            {
+                lock (state)
+                {
+                    byId += state.Reservations.Count;
+                    byKey += state.ReservationsByKey.Count;
+                }
+            }
+
+            return Math.Max(_reservationAccounts.Count, Math.Max(byId, byKey));
+        }
+    }
 
     /// <summary>Active holds in the expiry index (for tests).</summary>
     internal int ActiveHoldCount

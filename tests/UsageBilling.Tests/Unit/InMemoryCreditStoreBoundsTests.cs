@@ -177,6 +177,53 @@ public sealed class InMemoryCreditStoreBoundsTests
     }
 
     [Fact]
+    public async Task An_expired_hold_is_kept_for_a_window_after_it_expired_and_then_forgotten()
+    {
+        var time = new FakeTimeProvider(Start);
+        var store = new InMemoryCreditStore(time, Window);
+        await store.PostAsync(Grant("acct", 10m));
+        var held = (await store.ReserveAsync(Reserve("acct", "call-1", time.GetUtcNow()))).Reservation!;
+
+        // The call never completes: its hold expires (10 minutes), and the sweeper releases it.
+        time.Advance(TimeSpan.FromMinutes(10));
+        Assert.Equal(1, await store.ExpireReservationsAsync(time.GetUtcNow(), DateTimeOffset.UnixEpoch, 500));
+        Assert.Equal(new CreditBalance(Money.FromUnits(10m), Money.Zero), await store.GetBalanceAsync("acct"));
+
+        // For a window the key still names that call, then nothing of it is kept.
+        time.Advance(Window - TimeSpan.FromTicks(1));
+        await store.ExpireReservationsAsync(time.GetUtcNow(), DateTimeOffset.UnixEpoch, 500);
+        Assert.Equal(ReserveStatus.Duplicate, (await store.ReserveAsync(Reserve("acct", "call-1", time.GetUtcNow()))).Status);
+        Assert.Equal(1, store.RetainedReservationCount);
+
+        time.Advance(TimeSpan.FromTicks(1));
+        await store.ExpireReservationsAsync(time.GetUtcNow(), DateTimeOffset.UnixEpoch, 500);
+        Assert.Equal(0, store.RetainedReservationCount);
+        Assert.Null(await store.FindReservationAsync(held.Id));
+    }
+
+    [Fact]
+    public async Task A_ledger_page_that_ends_at_the_oldest_entry_has_no_next_cursor_and_a_charge_entry_has_a_ledger_id()
+    {
+        var time = new FakeTimeProvider(Start);
+        var store = new InMemoryCreditStore(time, Window);
+        await store.PostAsync(Grant("acct", 10m));
+        var held = (await store.ReserveAsync(Reserve("acct", "call-1", time.GetUtcNow()))).Reservation!;
+        var charge = (await store.SettleAsync(held.Id, Money.FromUnits(1m), time.GetUtcNow())).Entry!;
+        Assert.StartsWith("led_", charge.Id, StringComparison.Ordinal);
+
+        var whole = await store.GetLedgerAsync("acct", 2, null);
+        Assert.Equal([charge.Id], whole.Entries.Take(1).Select(e => e.Id));
+        Assert.Null(whole.NextCursor);
+
+        var first = await store.GetLedgerAsync("acct", 1, null);
+        Assert.NotNull(first.NextCursor);
+        var last = await store.GetLedgerAsync("acct", 1, first.NextCursor);
+        Assert.Single(last.Entries);
+        Assert.Equal(LedgerEntryKind.Grant, last.Entries[0].Kind);
+        Assert.Null(last.NextCursor);
+    }
+
+    [Fact]
     public async Task The_registered_store_takes_its_window_and_clock_from_the_options_and_the_app()
     {
         var time = new FakeTimeProvider(Start);
