@@ -202,7 +202,7 @@ public sealed class InMemoryCreditStoreBoundsTests
     }
 
     [Fact]
-    public async Task A_ledger_page_that_ends_at_the_oldest_entry_has_no_next_cursor_and_a_charge_entry_has_a_ledger_id()
+    public async Task A_ledger_page_that_ends_at_the_oldest_entry_or_starts_at_an_unknown_cursor_has_no_next_cursor_and_a_charge_entry_has_a_ledger_id()
     {
         var time = new FakeTimeProvider(Start);
         var store = new InMemoryCreditStore(time, Window);
@@ -221,6 +221,11 @@ public sealed class InMemoryCreditStoreBoundsTests
         Assert.Single(last.Entries);
         Assert.Equal(LedgerEntryKind.Grant, last.Entries[0].Kind);
         Assert.Null(last.NextCursor);
+
+        // A cursor that names no entry of the account starts nowhere: an empty last page.
+        var unknown = await store.GetLedgerAsync("acct", 10, "led_unknown");
+        Assert.Empty(unknown.Entries);
+        Assert.Null(unknown.NextCursor);
     }
 
     [Fact]
