@@ -59,8 +59,13 @@ public sealed class ChargeAfterResponseTests
         Assert.Equal(Money.FromUnits(99m), charged.Balance);
         Assert.Equal(Money.Zero, charged.Reserved);
         var usage = app.Services.GetRequiredService<IUsageStore>();
-        await WaitUntilAsync(() => usage.QueryAsync(new UsageQuery { AccountId = account }).AsTask().Result.Records.Count == 1);
-        Assert.Equal(UsageOutcomes.Charged, Assert.Single((await usage.QueryAsync(new UsageQuery { AccountId = account })).Records).Outcome);
+        var records = await usage.QueryAsync(new UsageQuery { AccountId = account });
+        for (var deadline = DateTime.UtcNow.AddSeconds(30); records.Records.Count == 0 && DateTime.UtcNow < deadline; await Task.Delay(10))
+        {
+            records = await usage.QueryAsync(new UsageQuery { AccountId = account });
+        }
+
+        Assert.Equal(UsageOutcomes.Charged, Assert.Single(records.Records).Outcome);
     }
 
     [Fact]
