@@ -232,15 +232,11 @@ internal sealed partial class MeteredCalls
             ? new CallCompletion(reservation.Id, null, record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged })
             : new CallCompletion(reservation.Id, charge, record with { Cost = charge, Outcome = UsageOutcomes.Charged });
         var queued = _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, budgets));
-        if (!queued.IsCompleted && !_options.CurrentValue.Credits.WaitForCharge && _completions.MayRunAhead)
-        {
-            // The request ends now and the charge lands with its batch (what a crash loses then: docs/production.md).
-            return completion.Record! with { Outcome = SettlePending };
-        }
+        var waits = queued.IsCompleted || _options.CurrentValue.Credits.WaitForCharge || !_completions.MayRunAhead;
+        var done = waits ? await queued.ConfigureAwait(false) : null;
 
-        var done = await queued.ConfigureAwait(false);
-
-        // Not landed yet: the hold keeps the credit, and the record is written when the batch lands.
+        // Not landed yet — retried, or (not waited for) written after the request ends, which a crash can lose
+        // (docs/production.md): the hold keeps the credit, and the record is written when the batch lands.
         return done is { } written ? completion.RecordFor(written.Status)! : completion.Record! with { Outcome = SettlePending };
     }
 

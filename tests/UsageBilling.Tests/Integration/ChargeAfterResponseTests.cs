@@ -59,13 +59,8 @@ public sealed class ChargeAfterResponseTests
         Assert.Equal(Money.FromUnits(99m), charged.Balance);
         Assert.Equal(Money.Zero, charged.Reserved);
         var usage = app.Services.GetRequiredService<IUsageStore>();
-        var records = await usage.QueryAsync(new UsageQuery { AccountId = account });
-        for (var deadline = DateTime.UtcNow.AddSeconds(30); records.Records.Count == 0 && DateTime.UtcNow < deadline; await Task.Delay(10))
-        {
-            records = await usage.QueryAsync(new UsageQuery { AccountId = account });
-        }
-
-        Assert.Equal(UsageOutcomes.Charged, Assert.Single(records.Records).Outcome);
+        await WaitUntilAsync(async () => (await usage.QueryAsync(new UsageQuery { AccountId = account })).Records.Count > 0);
+        Assert.Equal(UsageOutcomes.Charged, Assert.Single((await usage.QueryAsync(new UsageQuery { AccountId = account })).Records).Outcome);
     }
 
     [Fact]
@@ -153,10 +148,12 @@ public sealed class ChargeAfterResponseTests
         return (account.Id, client);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
+    private static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
+
+    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!condition())
+        while (!await condition())
         {
             Assert.True(DateTime.UtcNow < deadline, "Timed out waiting for the completions.");
             await Task.Delay(10);
