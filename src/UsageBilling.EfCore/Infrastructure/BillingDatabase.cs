@@ -42,18 +42,21 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
     }
 
     /// <summary>
-    /// Runs <paramref name="write"/> in a transaction on a new context. The write commits through
-    /// <see cref="BillingTransaction.CommitAsync"/>; the whole write may run more than once, so it must not keep
-    /// state between attempts.
+    /// Runs <paramref name="write"/> in a transaction on a new context, or on the context <paramref name="held"/> keeps
+    /// between writes (its connection left open, and on PostgreSQL the batches' statements prepared on it). The write
+    /// commits through <see cref="BillingTransaction.CommitAsync"/>; the whole write may run more than once, so it must
+    /// not keep state between attempts.
     /// </summary>
-    public async ValueTask<T> WriteAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, CancellationToken cancellationToken)
+    public async ValueTask<T> WriteAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, CancellationToken cancellationToken,
+        HeldContext<TContext>? held = null)
     {
         for (var attempt = 1; ; attempt++)
         {
             BillingProvider? provider = null;
+            var lease = held?.Take() ?? await LeaseAsync(cancellationToken).ConfigureAwait(false);
+            var keep = false;
             try
             {
-                await using var lease = await LeaseAsync(cancellationToken).ConfigureAwait(false);
                 var context = lease.Context;
                 var schema = _schema ??= BillingSchema.Read(context);
                 provider = schema.Provider;
@@ -75,16 +78,30 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
 
                 using (turn)
                 {
+                    if (held is not null && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
+                    {
+                        // Opened by hand, EF Core leaves it open after each transaction, for the next write.
+                        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
                     var strategy = context.Database.CreateExecutionStrategy();
-                    return await strategy.ExecuteAsync(
-                        (write, schema),
+                    var result = await strategy.ExecuteAsync(
+                        (write, schema, prepare: held is not null),
                         static async (context, state, cancellationToken) =>
                         {
                             await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                            return await state.write(new BillingTransaction(context, transaction, state.schema), cancellationToken).ConfigureAwait(false);
+                            return await state.write(new BillingTransaction(context, transaction, state.schema, state.prepare), cancellationToken).ConfigureAwait(false);
                         },
                         null,
                         cancellationToken).ConfigureAwait(false);
+                    if (held is not null)
+                    {
+                        // The stores write raw SQL; nothing tracked should outlive a write, even on a kept context.
+                        context.ChangeTracker.Clear();
+                        keep = true;
+                    }
+
+                    return result;
                 }
             }
             catch (Exception ex) when (attempt < MaxAttempts && provider is { } p && TransientDatabaseErrors.IsRetryable(ex, p))
@@ -92,6 +109,14 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
                 Log.WriteRetried(_logger, attempt, ex);
                 var delay = TimeSpan.FromMilliseconds(Math.Min(1000, 5 * (1 << attempt)) * (0.5 + Random.Shared.NextDouble()));
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // A failed write gives its context back: its connection may be broken, and the next write takes a new one.
+                if (!keep || !held!.Return(lease))
+                {
+                    await lease.DisposeAsync().ConfigureAwait(false);
+                }
             }
         }
     }

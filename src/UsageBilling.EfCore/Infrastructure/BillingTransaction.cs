@@ -13,11 +13,12 @@ internal sealed class BillingTransaction
 {
     private readonly IDbContextTransaction _transaction;
 
-    public BillingTransaction(DbContext context, IDbContextTransaction transaction, BillingSchema schema)
+    public BillingTransaction(DbContext context, IDbContextTransaction transaction, BillingSchema schema, bool prepare = false)
     {
         Context = context;
         _transaction = transaction;
         Schema = schema;
+        Prepare = prepare;
     }
 
     public DbContext Context { get; }
@@ -25,6 +26,12 @@ internal sealed class BillingTransaction
     public BillingSchema Schema { get; }
 
     public BillingProvider Provider => Schema.Provider;
+
+    /// <summary>
+    /// Whether the connection is held between writes (<see cref="HeldContext{TContext}"/>), so that statements prepared on
+    /// it are used again: <see cref="StatementBatch"/> prepares its statements on PostgreSQL.
+    /// </summary>
+    public bool Prepare { get; }
 
     /// <summary>The ADO.NET transaction, for batches.</summary>
     public DbTransaction DbTransaction => _transaction.GetDbTransaction();

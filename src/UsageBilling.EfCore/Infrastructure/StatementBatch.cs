@@ -20,6 +20,9 @@ internal sealed class StatementBatch
 
     public BillingSchema Schema => _transaction.Schema;
 
+    // SQLite prepares every command it runs anyway; a prepared statement outlives its command only on PostgreSQL.
+    private bool Prepared => _transaction.Prepare && _transaction.Provider == BillingProvider.PostgreSql;
+
     /// <summary>
     /// Adds a statement; <paramref name="read"/> reads its rows (null: they are skipped); <paramref name="parameters"/>:
     /// how many parameters it will have, when known (a multi-row statement's list is then made once at its size).
@@ -46,6 +49,10 @@ internal sealed class StatementBatch
             {
                 await using var command = _transaction.Command(statement.Sql);
                 command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
+                if (Prepared)
+                {
+                    await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                }
 
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
                 await ReadAsync(statement, reader, cancellationToken).ConfigureAwait(false);
@@ -67,6 +74,12 @@ internal sealed class StatementBatch
             command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
 
             batch.BatchCommands.Add(command);
+        }
+
+        if (Prepared)
+        {
+            // Npgsql prepares a statement once per connection: on a held connection, later batches only bind and execute.
+            await batch.PrepareAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await using var results = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);

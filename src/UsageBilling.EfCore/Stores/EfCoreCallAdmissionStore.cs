@@ -14,9 +14,12 @@ namespace UsageBilling.EntityFrameworkCore;
 /// are answered <see cref="CallAdmissionStatus.NotHandled"/> and go through the separate stores, which hold exactly
 /// what is available, call by call.
 /// </summary>
-internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore where TContext : DbContext
+internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore, IAsyncDisposable where TContext : DbContext
 {
     private readonly BillingDatabase<TContext> _database;
+
+    // One group is written at a time: its writer keeps a connection between groups.
+    private readonly HeldContext<TContext> _held = new();
     private readonly EfCoreRateLimitCounterStore<TContext> _counters;
     private CreditStatements? _statements;
     private GroupStatements? _group;
@@ -36,7 +39,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
         }
 
         // A new group for every attempt: the write may run again after a transient failure.
-        var results = await _database.WriteAsync((transaction, ct) => AdmitAsync(transaction, new AdmissionGroup(calls), ct), cancellationToken).ConfigureAwait(false);
+        var results = await _database.WriteAsync((transaction, ct) => AdmitAsync(transaction, new AdmissionGroup(calls), ct), cancellationToken, _held).ConfigureAwait(false);
         if (calls.Any(static c => c.Increments.Count > 0))
         {
             _counters.ScheduleCleanup();
@@ -116,4 +119,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore w
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         return results;
     }
+
+    /// <summary>Gives back the connection kept between groups.</summary>
+    public ValueTask DisposeAsync() => _held.DisposeAsync();
 }

@@ -10,7 +10,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// (<see cref="GroupStatements"/>), not one per call. Rows are taken in the store's lock order (reservations,
 /// balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other.
 /// </summary>
-internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore where TContext : DbContext
+internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore, IAsyncDisposable where TContext : DbContext
 {
     /// <summary>How stale a key's last use may be: a key used all the time is updated at most this often by one instance.</summary>
     internal static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(1);
@@ -18,6 +18,9 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private const int MaxRememberedKeys = 100_000;
 
     private readonly BillingDatabase<TContext> _database;
+
+    // One group is written at a time: its writer keeps a connection between groups.
+    private readonly HeldContext<TContext> _held = new();
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _lastTouched = new(StringComparer.Ordinal);
     private CreditStatements? _statements;
     private GroupStatements? _group;
@@ -33,7 +36,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             return [];
         }
 
-        return await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, completions, now, ct), cancellationToken).ConfigureAwait(false);
+        return await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, completions, now, ct), cancellationToken, _held).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyList<CompletionResult>> WriteOnceAsync(BillingTransaction transaction, IReadOnlyList<CallCompletion> completions, DateTimeOffset now,
@@ -228,4 +231,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
 
     /// <summary>A reservation this batch moved: its account, the hold it still had, and its reference.</summary>
     private readonly record struct Moved(string AccountId, long Held, string? Reference);
+
+    /// <summary>Gives back the connection kept between groups.</summary>
+    public ValueTask DisposeAsync() => _held.DisposeAsync();
 }

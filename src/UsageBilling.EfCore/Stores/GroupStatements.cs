@@ -74,7 +74,12 @@ internal sealed class GroupStatements
     private static string Build(BillingSchema schema, Kind kind)
         => schema.Provider == BillingProvider.PostgreSql ? BuildArrays(schema, kind) : BuildJsonRows(schema, kind);
 
-    /// <summary>PostgreSQL: the statements of any number of rows, fed from arrays (<c>unnest</c>, <c>= ANY</c>).</summary>
+    /// <summary>
+    /// PostgreSQL: the statements of any number of rows, fed from arrays (<c>unnest</c>, <c>= ANY</c>). They are prepared
+    /// once per connection (<see cref="HeldContext{TContext}"/>), so their plan is made without the arrays' values: the
+    /// settle names its reservations by key with <c>= ANY</c> as well, which keeps it on the primary key however many
+    /// reservations the table holds (joined to <c>unnest</c> alone, a generic plan scanned the reservations).
+    /// </summary>
     private static string BuildArrays(BillingSchema schema, Kind kind)
     {
         var r = schema.Reservations;
@@ -84,7 +89,7 @@ internal sealed class GroupStatements
             Kind.SettleFromActive or Kind.SettleFromExpired => $"""
                 UPDATE {r.Name} AS t SET {r["State"]} = {CreditStatements.Settled}, {r["SettledAmount"]} = u.charge
                 FROM unnest(@id, @charge) AS u (id, charge)
-                WHERE t.{r["Id"]} = u.id AND t.{r["State"]} = {(kind == Kind.SettleFromActive ? CreditStatements.Active : CreditStatements.Expired)}
+                WHERE t.{r["Id"]} = ANY (@id) AND t.{r["Id"]} = u.id AND t.{r["State"]} = {(kind == Kind.SettleFromActive ? CreditStatements.Active : CreditStatements.Expired)}
                 RETURNING t.{r["Id"]}, t.{r["AccountId"]}, t.{r["Amount"]}, t.{r["Reference"]}
                 """,
             Kind.Release => $"""

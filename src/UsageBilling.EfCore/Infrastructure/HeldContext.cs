@@ -1,0 +1,86 @@
+using Microsoft.EntityFrameworkCore;
+
+namespace UsageBilling.EntityFrameworkCore;
+
+/// <summary>
+/// The context, and its open connection, that a group writer keeps between its writes (admissions, completions): under
+/// load one group follows another every few milliseconds, and taking a pooled connection for each would cost the pool's
+/// reset round trip (<c>DISCARD ALL</c> on PostgreSQL), a new context, and statements prepared again on whichever
+/// connection the pool hands out next. Held, the connection keeps its prepared statements, and PostgreSQL's work for
+/// the groups stays on one server process. It is given back — the context disposed, the connection returned to the
+/// pool — after <see cref="IdleRelease"/> without a write, after any failed write (the connection may be broken; the
+/// next write takes a new one), and when the store is disposed.
+/// </summary>
+/// <remarks>
+/// One writer at a time is the common case (the group writers write one group at a time). A second concurrent write
+/// finds nothing held and takes a pooled context of its own, as every other store operation does.
+/// </remarks>
+internal sealed class HeldContext<TContext> : IAsyncDisposable where TContext : DbContext
+{
+    /// <summary>How long a held context may go without a write before it is given back.</summary>
+    internal static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(1);
+
+    private readonly Timer _idle;
+    private Kept? _kept;
+    private long _lastWrite;
+    private bool _disposed;
+
+    public HeldContext() => _idle = new Timer(static s => ((HeldContext<TContext>)s!).ReleaseIfIdle(), this, Timeout.Infinite, Timeout.Infinite);
+
+    /// <summary>Whether a context is held now (for tests).</summary>
+    internal bool IsHolding => Volatile.Read(ref _kept) is not null;
+
+    /// <summary>Takes the held context, if there is one: the caller owns it until it gives it back with <see cref="Return"/>.</summary>
+    public BillingDatabase<TContext>.ContextLease? Take() => Interlocked.Exchange(ref _kept, null)?.Lease;
+
+    /// <summary>
+    /// Keeps <paramref name="lease"/> for the next write, after a write that succeeded. Returns false when another one is
+    /// already held or the holder was disposed: the caller disposes <paramref name="lease"/> itself.
+    /// </summary>
+    public bool Return(BillingDatabase<TContext>.ContextLease lease)
+    {
+        Volatile.Write(ref _lastWrite, Environment.TickCount64);
+        if (Volatile.Read(ref _disposed) || Interlocked.CompareExchange(ref _kept, new Kept(lease), null) is not null)
+        {
+            return false;
+        }
+
+        _idle.Change(IdleRelease, Timeout.InfiniteTimeSpan);
+
+        // Disposed meanwhile: the disposal may have looked before this one was kept.
+        return !Volatile.Read(ref _disposed) || Take() is null;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Volatile.Write(ref _disposed, true);
+        await _idle.DisposeAsync().ConfigureAwait(false);
+        if (Take() is { } lease)
+        {
+            await lease.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    private void ReleaseIfIdle()
+    {
+        var idleFor = TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastWrite));
+        if (idleFor < IdleRelease)
+        {
+            // Written since the timer was set: look again when the last write is IdleRelease old.
+            if (!Volatile.Read(ref _disposed))
+            {
+                _idle.Change(IdleRelease - idleFor, Timeout.InfiniteTimeSpan);
+            }
+
+            return;
+        }
+
+        if (Take() is { } lease)
+        {
+            _ = lease.DisposeAsync().AsTask();
+        }
+    }
+
+    /// <summary>A box, so that the lease (a struct) can be exchanged atomically.</summary>
+    private sealed record Kept(BillingDatabase<TContext>.ContextLease Lease);
+}

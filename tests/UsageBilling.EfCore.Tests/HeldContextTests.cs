@@ -1,0 +1,124 @@
+using System.Data;
+using System.Data.Common;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+
+namespace UsageBilling.EntityFrameworkCore.Tests;
+
+/// <summary>
+/// The connection a group writer keeps between its writes (<see cref="HeldContext{TContext}"/>): one connection for
+/// back-to-back writes, given back when idle, after a failed write, and at disposal.
+/// </summary>
+public abstract class HeldContextTests(BillingTestDatabase database)
+{
+    private BillingDatabase<UsageBillingDbContext> Billing => database.Get<BillingDatabase<UsageBillingDbContext>>();
+
+    [SkippableFact]
+    public async Task Back_to_back_writes_share_one_connection_which_is_given_back_once_idle()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var first = await ConnectionOfWriteAsync(held);
+        Assert.Equal(ConnectionState.Open, first.State);
+        Assert.Same(first, await ConnectionOfWriteAsync(held));
+        Assert.True(held.IsHolding);
+
+        await WaitUntilAsync(() => !held.IsHolding, "the held context was not given back after it idled");
+        Assert.Equal(ConnectionState.Closed, first.State);
+        Assert.Equal(ConnectionState.Open, (await ConnectionOfWriteAsync(held)).State);
+    }
+
+    [SkippableFact]
+    public async Task A_failed_write_gives_its_connection_back_and_keeps_nothing_it_wrote()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var first = await ConnectionOfWriteAsync(held);
+        var account = "acct_" + Guid.NewGuid().ToString("N");
+
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await Billing.WriteAsync<int>(async (transaction, ct) =>
+        {
+            Assert.Same(first, transaction.Context.Database.GetDbConnection());
+            await InsertBalanceAsync(transaction, account, ct);
+            throw new InvalidOperationException("the write fails after its insert");
+        }, default, held));
+
+        Assert.False(held.IsHolding);
+        Assert.Equal(ConnectionState.Closed, first.State);
+        Assert.Equal(0, await Billing.WriteAsync(async (transaction, ct) => Convert.ToInt32(await Scalar(transaction,
+            $"SELECT COUNT(*) FROM {transaction.Schema.Balances.Name} WHERE {transaction.Schema.Balances["AccountId"]} = @a", account, ct), System.Globalization.CultureInfo.InvariantCulture), default));
+    }
+
+    [SkippableFact]
+    public async Task Disposing_gives_the_held_connection_back_and_holds_nothing_after()
+    {
+        var held = new HeldContext<UsageBillingDbContext>();
+        var connection = await ConnectionOfWriteAsync(held);
+        Assert.True(held.IsHolding);
+
+        await held.DisposeAsync();
+        Assert.False(held.IsHolding);
+        Assert.Equal(ConnectionState.Closed, connection.State);
+
+        // A write after disposal still runs, on a pooled context of its own that it does not keep.
+        Assert.Equal(ConnectionState.Closed, (await ConnectionOfWriteAsync(held)).State);
+        Assert.False(held.IsHolding);
+    }
+
+    private protected BillingDatabase<UsageBillingDbContext> Database => Billing;
+
+    private protected Task<DbConnection> ConnectionOfWriteAsync(HeldContext<UsageBillingDbContext> held)
+        => Billing.WriteAsync((transaction, _) => Task.FromResult(transaction.Context.Database.GetDbConnection()), default, held).AsTask();
+
+    private protected static async Task WaitUntilAsync(Func<bool> condition, string failure)
+    {
+        var deadline = DateTime.UtcNow + HeldContext<UsageBillingDbContext>.IdleRelease * 20;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, failure);
+            await Task.Delay(50);
+        }
+    }
+
+    private static async Task InsertBalanceAsync(BillingTransaction transaction, string account, CancellationToken ct)
+    {
+        var b = transaction.Schema.Balances;
+        await using var command = transaction.Command($"INSERT INTO {b.Name} ({b["AccountId"]}, {b["Balance"]}, {b["Reserved"]}) VALUES (@a, 5, 0)").With("@a", account);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    private static async Task<object?> Scalar(BillingTransaction transaction, string sql, string account, CancellationToken ct)
+    {
+        await using var command = transaction.Command(sql).With("@a", account);
+        return await command.ExecuteScalarAsync(ct);
+    }
+}
+
+public sealed class SqliteHeldContextTests(SqliteTestDatabase database) : HeldContextTests(database), IClassFixture<SqliteTestDatabase>;
+
+public sealed class PostgresHeldContextTests(PostgresTestDatabase database) : HeldContextTests(database), IClassFixture<PostgresTestDatabase>
+{
+    [SkippableFact]
+    public async Task A_held_connection_the_server_closed_fails_one_write_and_the_next_takes_a_new_one()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var pid = await BackendOfWriteAsync(held);
+        Assert.Equal(pid, await BackendOfWriteAsync(held));
+
+        await using (var admin = new NpgsqlConnection(database.ConnectionString))
+        {
+            await admin.OpenAsync();
+            await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", admin);
+            terminate.Parameters.AddWithValue("pid", pid);
+            Assert.True((bool)(await terminate.ExecuteScalarAsync())!);
+        }
+
+        await Assert.ThrowsAnyAsync<Exception>(() => BackendOfWriteAsync(held));
+        Assert.False(held.IsHolding);
+        Assert.NotEqual(pid, await BackendOfWriteAsync(held));
+    }
+
+    private Task<int> BackendOfWriteAsync(HeldContext<UsageBillingDbContext> held) => Database.WriteAsync(async (transaction, ct) =>
+    {
+        await using var command = transaction.Command("SELECT pg_backend_pid()");
+        return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+    }, default, held).AsTask();
+}
