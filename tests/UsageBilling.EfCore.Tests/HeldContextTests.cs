@@ -1,6 +1,7 @@
 using System.Data;
 using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace UsageBilling.EntityFrameworkCore.Tests;
@@ -61,6 +62,35 @@ public abstract class HeldContextTests(BillingTestDatabase database)
         // A write after disposal still runs, on a pooled context of its own that it does not keep.
         Assert.Equal(ConnectionState.Closed, (await ConnectionOfWriteAsync(held)).State);
         Assert.False(held.IsHolding);
+    }
+
+    [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task The_registered_writers_give_their_connections_back_when_the_container_is_disposed_either_way(bool disposeAsync)
+    {
+        Skip.If(database.SkipReason is not null, database.SkipReason);
+        var services = new ServiceCollection().AddLogging();
+        services.AddUsageBilling().UseEntityFrameworkCore(database.Configure);
+        var provider = services.BuildServiceProvider();
+        var completions = Assert.IsType<EfCoreCallCompletionStore<UsageBillingDbContext>>(provider.GetRequiredService<ICallCompletionStore>());
+        Assert.IsType<EfCoreCallAdmissionStore<UsageBillingDbContext>>(provider.GetRequiredService<ICallAdmissionStore>());
+
+        // A batch naming a reservation nobody made is written (and answered NotActive): the writer keeps its connection.
+        var result = Assert.Single(await completions.CompleteAsync([new CallCompletion("res_" + Guid.NewGuid().ToString("N"), Money.FromUnits(1m), null)], DateTimeOffset.UtcNow));
+        Assert.Equal(CompletionStatus.NotActive, result.Status);
+        Assert.True(completions.HoldsConnection);
+
+        if (disposeAsync)
+        {
+            await provider.DisposeAsync();
+        }
+        else
+        {
+            provider.Dispose();
+        }
+
+        Assert.False(completions.HoldsConnection);
     }
 
     private protected BillingDatabase<UsageBillingDbContext> Database => Billing;

@@ -177,9 +177,21 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
     }
 
     /// <summary>Disposes the context, and its scope if it came from one.</summary>
-    internal readonly struct ContextLease(TContext context, AsyncServiceScope? scope) : IAsyncDisposable
+    internal readonly struct ContextLease(TContext context, AsyncServiceScope? scope) : IAsyncDisposable, IDisposable
     {
         public TContext Context { get; } = context;
+
+        public void Dispose()
+        {
+            if (scope is { } owned)
+            {
+                owned.Dispose();
+            }
+            else
+            {
+                Context.Dispose();
+            }
+        }
 
         public async ValueTask DisposeAsync()
         {

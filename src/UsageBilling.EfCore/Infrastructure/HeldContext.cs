@@ -15,7 +15,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// One writer at a time is the common case (the group writers write one group at a time). A second concurrent write
 /// finds nothing held and takes a pooled context of its own, as every other store operation does.
 /// </remarks>
-internal sealed class HeldContext<TContext> : IAsyncDisposable where TContext : DbContext
+internal sealed class HeldContext<TContext> : IAsyncDisposable, IDisposable where TContext : DbContext
 {
     /// <summary>How long a held context may go without a write before it is given back.</summary>
     internal static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(1);
@@ -45,7 +45,7 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable where TContext : 
             return false;
         }
 
-        _idle.Change(IdleRelease, Timeout.InfiniteTimeSpan);
+        Arm(IdleRelease);
 
         // Disposed meanwhile: the disposal may have looked before this one was kept.
         return !Volatile.Read(ref _disposed) || Take() is null;
@@ -61,23 +61,39 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable where TContext : 
         }
     }
 
+    /// <summary>The same for a container disposed synchronously (a singleton store must be disposable both ways).</summary>
+    public void Dispose()
+    {
+        Volatile.Write(ref _disposed, true);
+        _idle.Dispose();
+        Take()?.Dispose();
+    }
+
     private void ReleaseIfIdle()
     {
         var idleFor = TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastWrite));
         if (idleFor < IdleRelease)
         {
             // Written since the timer was set: look again when the last write is IdleRelease old.
-            if (!Volatile.Read(ref _disposed))
-            {
-                _idle.Change(IdleRelease - idleFor, Timeout.InfiniteTimeSpan);
-            }
-
+            Arm(IdleRelease - idleFor);
             return;
         }
 
         if (Take() is { } lease)
         {
             _ = lease.DisposeAsync().AsTask();
+        }
+    }
+
+    private void Arm(TimeSpan due)
+    {
+        try
+        {
+            _idle.Change(due, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: the disposal gives back whatever is held.
         }
     }
 

@@ -14,7 +14,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// are answered <see cref="CallAdmissionStatus.NotHandled"/> and go through the separate stores, which hold exactly
 /// what is available, call by call.
 /// </summary>
-internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore, IAsyncDisposable where TContext : DbContext
+internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore, IAsyncDisposable, IDisposable where TContext : DbContext
 {
     private readonly BillingDatabase<TContext> _database;
 
@@ -122,4 +122,7 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore, 
 
     /// <summary>Gives back the connection kept between groups.</summary>
     public ValueTask DisposeAsync() => _held.DisposeAsync();
+
+    /// <inheritdoc cref="DisposeAsync"/>
+    public void Dispose() => _held.Dispose();
 }

@@ -10,7 +10,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// (<see cref="GroupStatements"/>), not one per call. Rows are taken in the store's lock order (reservations,
 /// balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other.
 /// </summary>
-internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore, IAsyncDisposable where TContext : DbContext
+internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore, IAsyncDisposable, IDisposable where TContext : DbContext
 {
     /// <summary>How stale a key's last use may be: a key used all the time is updated at most this often by one instance.</summary>
     internal static readonly TimeSpan TouchInterval = TimeSpan.FromSeconds(1);
@@ -232,6 +232,12 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     /// <summary>A reservation this batch moved: its account, the hold it still had, and its reference.</summary>
     private readonly record struct Moved(string AccountId, long Held, string? Reference);
 
+    /// <summary>Whether the writer keeps a connection now (for tests).</summary>
+    internal bool HoldsConnection => _held.IsHolding;
+
     /// <summary>Gives back the connection kept between groups.</summary>
     public ValueTask DisposeAsync() => _held.DisposeAsync();
+
+    /// <inheritdoc cref="DisposeAsync"/>
+    public void Dispose() => _held.Dispose();
 }
