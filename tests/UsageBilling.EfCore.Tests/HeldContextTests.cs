@@ -48,14 +48,24 @@ public abstract class HeldContextTests(BillingTestDatabase database)
             $"SELECT COUNT(*) FROM {transaction.Schema.Balances.Name} WHERE {transaction.Schema.Balances["AccountId"]} = @a", account, ct), System.Globalization.CultureInfo.InvariantCulture), default));
     }
 
-    [SkippableFact]
-    public async Task Disposing_gives_the_held_connection_back_and_holds_nothing_after()
+    [SkippableTheory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Disposing_gives_the_held_connection_back_and_holds_nothing_after(bool disposeAsync)
     {
         var held = new HeldContext<UsageBillingDbContext>();
         var connection = await ConnectionOfWriteAsync(held);
         Assert.True(held.IsHolding);
 
-        await held.DisposeAsync();
+        if (disposeAsync)
+        {
+            await held.DisposeAsync();
+        }
+        else
+        {
+            held.Dispose();
+        }
+
         Assert.False(held.IsHolding);
         Assert.Equal(ConnectionState.Closed, connection.State);
 
@@ -133,20 +143,46 @@ public sealed class PostgresHeldContextTests(PostgresTestDatabase database) : He
         var pid = await BackendOfWriteAsync(held);
         Assert.Equal(pid, await BackendOfWriteAsync(held));
 
-        await using (var admin = new NpgsqlConnection(database.ConnectionString))
-        {
-            await admin.OpenAsync();
-            await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", admin);
-            terminate.Parameters.AddWithValue("pid", pid);
-            Assert.True((bool)(await terminate.ExecuteScalarAsync())!);
-        }
+        await TerminateAsync(pid);
 
         await Assert.ThrowsAnyAsync<Exception>(() => BackendOfWriteAsync(held));
         Assert.False(held.IsHolding);
         Assert.NotEqual(pid, await BackendOfWriteAsync(held));
     }
 
-    private Task<int> BackendOfWriteAsync(HeldContext<UsageBillingDbContext> held) => Database.WriteAsync(async (transaction, ct) =>
+    [SkippableFact]
+    public async Task With_EnableRetryOnFailure_a_held_connection_the_server_closed_costs_no_write()
+    {
+        Skip.If(database.SkipReason is not null, database.SkipReason);
+        var services = new ServiceCollection().AddLogging();
+        services.AddUsageBilling().UseEntityFrameworkCore(ef => ef.UseNpgsql(database.ConnectionString, npgsql => npgsql.EnableRetryOnFailure(3, TimeSpan.FromMilliseconds(50), null)));
+        await using var provider = services.BuildServiceProvider();
+        var billing = provider.GetRequiredService<BillingDatabase<UsageBillingDbContext>>();
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var pid = await BackendOfWriteAsync(billing, held);
+        Assert.Equal(pid, await BackendOfWriteAsync(billing, held));
+
+        await TerminateAsync(pid);
+
+        // The execution strategy runs the write again; its next attempt opens a new connection on the same context.
+        var next = await BackendOfWriteAsync(billing, held);
+        Assert.NotEqual(pid, next);
+        Assert.True(held.IsHolding);
+        Assert.Equal(next, await BackendOfWriteAsync(billing, held));
+    }
+
+    private async Task TerminateAsync(int pid)
+    {
+        await using var admin = new NpgsqlConnection(database.ConnectionString);
+        await admin.OpenAsync();
+        await using var terminate = new NpgsqlCommand("SELECT pg_terminate_backend(@pid)", admin);
+        terminate.Parameters.AddWithValue("pid", pid);
+        Assert.True((bool)(await terminate.ExecuteScalarAsync())!);
+    }
+
+    private Task<int> BackendOfWriteAsync(HeldContext<UsageBillingDbContext> held) => BackendOfWriteAsync(Database, held);
+
+    private static Task<int> BackendOfWriteAsync(BillingDatabase<UsageBillingDbContext> billing, HeldContext<UsageBillingDbContext> held) => billing.WriteAsync(async (transaction, ct) =>
     {
         await using var command = transaction.Command("SELECT pg_backend_pid()");
         return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);

@@ -78,17 +78,18 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
 
                 using (turn)
                 {
-                    if (held is not null && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
-                    {
-                        // Opened by hand, EF Core leaves it open after each transaction, for the next write.
-                        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
                     var strategy = context.Database.CreateExecutionStrategy();
                     var result = await strategy.ExecuteAsync(
                         (write, schema, prepare: held is not null),
                         static async (context, state, cancellationToken) =>
                         {
+                            if (state.prepare && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
+                            {
+                                // Opened by hand, EF Core leaves it open after each transaction, for the next write. Checked
+                                // on every attempt: after a broken connection the execution strategy's retry opens a new one.
+                                await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                            }
+
                             await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
                             return await state.write(new BillingTransaction(context, transaction, state.schema, state.prepare), cancellationToken).ConfigureAwait(false);
                         },

@@ -22,10 +22,9 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable, IDisposable wher
 
     private readonly Timer _idle;
     private Kept? _kept;
-    private long _lastWrite;
     private bool _disposed;
 
-    public HeldContext() => _idle = new Timer(static s => ((HeldContext<TContext>)s!).ReleaseIfIdle(), this, Timeout.Infinite, Timeout.Infinite);
+    public HeldContext() => _idle = new Timer(static s => ((HeldContext<TContext>)s!).ReleaseIdle(), this, Timeout.Infinite, Timeout.Infinite);
 
     /// <summary>Whether a context is held now (for tests).</summary>
     internal bool IsHolding => Volatile.Read(ref _kept) is not null;
@@ -34,66 +33,49 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable, IDisposable wher
     public BillingDatabase<TContext>.ContextLease? Take() => Interlocked.Exchange(ref _kept, null)?.Lease;
 
     /// <summary>
-    /// Keeps <paramref name="lease"/> for the next write, after a write that succeeded. Returns false when another one is
-    /// already held or the holder was disposed: the caller disposes <paramref name="lease"/> itself.
+    /// Keeps <paramref name="lease"/> for the next write, after a write that succeeded, and sets the idle timer to
+    /// <see cref="IdleRelease"/> from now. Returns false when another one is already held or the holder was disposed:
+    /// the caller disposes <paramref name="lease"/> itself.
     /// </summary>
     public bool Return(BillingDatabase<TContext>.ContextLease lease)
     {
-        Volatile.Write(ref _lastWrite, Environment.TickCount64);
         if (Volatile.Read(ref _disposed) || Interlocked.CompareExchange(ref _kept, new Kept(lease), null) is not null)
         {
             return false;
         }
 
-        Arm(IdleRelease);
+        try
+        {
+            _idle.Change(IdleRelease, Timeout.InfiniteTimeSpan);
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed meanwhile: handled below.
+        }
 
         // Disposed meanwhile: the disposal may have looked before this one was kept.
         return !Volatile.Read(ref _disposed) || Take() is null;
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        Volatile.Write(ref _disposed, true);
-        await _idle.DisposeAsync().ConfigureAwait(false);
-        if (Take() is { } lease)
-        {
-            await lease.DisposeAsync().ConfigureAwait(false);
-        }
-    }
+    public ValueTask DisposeAsync() => Close() is { } lease ? lease.DisposeAsync() : default;
 
     /// <summary>The same for a container disposed synchronously (a singleton store must be disposable both ways).</summary>
-    public void Dispose()
+    public void Dispose() => Close()?.Dispose();
+
+    private BillingDatabase<TContext>.ContextLease? Close()
     {
         Volatile.Write(ref _disposed, true);
         _idle.Dispose();
-        Take()?.Dispose();
+        return Take();
     }
 
-    private void ReleaseIfIdle()
+    // The timer fires IdleRelease after the last write (each write sets it again). A write that starts meanwhile finds
+    // the context taken and opens a new one; either way one of them owns it.
+    private void ReleaseIdle()
     {
-        var idleFor = TimeSpan.FromMilliseconds(Environment.TickCount64 - Volatile.Read(ref _lastWrite));
-        if (idleFor < IdleRelease)
-        {
-            // Written since the timer was set: look again when the last write is IdleRelease old.
-            Arm(IdleRelease - idleFor);
-            return;
-        }
-
         if (Take() is { } lease)
         {
             _ = lease.DisposeAsync().AsTask();
-        }
-    }
-
-    private void Arm(TimeSpan due)
-    {
-        try
-        {
-            _idle.Change(due, Timeout.InfiniteTimeSpan);
-        }
-        catch (ObjectDisposedException)
-        {
-            // Disposed meanwhile: the disposal gives back whatever is held.
         }
     }
 
