@@ -95,13 +95,8 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
                         },
                         null,
                         cancellationToken).ConfigureAwait(false);
-                    if (held is not null)
-                    {
-                        // The stores write raw SQL; nothing tracked should outlive a write, even on a kept context.
-                        context.ChangeTracker.Clear();
-                        keep = true;
-                    }
-
+                    // The writers run raw SQL and track no entities, so a kept context carries nothing into the next write.
+                    keep = held is not null;
                     return result;
                 }
             }
