@@ -11,7 +11,10 @@ namespace UsageBilling;
 /// completion is queued, while fewer than <see cref="MaxUnwritten"/> are (<see cref="MayRunAhead"/>). A batch that
 /// fails is retried by <see cref="PendingCompletions"/> until it lands (the callers are answered meanwhile, their
 /// holds keeping the credit), and what a landed completion means — metrics, alerts — runs when it lands. Disposing
-/// (at shutdown, after the server stopped) waits for the completions still queued or being written.
+/// (at shutdown, after the server stopped) waits for the completions still queued or being written. The default store
+/// (<see cref="StoreCallCompletions"/>) writes completion by completion through <see cref="ICreditStore"/>, so a batch
+/// saves it nothing and one writer would only queue each completion behind the others: its completions are written at
+/// once, each by its own caller, concurrently.
 /// </summary>
 internal sealed partial class CallCompletions : IAsyncDisposable
 {
@@ -33,7 +36,7 @@ internal sealed partial class CallCompletions : IAsyncDisposable
     private readonly TimeProvider _timeProvider;
     private readonly ILogger<CallCompletions> _logger;
     private readonly UsageBillingMetrics? _metrics;
-    private readonly GroupWriter<Queued> _writer;
+    private readonly GroupWriter<Queued>? _writer;
     private int _unwritten;
     private TaskCompletionSource? _drained;
 
@@ -44,7 +47,7 @@ internal sealed partial class CallCompletions : IAsyncDisposable
         _pending = pending;
         _timeProvider = timeProvider;
         _logger = logger;
-        _writer = new GroupWriter<Queued>(MaxBatch, WriteAsync);
+        _writer = store is StoreCallCompletions ? null : new GroupWriter<Queued>(MaxBatch, WriteAsync);
     }
 
     /// <summary>
@@ -56,7 +59,16 @@ internal sealed partial class CallCompletions : IAsyncDisposable
     {
         var queued = new Queued(completion, landed, new TaskCompletionSource<CompletionResult?>(TaskCreationOptions.RunContinuationsAsynchronously));
         Interlocked.Increment(ref _unwritten);
-        _writer.Enqueue(queued);
+        if (_writer is null)
+        {
+            // Written now, on this caller's stack until the store first waits; WriteAsync answers it and never throws.
+            _ = WriteAsync([queued]);
+        }
+        else
+        {
+            _writer.Enqueue(queued);
+        }
+
         return queued.Done.Task;
     }
 

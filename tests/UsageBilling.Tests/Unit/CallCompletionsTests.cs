@@ -4,6 +4,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging.Testing;
+using NSubstitute;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -52,6 +53,37 @@ public sealed class CallCompletionsTests : IAsyncLifetime
         Assert.True(store.LargestBatch <= CallCompletions.MaxBatch);
         Assert.Equal(300, landed.Count);
         Assert.All(landed.Values, n => Assert.Equal(1, n));
+    }
+
+    [Fact]
+    public async Task The_default_store_writes_each_completion_at_once_not_behind_one_that_is_still_being_written()
+    {
+        // The default store settles completion by completion through the credit store; here the first settle hangs.
+        var firstSettle = new TaskCompletionSource<SettleResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var credits = Substitute.For<ICreditStore>();
+#pragma warning disable CA2012 // NSubstitute's set-up call: the ValueTask it returns is only configured, never awaited.
+        credits.SettleAsync(Arg.Any<string>(), Arg.Any<Money>(), Arg.Any<DateTimeOffset>(), Arg.Any<CancellationToken>())
+            .Returns(call => call.ArgAt<string>(0) == "res_first"
+                ? new ValueTask<SettleResult>(firstSettle.Task)
+                : ValueTask.FromResult(new SettleResult(SettleStatus.Settled, null)));
+#pragma warning restore CA2012
+        var metrics = new UsageBillingMetrics(_services.GetRequiredService<IMeterFactory>());
+        var usageLog = new UsageLogQueue(Microsoft.Extensions.Options.Options.Create(new UsageBillingOptions()), Substitute.For<IUsageStore>(), metrics,
+            NullLogger<UsageLogQueue>.Instance);
+        var completions = new CallCompletions(new StoreCallCompletions(credits, usageLog), _pending, TimeProvider.System, NullLogger<CallCompletions>.Instance);
+
+        var first = completions.CompleteAsync(new CallCompletion("res_first", Money.FromUnits(1m), null), null);
+        Assert.False(first.IsCompleted);
+
+        // With one writer these would wait for the first; written each by its caller, they are done when queued.
+        var others = Enumerable.Range(0, 10).Select(i => completions.CompleteAsync(new CallCompletion("res_" + i, Money.FromUnits(1m), null), null)).ToArray();
+        Assert.All(others, t => Assert.True(t.IsCompletedSuccessfully, "a completion waited behind the one being written"));
+        Assert.All(others, t => Assert.Equal(CompletionStatus.Completed, Assert.IsType<CompletionResult>(t.Result).Status));
+        Assert.Equal(1, completions.Unwritten);
+
+        firstSettle.SetResult(new SettleResult(SettleStatus.Settled, null));
+        Assert.Equal(CompletionStatus.Completed, (await first.WaitAsync(TimeSpan.FromSeconds(10)))!.Value.Status);
+        Assert.Equal(0, completions.Unwritten);
     }
 
     [Fact]
