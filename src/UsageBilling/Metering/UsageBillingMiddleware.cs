@@ -121,7 +121,12 @@ internal sealed partial class UsageBillingMiddleware
         var options = _options.CurrentValue;
         var body = context.Response.Body;
         var capture = lease.Request.Idempotency is null ? null : new ResponseCapture(body, options.Idempotency.MaxResponseBytes);
-        context.Response.Body = capture ?? body;
+        if (capture is not null)
+        {
+            // Only then: setting Body at all (even to itself) puts a stream adapter in front of the server's own pipe.
+            context.Response.Body = capture;
+        }
+
         var observation = lease.Request.Quote.Llm is { } estimate ? new LlmCallObservation(context, estimate, _llm, _metrics, options) : null;
         ExceptionDispatchInfo? failure = null;
         try
@@ -133,7 +138,11 @@ internal sealed partial class UsageBillingMiddleware
             failure = ExceptionDispatchInfo.Capture(ex);
         }
 
-        context.Response.Body = body;
+        if (capture is not null)
+        {
+            context.Response.Body = body;
+        }
+
         var (result, finished) = observation is not null
             ? await observation.FinishAsync(failure is not null, record, now).ConfigureAwait(false)
             : (new CallResult(lease.Request.Quote.Amount, !options.IsBillableStatusCode(context.Response.StatusCode)), record);

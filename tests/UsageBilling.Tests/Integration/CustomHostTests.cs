@@ -43,6 +43,24 @@ public sealed class CustomHostTests
     }
 
     [Fact]
+    public async Task Without_an_Idempotency_Key_the_endpoint_writes_to_the_servers_response_body_not_through_a_stream_adapter()
+    {
+        await using var app = await StartAsync(app => app.MapGet("/body", (HttpContext context) =>
+            context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpResponseBodyFeature>() is StreamResponseBodyFeature
+                ? "adapter" : "server").RequireApiKey().WithCost(0.1m));
+        var (_, key) = await CreateCustomerAsync(app, 1m);
+        using var client = Client(app, key.Plaintext);
+
+        Assert.Equal("server", await client.GetStringAsync("/body"));
+
+        // With a key the response is captured for replays, through a stream in front of the server's body.
+        using var keyed = new HttpRequestMessage(HttpMethod.Get, "/body");
+        keyed.Headers.Add("Idempotency-Key", "body-1");
+        using var response = await client.SendAsync(keyed);
+        Assert.Equal("adapter", await response.Content.ReadAsStringAsync());
+    }
+
+    [Fact]
     public async Task When_the_endpoint_throws_the_hold_is_released_and_nothing_is_charged()
     {
         await using var app = await StartAsync(app => app.MapGet("/boom", string () => throw new InvalidOperationException("boom")).RequireApiKey().WithCost(1m));
