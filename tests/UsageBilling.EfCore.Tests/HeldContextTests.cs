@@ -3,6 +3,7 @@ using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.EntityFrameworkCore.Tests;
 
@@ -108,15 +109,8 @@ public abstract class HeldContextTests(BillingTestDatabase database)
     private protected Task<DbConnection> ConnectionOfWriteAsync(HeldContext<UsageBillingDbContext> held)
         => Billing.WriteAsync((transaction, _) => Task.FromResult(transaction.Context.Database.GetDbConnection()), default, held).AsTask();
 
-    private protected static async Task WaitUntilAsync(Func<bool> condition, string failure)
-    {
-        var deadline = DateTime.UtcNow + HeldContext<UsageBillingDbContext>.IdleRelease * 20;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, failure);
-            await Task.Delay(50);
-        }
-    }
+    private protected static Task WaitUntilAsync(Func<bool> condition, string failure)
+        => Polling.WaitUntilAsync(condition, HeldContext<UsageBillingDbContext>.IdleRelease * 20, failure);
 
     private static async Task InsertBalanceAsync(BillingTransaction transaction, string account, CancellationToken ct)
     {

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Faults;
 
@@ -172,15 +173,8 @@ public abstract class MeteredCallFaultSpecification
         }
     }
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out waiting for {what}.");
-            await Task.Delay(20);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition, string what)
+        => Polling.WaitUntilAsync(condition, TimeSpan.FromSeconds(30), $"Timed out waiting for {what}.");
 
     private static async Task<Money> LedgerSumAsync(ICreditStore store, string account)
     {

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Integration;
 
@@ -148,17 +149,11 @@ public sealed class ChargeAfterResponseTests
         return (account.Id, client);
     }
 
-    private static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
+    private static Task WaitUntilAsync(Func<bool> condition)
+        => Polling.WaitUntilAsync(condition, TimeSpan.FromSeconds(30), "Timed out waiting for the completions.");
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "Timed out waiting for the completions.");
-            await Task.Delay(10);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition)
+        => Polling.WaitUntilAsync(condition, TimeSpan.FromSeconds(30), "Timed out waiting for the completions.");
 
     /// <summary>Holds every completion batch until <see cref="Open"/>; <see cref="Entered"/> ends when the first batch reached the store.</summary>
     private sealed class CompletionGate

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using UsageBilling.Tests.Faults;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Integration;
 
@@ -90,13 +91,6 @@ public sealed class IngestFaultTests
             """;
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 1000 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
-    }
+    private static Task WaitUntilAsync(Func<bool> condition)
+        => Polling.WaitUntilAsync(condition, TimeSpan.FromSeconds(10), "The condition did not come true within 10 s.");
 }

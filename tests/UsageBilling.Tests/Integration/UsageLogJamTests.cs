@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Integration;
 
@@ -244,17 +245,9 @@ public sealed class UsageLogJamTests
         return records;
     }
 
-    private static Task WaitUntilAsync(Func<bool> condition) => WaitUntilAsync(() => Task.FromResult(condition()));
+    private static Task WaitUntilAsync(Func<bool> condition) => Polling.WaitUntilAsync(condition, HangGuard, "The condition did not come true.");
 
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow + HangGuard;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "The condition did not come true.");
-            await Task.Delay(10);
-        }
-    }
+    private static Task WaitUntilAsync(Func<Task<bool>> condition) => Polling.WaitUntilAsync(condition, HangGuard, "The condition did not come true.");
 
     /// <summary>A usage store that refuses some records (as PostgreSQL refuses a NUL in text), is down, or hangs.</summary>
     private sealed class ScriptedUsageStore : IUsageStore

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -105,13 +106,6 @@ public sealed class GroupWriterTests
         Assert.True(await secondSawGateOpen.Task.WaitAsync(TimeSpan.FromSeconds(30)), "the second batch was written on the first caller's thread");
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
-    }
+    private static Task WaitUntilAsync(Func<bool> condition)
+        => Polling.WaitUntilAsync(condition, TimeSpan.FromSeconds(5), "The condition did not come true within 5 s.");
 }

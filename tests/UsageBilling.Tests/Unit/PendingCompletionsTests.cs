@@ -3,6 +3,7 @@ using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Unit;
 
@@ -236,15 +237,8 @@ public sealed class PendingCompletionsTests
         Assert.True(PendingCompletions.Backoff(1000) >= TimeSpan.FromSeconds(22.5));
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-        {
-            await Task.Delay(10);
-        }
-
-        Assert.True(condition());
-    }
+    private static Task WaitUntilAsync(Func<bool> condition)
+        => Polling.WaitUntilAsync(condition, TimeSpan.FromSeconds(5), "The condition did not come true within 5 s.");
 
     /// <summary>A <see cref="PendingCompletions"/> on a fake clock, with its metrics and logs collected.</summary>
     private sealed class PendingHarness : IAsyncDisposable
