@@ -80,10 +80,10 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
                 {
                     var strategy = context.Database.CreateExecutionStrategy();
                     var result = await strategy.ExecuteAsync(
-                        (write, schema, prepare: held is not null),
+                        (write, schema, held: held is not null),
                         static async (context, state, cancellationToken) =>
                         {
-                            if (state.prepare && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
+                            if (state.held && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
                             {
                                 // Opened by hand, EF Core leaves it open after each transaction, for the next write. Checked
                                 // on every attempt: after a broken connection the execution strategy's retry opens a new one.
@@ -91,7 +91,7 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
                             }
 
                             await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                            return await state.write(new BillingTransaction(context, transaction, state.schema, state.prepare), cancellationToken).ConfigureAwait(false);
+                            return await state.write(new BillingTransaction(context, transaction, state.schema, prepare: state.held), cancellationToken).ConfigureAwait(false);
                         },
                         null,
                         cancellationToken).ConfigureAwait(false);
