@@ -58,14 +58,7 @@ public abstract class HeldContextTests(BillingTestDatabase database)
         var connection = await ConnectionOfWriteAsync(held);
         Assert.True(held.IsHolding);
 
-        if (disposeAsync)
-        {
-            await held.DisposeAsync();
-        }
-        else
-        {
-            held.Dispose();
-        }
+        await DisposeEitherWayAsync(held, disposeAsync);
 
         Assert.False(held.IsHolding);
         Assert.Equal(ConnectionState.Closed, connection.State);
@@ -92,19 +85,24 @@ public abstract class HeldContextTests(BillingTestDatabase database)
         Assert.Equal(CompletionStatus.NotActive, result.Status);
         Assert.True(completions.HoldsConnection);
 
-        if (disposeAsync)
-        {
-            await provider.DisposeAsync();
-        }
-        else
-        {
-            provider.Dispose();
-        }
+        await DisposeEitherWayAsync(provider, disposeAsync);
 
         Assert.False(completions.HoldsConnection);
     }
 
     private protected BillingDatabase<UsageBillingDbContext> Database => Billing;
+
+    private static async Task DisposeEitherWayAsync<T>(T target, bool disposeAsync) where T : IAsyncDisposable, IDisposable
+    {
+        if (disposeAsync)
+        {
+            await target.DisposeAsync();
+        }
+        else
+        {
+            target.Dispose();
+        }
+    }
 
     private protected Task<DbConnection> ConnectionOfWriteAsync(HeldContext<UsageBillingDbContext> held)
         => Billing.WriteAsync((transaction, _) => Task.FromResult(transaction.Context.Database.GetDbConnection()), default, held).AsTask();
