@@ -90,6 +90,18 @@ public abstract class HeldContextTests(BillingTestDatabase database)
         Assert.False(completions.HoldsConnection);
     }
 
+    [SkippableFact]
+    public async Task The_group_writers_share_one_held_context_on_SQLite_and_have_one_each_on_PostgreSQL()
+    {
+        Skip.If(database.SkipReason is not null, database.SkipReason);
+        var admissions = await Billing.GroupWriterContextAsync(GroupWriterRole.Admissions, default);
+        var completions = await Billing.GroupWriterContextAsync(GroupWriterRole.Completions, default);
+        Assert.Same(admissions, await Billing.GroupWriterContextAsync(GroupWriterRole.Admissions, default));
+        Assert.Equal(WritersShareOneContext, ReferenceEquals(admissions, completions));
+    }
+
+    private protected abstract bool WritersShareOneContext { get; }
+
     private protected BillingDatabase<UsageBillingDbContext> Database => Billing;
 
     private static async Task DisposeEitherWayAsync<T>(T target, bool disposeAsync) where T : IAsyncDisposable, IDisposable
@@ -124,10 +136,43 @@ public abstract class HeldContextTests(BillingTestDatabase database)
     }
 }
 
-public sealed class SqliteHeldContextTests(SqliteTestDatabase database) : HeldContextTests(database), IClassFixture<SqliteTestDatabase>;
+public sealed class SqliteHeldContextTests(SqliteTestDatabase database) : HeldContextTests(database), IClassFixture<SqliteTestDatabase>
+{
+    private protected override bool WritersShareOneContext => true;
+
+    [SkippableFact]
+    public async Task Writers_sharing_a_held_context_all_write_on_its_connection_even_when_they_arrive_together()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var first = await ConnectionOfWriteAsync(held);
+
+        // Each write takes its turn at the file's gate before it takes the held context, so none finds it taken: not even
+        // those that arrive while another write is in progress.
+        var connections = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Database.WriteAsync(async (transaction, ct) =>
+        {
+            await Task.Delay(5, ct);
+            return transaction.Context.Database.GetDbConnection();
+        }, default, held).AsTask()));
+        Assert.All(connections, connection => Assert.Same(first, connection));
+    }
+
+    [SkippableFact]
+    public async Task A_held_connection_keeps_temporary_data_in_memory()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var tempStore = await Database.WriteAsync(async (transaction, ct) =>
+        {
+            await using var command = transaction.Command("PRAGMA temp_store");
+            return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+        }, default, held);
+        Assert.Equal(2, tempStore); // MEMORY
+    }
+}
 
 public sealed class PostgresHeldContextTests(PostgresTestDatabase database) : HeldContextTests(database), IClassFixture<PostgresTestDatabase>
 {
+    private protected override bool WritersShareOneContext => false;
+
     [SkippableFact]
     public async Task A_held_connection_the_server_closed_fails_one_write_and_the_next_takes_a_new_one()
     {

@@ -11,6 +11,7 @@ namespace UsageBilling.EntityFrameworkCore;
 /// in one transaction each, taking turns per SQLite file and run again on a busy database, a serialization failure or
 /// a deadlock. The context's execution strategy (for example <c>EnableRetryOnFailure()</c>) wraps every attempt.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The stores that use the group writers' held contexts dispose them (GroupWriterContextAsync says why).")]
 internal sealed partial class BillingDatabase<TContext> where TContext : DbContext
 {
     private const int MaxAttempts = 8;
@@ -18,7 +19,10 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
     private readonly IServiceProvider _services;
     private readonly ILogger _logger;
     private readonly bool _sqliteNormalSync;
+    private readonly HeldContext<TContext> _admissionsWriter = new();
+    private readonly HeldContext<TContext> _completionsWriter = new();
     private BillingSchema? _schema;
+    private SqliteWriteGate? _sqliteGate;
 
     public BillingDatabase(IServiceProvider services, ILogger<BillingDatabase<TContext>> logger)
     {
@@ -32,13 +36,33 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
     {
         await using var lease = await LeaseAsync(cancellationToken).ConfigureAwait(false);
         var context = lease.Context;
-        var schema = _schema ??= BillingSchema.Read(context);
+        var schema = SchemaOf(context);
         var strategy = context.Database.CreateExecutionStrategy();
         return await strategy.ExecuteAsync(
             (read, schema, state),
             static (context, s, _) => s.read((TContext)context, s.schema, s.state),
             null,
             cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The context a group writer keeps between its groups (<see cref="HeldContext{TContext}"/>). On PostgreSQL each
+    /// writer has its own, so that admissions and completions are written at the same time. SQLite has one writer per
+    /// file, so both write on one connection: a commit on another connection makes SQLite drop a connection's whole page
+    /// cache, and two connections taking turns would each read every page they touch again. The store that uses it
+    /// disposes it (both may, on SQLite): a kept context must be given back before the services it was made from are
+    /// disposed, and the container disposes the stores before what they were built on.
+    /// </summary>
+    public async ValueTask<HeldContext<TContext>> GroupWriterContextAsync(GroupWriterRole role, CancellationToken cancellationToken)
+    {
+        var schema = _schema;
+        if (schema is null)
+        {
+            await using var lease = await LeaseAsync(cancellationToken).ConfigureAwait(false);
+            schema = SchemaOf(lease.Context);
+        }
+
+        return role == GroupWriterRole.Completions && schema.Provider != BillingProvider.Sqlite ? _completionsWriter : _admissionsWriter;
     }
 
     /// <summary>
@@ -52,22 +76,49 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
     {
         for (var attempt = 1; ; attempt++)
         {
-            BillingProvider? provider = null;
+            try
+            {
+                return await AttemptAsync(write, held, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (attempt < MaxAttempts && _schema is { } schema && TransientDatabaseErrors.IsRetryable(ex, schema.Provider))
+            {
+                Log.WriteRetried(_logger, attempt, ex);
+                var delay = TimeSpan.FromMilliseconds(Math.Min(1000, 5 * (1 << attempt)) * (0.5 + Random.Shared.NextDouble()));
+                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<T> AttemptAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, HeldContext<TContext>? held, CancellationToken cancellationToken)
+    {
+        // On SQLite the turn comes before the context: the context the group writers share is free once a write has the turn.
+        var turn = _sqliteGate is { } gate ? await gate.EnterAsync(cancellationToken).ConfigureAwait(false) : default;
+        try
+        {
             var lease = held?.Take() ?? await LeaseAsync(cancellationToken).ConfigureAwait(false);
             var keep = false;
             try
             {
                 var context = lease.Context;
-                var schema = _schema ??= BillingSchema.Read(context);
-                provider = schema.Provider;
-                SqliteWriteGate.Turn turn = default;
+                var schema = SchemaOf(context);
                 if (schema.Provider == BillingProvider.Sqlite)
                 {
-                    var gate = SqliteWriteGate.For(context.Database.GetDbConnection());
-                    turn = await gate.EnterAsync(cancellationToken).ConfigureAwait(false);
-                    if (!gate.Prepared)
+                    if (!turn.Taken)
                     {
-                        await UseWriteAheadLogAsync(context, gate, cancellationToken).ConfigureAwait(false);
+                        // The first write: the gate was not known before the schema.
+                        turn = await _sqliteGate!.EnterAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (held is not null && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
+                    {
+                        // A group writer's connection, opened here to be kept.
+                        await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                        await UseMemoryForTemporaryDataAsync(context, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    if (!_sqliteGate!.Prepared)
+                    {
+                        await UseWriteAheadLogAsync(context, _sqliteGate, cancellationToken).ConfigureAwait(false);
                     }
 
                     if (_sqliteNormalSync)
@@ -76,45 +127,59 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
                     }
                 }
 
-                using (turn)
-                {
-                    var strategy = context.Database.CreateExecutionStrategy();
-                    var result = await strategy.ExecuteAsync(
-                        (write, schema, held: held is not null),
-                        static async (context, state, cancellationToken) =>
+                var strategy = context.Database.CreateExecutionStrategy();
+                var result = await strategy.ExecuteAsync(
+                    (write, schema, held: held is not null),
+                    static async (context, state, cancellationToken) =>
+                    {
+                        if (state.held && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
                         {
-                            if (state.held && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
-                            {
-                                // Opened by hand, EF Core leaves it open after each transaction, for the next write. Checked
-                                // on every attempt: after a broken connection the execution strategy's retry opens a new one.
-                                await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-                            }
+                            // Opened by hand, EF Core leaves it open after each transaction, for the next write. Checked
+                            // on every attempt: after a broken connection the execution strategy's retry opens a new one.
+                            await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                        }
 
-                            await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-                            return await state.write(new BillingTransaction(context, transaction, state.schema, prepare: state.held), cancellationToken).ConfigureAwait(false);
-                        },
-                        null,
-                        cancellationToken).ConfigureAwait(false);
-                    // The writers run raw SQL and track no entities, so a kept context carries nothing into the next write.
-                    keep = held is not null;
-                    return result;
-                }
-            }
-            catch (Exception ex) when (attempt < MaxAttempts && provider is { } p && TransientDatabaseErrors.IsRetryable(ex, p))
-            {
-                Log.WriteRetried(_logger, attempt, ex);
-                var delay = TimeSpan.FromMilliseconds(Math.Min(1000, 5 * (1 << attempt)) * (0.5 + Random.Shared.NextDouble()));
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                        await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+                        return await state.write(new BillingTransaction(context, transaction, state.schema, prepare: state.held), cancellationToken).ConfigureAwait(false);
+                    },
+                    null,
+                    cancellationToken).ConfigureAwait(false);
+
+                // The writers run raw SQL and track no entities, so a kept context carries nothing into the next write.
+                keep = held is not null;
+                return result;
             }
             finally
             {
-                // A failed write gives its context back: its connection may be broken, and the next write takes a new one.
+                // Given back before the turn, so that the next writer finds it. A failed write gives its context back:
+                // its connection may be broken, and the next write takes a new one.
                 if (!keep || !held!.Return(lease))
                 {
                     await lease.DisposeAsync().ConfigureAwait(false);
                 }
             }
         }
+        finally
+        {
+            turn.Dispose();
+        }
+    }
+
+    /// <summary>The schema, read from the first context; on SQLite also the file's write gate.</summary>
+    private BillingSchema SchemaOf(DbContext context)
+    {
+        if (_schema is { } known)
+        {
+            return known;
+        }
+
+        var schema = BillingSchema.Read(context);
+        if (schema.Provider == BillingProvider.Sqlite)
+        {
+            _sqliteGate ??= SqliteWriteGate.For(context.Database.GetDbConnection());
+        }
+
+        return _schema = schema;
     }
 
     /// <summary>A new context, and the scope it came from when there is no context factory.</summary>
@@ -161,6 +226,16 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
             Log.JournalModeFailed(_logger, ex);
             gate.MarkPrepared();
         }
+    }
+
+    // Temporary tables, indexes and statement journals in memory instead of files created and deleted on the way (a
+    // group's statements needed one every few transactions). A setting of the connection, made when a group writer opens it
+    // (its connection is the one that writes nearly everything; other writes take pooled connections as they are).
+    private static async Task UseMemoryForTemporaryDataAsync(DbContext context, CancellationToken cancellationToken)
+    {
+        await using var command = context.Database.GetDbConnection().CreateCommand();
+        command.CommandText = "PRAGMA temp_store=MEMORY;";
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
     }
 
     // A setting of the connection, not of the file: set on every write, since a pooled connection may be a new one.

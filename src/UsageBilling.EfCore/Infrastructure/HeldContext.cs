@@ -82,3 +82,13 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable, IDisposable wher
     /// <summary>A box, so that the lease (a struct) can be exchanged atomically.</summary>
     private sealed record Kept(BillingDatabase<TContext>.ContextLease Lease);
 }
+
+/// <summary>The group writers that keep a context between their groups (<see cref="BillingDatabase{TContext}.GroupWriterContextAsync"/>).</summary>
+internal enum GroupWriterRole
+{
+    /// <summary>The admission of metered calls (<see cref="EfCoreCallAdmissionStore{TContext}"/>).</summary>
+    Admissions,
+
+    /// <summary>The completion of metered calls (<see cref="EfCoreCallCompletionStore{TContext}"/>).</summary>
+    Completions,
+}

@@ -43,6 +43,9 @@ internal sealed class SqliteWriteGate
     /// <summary>Holds the gate until disposed.</summary>
     internal readonly struct Turn(SemaphoreSlim semaphore) : IDisposable
     {
+        /// <summary>Whether this is a turn taken (not the default value).</summary>
+        public bool Taken => semaphore is not null;
+
         public void Dispose() => semaphore?.Release();
     }
 }

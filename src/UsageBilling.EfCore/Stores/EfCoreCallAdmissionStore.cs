@@ -18,8 +18,9 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore, 
 {
     private readonly BillingDatabase<TContext> _database;
 
-    // One group is written at a time: its writer keeps a connection between groups.
-    private readonly HeldContext<TContext> _held = new();
+    // One group is written at a time: its writer keeps a connection between groups (made by the database, which shares
+    // it between both group writers on SQLite; disposed here).
+    private HeldContext<TContext>? _held;
     private readonly EfCoreRateLimitCounterStore<TContext> _counters;
     private CreditStatements? _statements;
     private GroupStatements? _group;
@@ -38,8 +39,10 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore, 
             return [];
         }
 
+        var writer = _held ??= await _database.GroupWriterContextAsync(GroupWriterRole.Admissions, cancellationToken).ConfigureAwait(false);
+
         // A new group for every attempt: the write may run again after a transient failure.
-        var results = await _database.WriteAsync((transaction, ct) => AdmitAsync(transaction, new AdmissionGroup(calls), ct), cancellationToken, _held).ConfigureAwait(false);
+        var results = await _database.WriteAsync((transaction, ct) => AdmitAsync(transaction, new AdmissionGroup(calls), ct), cancellationToken, writer).ConfigureAwait(false);
         if (calls.Any(static c => c.Increments.Count > 0))
         {
             _counters.ScheduleCleanup();
@@ -120,9 +123,9 @@ internal sealed class EfCoreCallAdmissionStore<TContext> : ICallAdmissionStore, 
         return results;
     }
 
-    /// <summary>Gives back the connection kept between groups.</summary>
-    public ValueTask DisposeAsync() => _held.DisposeAsync();
+    /// <summary>Gives back the connection kept between groups (on SQLite the other group writer's too: they share it).</summary>
+    public ValueTask DisposeAsync() => _held?.DisposeAsync() ?? default;
 
     /// <inheritdoc cref="DisposeAsync"/>
-    public void Dispose() => _held.Dispose();
+    public void Dispose() => _held?.Dispose();
 }

@@ -19,8 +19,9 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
 
     private readonly BillingDatabase<TContext> _database;
 
-    // One group is written at a time: its writer keeps a connection between groups.
-    private readonly HeldContext<TContext> _held = new();
+    // One group is written at a time: its writer keeps a connection between groups (made by the database, which shares
+    // it between both group writers on SQLite; disposed here).
+    private HeldContext<TContext>? _held;
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _lastTouched = new(StringComparer.Ordinal);
     private CreditStatements? _statements;
     private GroupStatements? _group;
@@ -36,7 +37,8 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             return [];
         }
 
-        return await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, completions, now, ct), cancellationToken, _held).ConfigureAwait(false);
+        var writer = _held ??= await _database.GroupWriterContextAsync(GroupWriterRole.Completions, cancellationToken).ConfigureAwait(false);
+        return await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, completions, now, ct), cancellationToken, writer).ConfigureAwait(false);
     }
 
     private async Task<IReadOnlyList<CompletionResult>> WriteOnceAsync(BillingTransaction transaction, IReadOnlyList<CallCompletion> completions, DateTimeOffset now,
@@ -233,11 +235,11 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private readonly record struct Moved(string AccountId, long Held, string? Reference);
 
     /// <summary>Whether the writer keeps a connection now (for tests).</summary>
-    internal bool HoldsConnection => _held.IsHolding;
+    internal bool HoldsConnection => _held?.IsHolding == true;
 
-    /// <summary>Gives back the connection kept between groups.</summary>
-    public ValueTask DisposeAsync() => _held.DisposeAsync();
+    /// <summary>Gives back the connection kept between groups (on SQLite the other group writer's too: they share it).</summary>
+    public ValueTask DisposeAsync() => _held?.DisposeAsync() ?? default;
 
     /// <inheritdoc cref="DisposeAsync"/>
-    public void Dispose() => _held.Dispose();
+    public void Dispose() => _held?.Dispose();
 }

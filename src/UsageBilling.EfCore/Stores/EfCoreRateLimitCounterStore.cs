@@ -227,7 +227,7 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
         });
     }
 
-    // The rows are in key order, and unnest and json_each yield them in that order: rows are locked in key order.
+    // The rows are in key order, and unnest and jsonb_each yield them in that order: rows are locked in key order.
     // PostgreSQL returns each row's position in the arrays (a number, not the key's text to read back); SQLite, which
     // has no data-modifying WITH, the key. The WHERE keeps SQLite from reading the upsert's ON CONFLICT as a join's.
     private static string UpsertSql(BillingTable t, bool arrays) => arrays
