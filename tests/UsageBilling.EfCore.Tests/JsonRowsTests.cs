@@ -4,7 +4,7 @@ using Microsoft.Data.Sqlite;
 namespace UsageBilling.EntityFrameworkCore.Tests;
 
 /// <summary>
-/// A group's rows travel to SQLite as one JSON array (<see cref="JsonRows"/>) and come back out of <c>json_each</c>:
+/// A group's rows travel to SQLite as one JSON array (<see cref="JsonRows"/>) and come back out of <c>jsonb_each</c>:
 /// every value must come back exactly as it went in, whatever its characters or size.
 /// </summary>
 public sealed class JsonRowsTests
