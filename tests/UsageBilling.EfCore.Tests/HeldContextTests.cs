@@ -157,6 +157,48 @@ public sealed class SqliteHeldContextTests(SqliteTestDatabase database) : HeldCo
     }
 
     [SkippableFact]
+    public async Task A_held_connection_runs_a_statement_again_from_its_kept_command_bound_to_the_new_values()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var read = new List<long>();
+        var connections = new List<DbConnection>();
+        foreach (var value in new long[] { 1, 2, 3 })
+        {
+            connections.Add(await Database.WriteAsync(async (transaction, ct) =>
+            {
+                var batch = new StatementBatch(transaction);
+                foreach (var sql in (string[])["SELECT @v", "SELECT @v + 10"])
+                {
+                    batch.Add(sql, async (reader, c) =>
+                    {
+                        while (await reader.ReadAsync(c))
+                        {
+                            read.Add(reader.GetInt64(0));
+                        }
+                    }).With("@v", value);
+                }
+
+                await batch.ExecuteAsync(ct);
+                return transaction.Context.Database.GetDbConnection();
+            }, default, held));
+        }
+
+        Assert.Equal([1, 11, 2, 12, 3, 13], read);
+        Assert.Single(connections.Distinct());
+        Assert.Equal(2, StatementBatch.KeptCommandCount(connections[0]));
+
+        // A write on a pooled connection keeps nothing.
+        var pooled = await Database.WriteAsync(async (transaction, ct) =>
+        {
+            var batch = new StatementBatch(transaction);
+            batch.Add("SELECT 1");
+            await batch.ExecuteAsync(ct);
+            return transaction.Context.Database.GetDbConnection();
+        }, default);
+        Assert.Equal(0, StatementBatch.KeptCommandCount(pooled));
+    }
+
+    [SkippableFact]
     public async Task A_held_connection_keeps_temporary_data_in_memory()
     {
         await using var held = new HeldContext<UsageBillingDbContext>();

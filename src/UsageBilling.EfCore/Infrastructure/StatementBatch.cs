@@ -47,15 +47,33 @@ internal sealed class StatementBatch
         {
             foreach (var statement in _statements)
             {
-                await using var command = _transaction.Command(statement.Sql);
-                command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
-                if (Prepared)
+                // On a held SQLite connection a statement's command is kept with its compiled statement, and only bound again.
+                var kept = _transaction.Prepare && _transaction.Provider == BillingProvider.Sqlite ? KeptCommand(connection, statement.Sql) : null;
+                var command = kept ?? _transaction.Command(statement.Sql);
+                try
                 {
-                    await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
-                }
+                    if (kept is not null)
+                    {
+                        kept.Transaction = dbTransaction;
+                        kept.Parameters.Clear();
+                    }
 
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                await ReadAsync(statement, reader, cancellationToken).ConfigureAwait(false);
+                    command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
+                    if (Prepared)
+                    {
+                        await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await ReadAsync(statement, reader, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    if (kept is null)
+                    {
+                        await command.DisposeAsync().ConfigureAwait(false);
+                    }
+                }
             }
 
             return;
@@ -93,6 +111,28 @@ internal sealed class StatementBatch
             await ReadAsync(_statements[i], results, cancellationToken).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// The command kept for <paramref name="sql"/> on <paramref name="connection"/>, made on first use. SQLite compiles a
+    /// command's text when it first runs and keeps the compiled statement while the command and its connection live, so
+    /// a held connection's group writes parse each of their statements once. Kept as long as the connection object.
+    /// </summary>
+    private DbCommand KeptCommand(DbConnection connection, string sql)
+    {
+        var commands = KeptCommands.GetValue(connection, static _ => new Dictionary<string, DbCommand>(StringComparer.Ordinal));
+        if (!commands.TryGetValue(sql, out var command))
+        {
+            command = _transaction.Command(sql);
+            commands[sql] = command;
+        }
+
+        return command;
+    }
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> KeptCommands = new();
+
+    /// <summary>How many commands are kept for <paramref name="connection"/> (for tests).</summary>
+    internal static int KeptCommandCount(DbConnection connection) => KeptCommands.TryGetValue(connection, out var commands) ? commands.Count : 0;
 
     /// <summary>
     /// Adds the statement's parameters to <paramref name="parameters"/> and returns the SQL to send: on PostgreSQL
