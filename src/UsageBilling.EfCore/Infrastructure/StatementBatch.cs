@@ -13,6 +13,9 @@ namespace UsageBilling.EntityFrameworkCore;
 /// </summary>
 internal sealed class StatementBatch
 {
+    // The commands kept on held SQLite connections, by statement text (KeptCommand).
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> KeptCommands = new();
+
     private readonly BillingTransaction _transaction;
     private readonly List<Statement> _statements = [];
 
@@ -128,8 +131,6 @@ internal sealed class StatementBatch
 
         return command;
     }
-
-    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<DbConnection, Dictionary<string, DbCommand>> KeptCommands = new();
 
     /// <summary>How many commands are kept for <paramref name="connection"/> (for tests).</summary>
     internal static int KeptCommandCount(DbConnection connection) => KeptCommands.TryGetValue(connection, out var commands) ? commands.Count : 0;
