@@ -23,7 +23,8 @@ internal sealed class StatementBatch
 
     public BillingSchema Schema => _transaction.Schema;
 
-    // SQLite prepares every command it runs anyway; a prepared statement outlives its command only on PostgreSQL.
+    // SQLite compiles every command when it first runs, for as long as the command lives (held connections keep theirs:
+    // KeptCommand); only on PostgreSQL does a prepared statement outlive its command.
     private bool Prepared => _transaction.Prepare && _transaction.Provider == BillingProvider.PostgreSql;
 
     /// <summary>
