@@ -27,6 +27,9 @@ internal sealed class StatementBatch
     // KeptCommand); only on PostgreSQL does a prepared statement outlive its command.
     private bool Prepared => _transaction.Prepare && _transaction.Provider == BillingProvider.PostgreSql;
 
+    // Whether statements run from the held SQLite connection's kept commands (KeptCommand).
+    private bool KeepsCommands => _transaction.Prepare && _transaction.Provider == BillingProvider.Sqlite;
+
     /// <summary>
     /// Adds a statement; <paramref name="read"/> reads its rows (null: they are skipped); <paramref name="parameters"/>:
     /// how many parameters it will have, when known (a multi-row statement's list is then made once at its size).
@@ -52,32 +55,17 @@ internal sealed class StatementBatch
             foreach (var statement in _statements)
             {
                 // On a held SQLite connection a statement's command is kept with its compiled statement, and only bound again.
-                var kept = _transaction.Prepare && _transaction.Provider == BillingProvider.Sqlite ? KeptCommand(connection, statement.Sql) : null;
-                var command = kept ?? _transaction.Command(statement.Sql);
-                try
+                var kept = KeepsCommands ? KeptCommand(dbTransaction, statement.Sql) : null;
+                await using var made = kept is null ? _transaction.Command(statement.Sql) : null;
+                var command = kept ?? made!;
+                command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
+                if (Prepared)
                 {
-                    if (kept is not null)
-                    {
-                        kept.Transaction = dbTransaction;
-                        kept.Parameters.Clear();
-                    }
-
-                    command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);
-                    if (Prepared)
-                    {
-                        await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
-                    }
-
-                    await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                    await ReadAsync(statement, reader, cancellationToken).ConfigureAwait(false);
+                    await command.PrepareAsync(cancellationToken).ConfigureAwait(false);
                 }
-                finally
-                {
-                    if (kept is null)
-                    {
-                        await command.DisposeAsync().ConfigureAwait(false);
-                    }
-                }
+
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await ReadAsync(statement, reader, cancellationToken).ConfigureAwait(false);
             }
 
             return;
@@ -117,14 +105,20 @@ internal sealed class StatementBatch
     }
 
     /// <summary>
-    /// The command kept for <paramref name="sql"/> on <paramref name="connection"/>, made on first use. SQLite compiles a
-    /// command's text when it first runs and keeps the compiled statement while the command and its connection live, so
-    /// a held connection's group writes parse each of their statements once. Kept as long as the connection object.
+    /// The command kept for <paramref name="sql"/> on the connection of <paramref name="transaction"/>, made on first use,
+    /// enlisted in <paramref name="transaction"/> and without parameters, ready to be bound. SQLite compiles a command's
+    /// text when it first runs and keeps the compiled statement while the command and its connection live, so a held
+    /// connection's group writes parse each of their statements once. Kept as long as the connection object.
     /// </summary>
-    private DbCommand KeptCommand(DbConnection connection, string sql)
+    private DbCommand KeptCommand(DbTransaction transaction, string sql)
     {
-        var commands = KeptCommands.GetValue(connection, static _ => new Dictionary<string, DbCommand>(StringComparer.Ordinal));
-        if (!commands.TryGetValue(sql, out var command))
+        var commands = KeptCommands.GetValue(transaction.Connection!, static _ => new Dictionary<string, DbCommand>(StringComparer.Ordinal));
+        if (commands.TryGetValue(sql, out var command))
+        {
+            command.Transaction = transaction;
+            command.Parameters.Clear();
+        }
+        else
         {
             command = _transaction.Command(sql);
             commands[sql] = command;
