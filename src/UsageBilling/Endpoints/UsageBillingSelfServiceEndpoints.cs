@@ -72,7 +72,7 @@ public static class UsageBillingSelfServiceEndpoints
         var windowStatus = windows.Select((w, i) => new LimitStatusResponse(w.Policy, w.Limit, values[i], Math.Max(0, w.Limit - values[i]), w.ResetAt)).ToList();
         var budgetStatus = budgets.Select((b, i) =>
         {
-            var spent = new Money(values[windows.Count + i]);
+            var spent = new Money(values[windows.Length + i]);
             return new BudgetStatusResponse(b.Name, b.Cap, spent, Money.Max(Money.Zero, b.Cap - spent), b.ResetAt);
         }).ToList();
         return TypedResults.Ok(new SelfLimitsResponse(caller.Key.Id, caller.Account.Plan, limits, windowStatus, budgetStatus));

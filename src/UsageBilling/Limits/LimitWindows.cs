@@ -86,11 +86,40 @@ internal sealed class LimitDecision
 /// </summary>
 internal static class LimitWindows
 {
-    /// <summary>The counter increments of <paramref name="windows"/>, in the same order.</summary>
-    internal static CounterIncrement[] Increments(List<Window> windows)
+    private const int CallWindowSlots = 1024;
+
+    private static readonly CallWindows?[] Kept = new CallWindows?[CallWindowSlots];
+
+    /// <summary>
+    /// The windows a call of <paramref name="keyId"/> counts in at <paramref name="now"/>, and their increments. Every
+    /// call of a key in one second counts in the same request windows, so those are made once per key and second and
+    /// kept in a small fixed table (the most recent per slot, compared in full before use; shared, so never changed by
+    /// their users). A call that counts tokens has its own token window and gets its own.
+    /// </summary>
+    internal static CallWindows ForCall(string keyId, RequestLimits limits, DateTimeOffset now, long tokens)
     {
-        var increments = new CounterIncrement[windows.Count];
-        for (var i = 0; i < windows.Count; i++)
+        if (tokens > 0 && limits.TokensPerMinute is not null)
+        {
+            return new CallWindows(keyId, limits, now.ToUnixTimeSeconds(), Windows(keyId, limits, now, tokens));
+        }
+
+        var second = now.ToUnixTimeSeconds();
+        var slot = (int)((uint)HashCode.Combine(keyId, second) % CallWindowSlots);
+        if (Volatile.Read(ref Kept[slot]) is { } kept && kept.Matches(keyId, limits, second))
+        {
+            return kept;
+        }
+
+        var made = new CallWindows(keyId, limits, second, Windows(keyId, limits, now));
+        Volatile.Write(ref Kept[slot], made);
+        return made;
+    }
+
+    /// <summary>The counter increments of <paramref name="windows"/>, in the same order.</summary>
+    internal static CounterIncrement[] Increments(Window[] windows)
+    {
+        var increments = new CounterIncrement[windows.Length];
+        for (var i = 0; i < windows.Length; i++)
         {
             increments[i] = new CounterIncrement(windows[i].CounterKey, windows[i].Delta, windows[i].ResetAt);
         }
@@ -99,11 +128,11 @@ internal static class LimitWindows
     }
 
     /// <summary>The limits as they stand after the counters of <paramref name="windows"/> became <paramref name="values"/> (the first ones, in order).</summary>
-    internal static LimitDecision Evaluate(List<Window> windows, IReadOnlyList<CounterIncrement> increments, IReadOnlyList<long> values)
+    internal static LimitDecision Evaluate(Window[] windows, IReadOnlyList<CounterIncrement> increments, IReadOnlyList<long> values)
     {
-        var states = new LimitState[windows.Count];
+        var states = new LimitState[windows.Length];
         LimitState? exceeded = null;
-        for (var i = 0; i < windows.Count; i++)
+        for (var i = 0; i < windows.Length; i++)
         {
             var window = windows[i];
             states[i] = new LimitState(window.Policy, window.Limit, values[i], window.Seconds, window.ResetAt, window.Delta, window.IsTokens);
@@ -117,7 +146,7 @@ internal static class LimitWindows
     }
 
     /// <summary>Every window the request counts in: the request windows, then the token window when <paramref name="tokens"/> is positive and limited.</summary>
-    internal static List<Window> Windows(string keyId, RequestLimits limits, DateTimeOffset now, long tokens = 0)
+    internal static Window[] Windows(string keyId, RequestLimits limits, DateTimeOffset now, long tokens = 0)
     {
         var windows = new List<Window>(6);
         var unixSeconds = now.ToUnixTimeSeconds();
@@ -133,10 +162,10 @@ internal static class LimitWindows
         if (tokens > 0 && limits.TokensPerMinute is { } tokenLimit)
         {
             var minute = unixSeconds / 60;
-            windows.Add(new Window("tokens-minute", $"{keyId}:tm:{minute}", tokenLimit, 60, DateTimeOffset.FromUnixTimeSeconds((minute + 1) * 60), tokens, IsTokens: true));
+            windows.Add(new Window("tokens-minute", WindowCounterKeys.Get(keyId, "tm", minute), tokenLimit, 60, DateTimeOffset.FromUnixTimeSeconds((minute + 1) * 60), tokens, IsTokens: true));
         }
 
-        return windows;
+        return [.. windows];
     }
 
     /// <summary>The key's UTC calendar-month quota window (its counter exists whether or not the key has a quota).</summary>
@@ -145,7 +174,8 @@ internal static class LimitWindows
         var utc = now.UtcDateTime;
         var start = new DateTimeOffset(utc.Year, utc.Month, 1, 0, 0, 0, TimeSpan.Zero);
         var end = start.AddMonths(1);
-        return new Window("month", $"{keyId}:mo:{utc.Year:D4}{utc.Month:D2}", limit, (long)(end - start).TotalSeconds, end);
+        // The number reads as the year and month (202612): the key as it always was for every four-digit year.
+        return new Window("month", WindowCounterKeys.Get(keyId, "mo", (utc.Year * 100L) + utc.Month), limit, (long)(end - start).TotalSeconds, end);
     }
 
     private static void AddFixed(List<Window> windows, string keyId, string policy, string code, long? limit, long seconds, long unixSeconds)
@@ -156,8 +186,42 @@ internal static class LimitWindows
         }
 
         var number = unixSeconds / seconds;
-        windows.Add(new Window(policy, $"{keyId}:{code}:{number}", value, seconds, DateTimeOffset.FromUnixTimeSeconds((number + 1) * seconds)));
+        windows.Add(new Window(policy, WindowCounterKeys.Get(keyId, code, number), value, seconds, DateTimeOffset.FromUnixTimeSeconds((number + 1) * seconds)));
     }
 
     internal readonly record struct Window(string Policy, string CounterKey, long Limit, long Seconds, DateTimeOffset ResetAt, long Delta = 1, bool IsTokens = false);
+}
+
+/// <summary>The windows a call counts in (<see cref="LimitWindows.ForCall"/>) and their counter increments, in the same order; shared, never changed.</summary>
+internal sealed class CallWindows
+{
+    private readonly string _keyId;
+    private readonly long _second;
+    private readonly long? _perSecond;
+    private readonly long? _perMinute;
+    private readonly long? _perHour;
+    private readonly long? _perDay;
+    private readonly long? _monthly;
+
+    public CallWindows(string keyId, RequestLimits limits, long second, LimitWindows.Window[] windows)
+    {
+        _keyId = keyId;
+        _second = second;
+        _perSecond = limits.RequestsPerSecond;
+        _perMinute = limits.RequestsPerMinute;
+        _perHour = limits.RequestsPerHour;
+        _perDay = limits.RequestsPerDay;
+        _monthly = limits.MonthlyRequests;
+        Windows = windows;
+        Increments = LimitWindows.Increments(windows);
+    }
+
+    public LimitWindows.Window[] Windows { get; }
+
+    public CounterIncrement[] Increments { get; }
+
+    /// <summary>Whether these are the request windows of <paramref name="keyId"/> with <paramref name="limits"/> in <paramref name="second"/>.</summary>
+    public bool Matches(string keyId, RequestLimits limits, long second)
+        => second == _second && limits.RequestsPerSecond == _perSecond && limits.RequestsPerMinute == _perMinute && limits.RequestsPerHour == _perHour
+            && limits.RequestsPerDay == _perDay && limits.MonthlyRequests == _monthly && string.Equals(keyId, _keyId, StringComparison.Ordinal);
 }

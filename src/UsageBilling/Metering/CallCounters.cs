@@ -111,9 +111,9 @@ internal sealed class CallCounters
     /// <summary>What the call adds to its windows and periods, and how to judge the counts; null when it has none.</summary>
     public static CallCountPlan? Plan(IApiKeyFeature caller, RequestLimits limits, long tokens, Money amount, DateTimeOffset now)
     {
-        var windows = LimitWindows.Windows(caller.Key.Id, limits, now, tokens);
+        var windows = LimitWindows.ForCall(caller.Key.Id, limits, now, tokens);
         var periods = BudgetPeriods.Periods(caller.Account, caller.Key, now);
-        return windows.Count == 0 && periods.Count == 0 ? null : new CallCountPlan(windows, periods, amount);
+        return windows.Windows.Length == 0 && periods.Count == 0 ? null : new CallCountPlan(windows, periods, amount);
     }
 
     /// <summary>Applies corrections or give-backs; returns the new values in the same order.</summary>
@@ -125,18 +125,18 @@ internal sealed class CallCounters
 /// <summary>The increments of one call (limit windows first, then budget periods) and how to judge their values.</summary>
 internal sealed class CallCountPlan
 {
-    private readonly List<LimitWindows.Window> _windows;
+    private readonly LimitWindows.Window[] _windows;
     private readonly List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> _periods;
     private readonly CounterIncrement[] _limitIncrements;
     private readonly CounterIncrement[] _budgetIncrements;
     private readonly Money _amount;
 
-    public CallCountPlan(List<LimitWindows.Window> windows, List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
+    public CallCountPlan(CallWindows windows, List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
     {
-        _windows = windows;
+        _windows = windows.Windows;
         _periods = periods;
         _amount = amount;
-        _limitIncrements = LimitWindows.Increments(windows);
+        _limitIncrements = windows.Increments;
         _budgetIncrements = BudgetPeriods.Increments(periods, amount);
         Increments = _budgetIncrements.Length == 0 ? _limitIncrements : [.. _limitIncrements, .. _budgetIncrements];
     }
@@ -151,7 +151,7 @@ internal sealed class CallCountPlan
     /// </summary>
     public bool Allows(IReadOnlyList<long> values)
     {
-        for (var i = 0; i < _windows.Count; i++)
+        for (var i = 0; i < _windows.Length; i++)
         {
             if (values[i] > _windows[i].Limit)
             {
@@ -161,7 +161,7 @@ internal sealed class CallCountPlan
 
         for (var i = 0; i < _periods.Count; i++)
         {
-            if (values[_windows.Count + i] > _periods[i].Cap.Nanos)
+            if (values[_windows.Length + i] > _periods[i].Cap.Nanos)
             {
                 return false;
             }
@@ -174,7 +174,7 @@ internal sealed class CallCountPlan
     public CallCounts Evaluate(IReadOnlyList<long> values)
     {
         var array = values as long[] ?? [.. values];
-        var limitDecision = _windows.Count == 0 ? LimitDecision.Unlimited : LimitWindows.Evaluate(_windows, _limitIncrements, array);
+        var limitDecision = _windows.Length == 0 ? LimitDecision.Unlimited : LimitWindows.Evaluate(_windows, _limitIncrements, array);
         var budgetDecision = _periods.Count == 0 ? BudgetDecision.None
             : BudgetPeriods.Evaluate(_periods, _budgetIncrements, new ArraySegment<long>(array, _limitIncrements.Length, _budgetIncrements.Length), _amount);
         return new CallCounts(limitDecision, budgetDecision, Increments);

@@ -11,6 +11,10 @@ namespace UsageBilling;
 /// </summary>
 internal static class RateLimitHeaders
 {
+    private const int PolicySlots = 256;
+
+    private static readonly PolicyText?[] Policies = new PolicyText?[PolicySlots];
+
     public static void Apply(HttpResponse response, LimitDecision decision, DateTimeOffset now)
     {
         if (decision.States.Count == 0)
@@ -33,25 +37,18 @@ internal static class RateLimitHeaders
             headers["X-RateLimit-Reset-Tokens"] = tokens.ResetAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
         }
 
-        // Built on the stack: only the two header values are allocated.
-        var policy = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
+        // Built on the stack: only the header value is allocated. The policy's text is the same for every call of a
+        // plan (its limits and window lengths), so it is kept rather than formatted for each call.
         var current = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
-        var first = true;
-        foreach (var state in decision.States)
+        var states = decision.States;
+        for (var i = 0; i < states.Count; i++)
         {
-            if (!first)
+            var state = states[i];
+            if (i > 0)
             {
-                policy.AppendLiteral(", ");
                 current.AppendLiteral(", ");
             }
 
-            first = false;
-            policy.AppendLiteral("\"");
-            policy.AppendFormatted(state.Policy);
-            policy.AppendLiteral("\";q=");
-            policy.AppendFormatted(state.Limit);
-            policy.AppendLiteral(";w=");
-            policy.AppendFormatted(state.WindowSeconds);
             current.AppendLiteral("\"");
             current.AppendFormatted(state.Policy);
             current.AppendLiteral("\";r=");
@@ -60,7 +57,7 @@ internal static class RateLimitHeaders
             current.AppendFormatted(SecondsUntil(state.ResetAt, now));
         }
 
-        headers["RateLimit-Policy"] = policy.ToStringAndClear();
+        headers["RateLimit-Policy"] = PolicyOf(states);
         headers["RateLimit"] = current.ToStringAndClear();
 
         if (decision.Exceeded is { } exceeded)
@@ -69,6 +66,76 @@ internal static class RateLimitHeaders
         }
     }
 
+    /// <summary>
+    /// The <c>RateLimit-Policy</c> value of <paramref name="states"/>: from a small fixed table of the texts made last
+    /// (one per slot, compared in full before use), else made now and kept there.
+    /// </summary>
+    internal static string PolicyOf(IReadOnlyList<LimitState> states)
+    {
+        var hash = default(HashCode);
+        for (var i = 0; i < states.Count; i++)
+        {
+            var state = states[i];
+            hash.Add(state.Policy);
+            hash.Add(state.Limit);
+            hash.Add(state.WindowSeconds);
+        }
+
+        var slot = (int)((uint)hash.ToHashCode() % PolicySlots);
+        if (Volatile.Read(ref Policies[slot]) is { } kept && kept.Describes(states))
+        {
+            return kept.Text;
+        }
+
+        var policy = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
+        var windows = new (string Policy, long Limit, long Seconds)[states.Count];
+        for (var i = 0; i < states.Count; i++)
+        {
+            var state = states[i];
+            if (i > 0)
+            {
+                policy.AppendLiteral(", ");
+            }
+
+            policy.AppendLiteral("\"");
+            policy.AppendFormatted(state.Policy);
+            policy.AppendLiteral("\";q=");
+            policy.AppendFormatted(state.Limit);
+            policy.AppendLiteral(";w=");
+            policy.AppendFormatted(state.WindowSeconds);
+            windows[i] = (state.Policy, state.Limit, state.WindowSeconds);
+        }
+
+        var text = policy.ToStringAndClear();
+        Volatile.Write(ref Policies[slot], new PolicyText(windows, text));
+        return text;
+    }
+
     public static long SecondsUntil(DateTimeOffset resetAt, DateTimeOffset now)
         => Math.Max(1, (long)Math.Ceiling((resetAt - now).TotalSeconds));
+
+    /// <summary>A <c>RateLimit-Policy</c> value and the windows it describes.</summary>
+    private sealed class PolicyText((string Policy, long Limit, long Seconds)[] windows, string text)
+    {
+        public string Text { get; } = text;
+
+        public bool Describes(IReadOnlyList<LimitState> states)
+        {
+            if (states.Count != windows.Length)
+            {
+                return false;
+            }
+
+            for (var i = 0; i < windows.Length; i++)
+            {
+                if (windows[i].Limit != states[i].Limit || windows[i].Seconds != states[i].WindowSeconds
+                    || !string.Equals(windows[i].Policy, states[i].Policy, StringComparison.Ordinal))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+    }
 }

@@ -47,10 +47,10 @@ public sealed class CallCountPlanTests
     {
         var windows = windowLimits
             .Select((limit, i) => new LimitWindows.Window($"w{i}", $"key:w{i}", limit, 60, Now.AddMinutes(1)))
-            .ToList();
+            .ToArray();
         var periods = periodCaps
             .Select((cap, i) => ($"p{i}", new Money(cap), $"spend:p{i}", Now.AddDays(1)))
             .ToList();
-        return new CallCountPlan(windows, periods, new Money(1));
+        return new CallCountPlan(new CallWindows("key", new RequestLimits(), Now.ToUnixTimeSeconds(), windows), periods, new Money(1));
     }
 }

@@ -25,7 +25,7 @@ public sealed class LimitWindowTests
         Assert.Equal(new DateTimeOffset(2026, 3, 1, 0, 0, 0, TimeSpan.Zero), windows[4].ResetAt);
         Assert.Equal(28 * 86_400, windows[4].Seconds);
         Assert.Equal("key_1:mo:202602", windows[4].CounterKey);
-        Assert.Equal(windows.Count, windows.Select(w => w.CounterKey).Distinct().Count());
+        Assert.Equal(windows.Length, windows.Select(w => w.CounterKey).Distinct().Count());
     }
 
     [Fact]

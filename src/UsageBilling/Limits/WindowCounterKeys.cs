@@ -1,0 +1,33 @@
+namespace UsageBilling;
+
+/// <summary>
+/// The counter key of a key's limit window, <c>{keyId}:{code}:{number}</c> (for example <c>key_…:m:29450000</c>).
+/// Every call of a key in one window names the same counter, so the text is made once per window and kept in a small
+/// fixed table (the most recent per slot), instead of being formatted again for each of a call's five or six
+/// windows: a metered call then allocates none of them. A slot taken by another key or window is simply formatted
+/// again, so the table never grows and never answers wrong (an entry is compared in full before it is used).
+/// </summary>
+internal static class WindowCounterKeys
+{
+    private const int Slots = 1024;
+
+    private static readonly Entry?[] Table = new Entry?[Slots];
+
+    /// <summary>The counter key of window <paramref name="number"/> of kind <paramref name="code"/> (<c>s</c>, <c>m</c>, <c>h</c>, <c>d</c>, <c>mo</c>, <c>tm</c>) of <paramref name="keyId"/>.</summary>
+    public static string Get(string keyId, string code, long number)
+    {
+        var slot = (int)((uint)HashCode.Combine(keyId, code) % Slots);
+        var entry = Volatile.Read(ref Table[slot]);
+        if (entry is not null && entry.Number == number && string.Equals(entry.Code, code, StringComparison.Ordinal)
+            && string.Equals(entry.KeyId, keyId, StringComparison.Ordinal))
+        {
+            return entry.Text;
+        }
+
+        var text = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{keyId}:{code}:{number}");
+        Volatile.Write(ref Table[slot], new Entry(keyId, code, number, text));
+        return text;
+    }
+
+    private sealed record Entry(string KeyId, string Code, long Number, string Text);
+}

@@ -1,0 +1,89 @@
+namespace UsageBilling.Tests.Unit;
+
+/// <summary>
+/// The texts and windows a metered call would otherwise make again on every call (counter keys, a second's windows, the
+/// <c>RateLimit-Policy</c> value) are kept in small fixed tables: kept ones are reused, and a table never answers
+/// for another key, second, plan or window.
+/// </summary>
+public sealed class KeptCallTextTests
+{
+    private static readonly DateTimeOffset Now = new(2026, 2, 14, 13, 45, 30, TimeSpan.Zero);
+
+    [Fact]
+    public void A_counter_key_is_made_once_per_window_and_reads_as_it_always_did()
+    {
+        var first = WindowCounterKeys.Get("key_kept", "m", 29_450_000);
+
+        Assert.Equal("key_kept:m:29450000", first);
+        Assert.Same(first, WindowCounterKeys.Get("key_kept", "m", 29_450_000));
+        Assert.Equal("key_kept:m:29450001", WindowCounterKeys.Get("key_kept", "m", 29_450_001));
+        Assert.Equal("key_kept:h:29450001", WindowCounterKeys.Get("key_kept", "h", 29_450_001));
+        Assert.Equal("key_other:m:29450001", WindowCounterKeys.Get("key_other", "m", 29_450_001));
+    }
+
+    [Fact]
+    public void Thousands_of_keys_sharing_the_table_each_get_their_own_counter_keys()
+    {
+        // Far more keys than slots: most are evicted and made again, none answered with another key's text.
+        for (var round = 0; round < 2; round++)
+        {
+            for (var i = 0; i < 5000; i++)
+            {
+                Assert.Equal($"key_{i}:s:{i + round}", WindowCounterKeys.Get($"key_{i}", "s", i + round));
+            }
+        }
+    }
+
+    [Fact]
+    public void A_keys_windows_are_shared_within_a_second_and_made_again_for_the_next_second_or_other_limits()
+    {
+        var limits = new RequestLimits { RequestsPerSecond = 5, RequestsPerMinute = 60, MonthlyRequests = 1000 };
+        var first = LimitWindows.ForCall("key_shared", limits, Now, tokens: 0);
+
+        Assert.Same(first, LimitWindows.ForCall("key_shared", limits, Now.AddMilliseconds(400), tokens: 0));
+        Assert.Same(first, LimitWindows.ForCall("key_shared", new RequestLimits { RequestsPerSecond = 5, RequestsPerMinute = 60, MonthlyRequests = 1000 }, Now, 0));
+        Assert.Equal(["second", "minute", "month"], first.Windows.Select(w => w.Policy));
+        Assert.Equal(first.Windows.Select(w => w.CounterKey), first.Increments.Select(i => i.Key));
+
+        var nextSecond = LimitWindows.ForCall("key_shared", limits, Now.AddSeconds(1), tokens: 0);
+        Assert.NotSame(first, nextSecond);
+        Assert.Equal(Now.AddSeconds(2), nextSecond.Windows[0].ResetAt);
+
+        var otherLimits = LimitWindows.ForCall("key_shared", limits with { RequestsPerMinute = 61 }, Now, tokens: 0);
+        Assert.Equal(61, otherLimits.Windows[1].Limit);
+        Assert.Equal(60, LimitWindows.ForCall("key_shared", limits, Now, tokens: 0).Windows[1].Limit);
+
+        Assert.Equal("key_else:s:" + Now.ToUnixTimeSeconds(), LimitWindows.ForCall("key_else", limits, Now, tokens: 0).Windows[0].CounterKey);
+    }
+
+    [Fact]
+    public void A_call_that_counts_tokens_gets_its_own_token_window()
+    {
+        var limits = new RequestLimits { RequestsPerMinute = 60, TokensPerMinute = 10_000 };
+
+        var small = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 10);
+        var large = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 900);
+
+        Assert.Equal(10, small.Increments[^1].Delta);
+        Assert.Equal(900, large.Increments[^1].Delta);
+        Assert.True(large.Windows[^1].IsTokens);
+        Assert.Equal(1, LimitWindows.ForCall("key_tokens", limits, Now, tokens: 0).Increments.Single().Delta);
+    }
+
+    [Fact]
+    public void The_policy_header_is_made_once_per_plan_and_never_given_for_another()
+    {
+        var reset = Now.AddMinutes(1);
+        LimitState[] minuteOf60 = [new("minute", 60, 1, 60, reset)];
+        LimitState[] minuteOf61 = [new("minute", 61, 1, 60, reset)];
+        LimitState[] both = [new("second", 5, 1, 1, Now.AddSeconds(1)), new("minute", 60, 9, 60, reset)];
+
+        var first = RateLimitHeaders.PolicyOf(minuteOf60);
+
+        Assert.Equal("\"minute\";q=60;w=60", first);
+        Assert.Same(first, RateLimitHeaders.PolicyOf([new("minute", 60, 42, 60, reset.AddMinutes(1))]));
+        Assert.Equal("\"minute\";q=61;w=60", RateLimitHeaders.PolicyOf(minuteOf61));
+        Assert.Equal("\"second\";q=5;w=1, \"minute\";q=60;w=60", RateLimitHeaders.PolicyOf(both));
+        Assert.Equal("\"minute\";q=60;w=60", RateLimitHeaders.PolicyOf(minuteOf60));
+    }
+}
