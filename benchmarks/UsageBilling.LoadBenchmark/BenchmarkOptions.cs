@@ -14,7 +14,7 @@ internal sealed record BenchmarkOptions
           --connections  concurrent HTTP connections (and PostgreSQL callers/pool size), default 64
           --kill         end each SQLite and PostgreSQL subject with kill -9 under load (instead of a graceful stop) and
                          count what its database kept: charges in the ledger, their usage records, holds left
-          --subjects     comma-separated, default bare,auth,memory,sqlite,pg64,pghot,pgupdate
+          --subjects     comma-separated, default bare,auth,memory,sqlite,sqlite64,pg64,pghot,pgupdate
                          (bare is always run first when any other is asked for: ratios are to bare in the same run)
         PostgreSQL subjects (pg64, pghot, pgupdate) need USAGEBILLING_POSTGRES; without it they are skipped.
         """;

@@ -7,10 +7,11 @@ internal sealed record Subject(string Name, string Description, SubjectBackend B
     public static readonly Subject AuthOnly = new("auth", "API key authentication only (in-memory stores, no price)", SubjectBackend.InMemory, 1) { Metered = false };
     public static readonly Subject InMemory = new("memory", "full pipeline, in-memory stores", SubjectBackend.InMemory, 1);
     public static readonly Subject Sqlite = new("sqlite", "full pipeline, SQLite (EF Core, temp file)", SubjectBackend.Sqlite, 1);
+    public static readonly Subject Sqlite64 = new("sqlite64", "full pipeline, SQLite, 64 accounts", SubjectBackend.Sqlite, 64);
     public static readonly Subject Postgres64 = new("pg64", "full pipeline, PostgreSQL, 64 accounts", SubjectBackend.Postgres, 64);
     public static readonly Subject PostgresHot = new("pghot", "full pipeline, PostgreSQL, one hot account", SubjectBackend.Postgres, 1);
 
-    public static IReadOnlyList<Subject> All { get; } = [Bare, AuthOnly, InMemory, Sqlite, Postgres64, PostgresHot];
+    public static IReadOnlyList<Subject> All { get; } = [Bare, AuthOnly, InMemory, Sqlite, Sqlite64, Postgres64, PostgresHot];
 
     /// <summary>Whether the endpoint has a price; without one it only requires an API key (what metering adds is the difference).</summary>
     public bool Metered { get; init; } = true;
