@@ -122,14 +122,14 @@ public abstract class HeldContextTests(BillingTestDatabase database)
     private protected static Task WaitUntilAsync(Func<bool> condition, string failure)
         => Polling.WaitUntilAsync(condition, HeldContext<UsageBillingDbContext>.IdleRelease * 20, failure);
 
-    private static async Task InsertBalanceAsync(BillingTransaction transaction, string account, CancellationToken ct)
+    private protected static async Task InsertBalanceAsync(BillingTransaction transaction, string account, CancellationToken ct)
     {
         var b = transaction.Schema.Balances;
         await using var command = transaction.Command($"INSERT INTO {b.Name} ({b["AccountId"]}, {b["Balance"]}, {b["Reserved"]}) VALUES (@a, 5, 0)").With("@a", account);
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    private static async Task<object?> Scalar(BillingTransaction transaction, string sql, string account, CancellationToken ct)
+    private protected static async Task<object?> Scalar(BillingTransaction transaction, string sql, string account, CancellationToken ct)
     {
         await using var command = transaction.Command(sql).With("@a", account);
         return await command.ExecuteScalarAsync(ct);
@@ -197,6 +197,89 @@ public sealed class SqliteHeldContextTests(SqliteTestDatabase database) : HeldCo
         }, default);
         Assert.Equal(0, StatementBatch.KeptCommandCount(pooled));
     }
+
+    [SkippableFact]
+    public async Task Group_writes_that_wait_for_the_file_together_commit_in_one_transaction()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        string[] accounts = [NewAccount(), NewAccount()];
+        var shared = Database.SharedTransactions;
+
+        var writes = await QueuedBehindAWriteAsync(held, () => accounts.Select(account => Database.WriteAsync(async (transaction, ct) =>
+        {
+            await InsertBalanceAsync(transaction, account, ct);
+            await transaction.CommitAsync(ct);
+            return account;
+        }, default, held).AsTask()).ToArray());
+
+        Assert.Equal(accounts, await Task.WhenAll(writes));
+        Assert.Equal(shared + 1, Database.SharedTransactions);
+        Assert.Equal(new[] { 1, 1 }, await Task.WhenAll(accounts.Select(CountBalancesAsync)));
+    }
+
+    [SkippableFact]
+    public async Task A_write_that_fails_or_does_not_commit_in_a_shared_transaction_keeps_nothing_and_the_others_commit()
+    {
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        string[] accounts = [NewAccount(), NewAccount(), NewAccount()];
+        var shared = Database.SharedTransactions;
+
+        var writes = await QueuedBehindAWriteAsync<int>(held, () =>
+        [
+            Database.WriteAsync<int>(async (transaction, ct) =>
+            {
+                await InsertBalanceAsync(transaction, accounts[0], ct);
+                throw new InvalidOperationException("the write fails after its insert");
+            }, default, held).AsTask(),
+            Database.WriteAsync(async (transaction, ct) =>
+            {
+                await InsertBalanceAsync(transaction, accounts[1], ct);
+                return 1; // returns without committing: keeps nothing
+            }, default, held).AsTask(),
+            Database.WriteAsync(async (transaction, ct) =>
+            {
+                await InsertBalanceAsync(transaction, accounts[2], ct);
+                await transaction.CommitAsync(ct);
+                return 2;
+            }, default, held).AsTask(),
+        ]);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => writes[0]);
+        Assert.Equal(1, await writes[1]);
+        Assert.Equal(2, await writes[2]);
+        Assert.Equal(shared + 1, Database.SharedTransactions);
+        Assert.Equal(new[] { 0, 0, 1 }, await Task.WhenAll(accounts.Select(CountBalancesAsync)));
+    }
+
+    /// <summary>
+    /// Starts a write on <paramref name="held"/> that stays in progress until the writes <paramref name="start"/> starts
+    /// have queued behind it (none of them runs meanwhile), then lets it finish; returns the queued writes.
+    /// </summary>
+    private async Task<Task<T>[]> QueuedBehindAWriteAsync<T>(HeldContext<UsageBillingDbContext> held, Func<Task<T>[]> start)
+    {
+        var running = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var finish = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inProgress = Database.WriteAsync(async (transaction, ct) =>
+        {
+            running.SetResult();
+            await finish.Task;
+            return 0;
+        }, default, held).AsTask();
+        await running.Task;
+
+        var writes = start();
+        await Task.Delay(200);
+        Assert.All(writes, write => Assert.False(write.IsCompleted, "a write ran while another was in progress"));
+        finish.SetResult();
+        await inProgress;
+        return writes;
+    }
+
+    private static string NewAccount() => "acct_" + Guid.NewGuid().ToString("N");
+
+    private Task<int> CountBalancesAsync(string account) => Database.WriteAsync(async (transaction, ct) => Convert.ToInt32(await Scalar(transaction,
+        $"SELECT COUNT(*) FROM {transaction.Schema.Balances.Name} WHERE {transaction.Schema.Balances["AccountId"]} = @a", account, ct),
+        System.Globalization.CultureInfo.InvariantCulture), default).AsTask();
 
     [SkippableFact]
     public async Task A_held_connection_keeps_temporary_data_in_memory()

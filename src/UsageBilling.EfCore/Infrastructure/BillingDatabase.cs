@@ -23,6 +23,7 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
     private readonly HeldContext<TContext> _completionsWriter = new();
     private BillingSchema? _schema;
     private SqliteWriteGate? _sqliteGate;
+    private long _sharedTransactions;
 
     public BillingDatabase(IServiceProvider services, ILogger<BillingDatabase<TContext>> logger)
     {
@@ -78,7 +79,9 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
         {
             try
             {
-                return await AttemptAsync(write, held, cancellationToken).ConfigureAwait(false);
+                return held is not null && _schema?.Provider == BillingProvider.Sqlite
+                    ? await SharedAsync(write, held).ConfigureAwait(false)
+                    : await AttemptAsync(write, held, cancellationToken).ConfigureAwait(false);
             }
             catch (Exception ex) when (attempt < MaxAttempts && _schema is { } schema && TransientDatabaseErrors.IsRetryable(ex, schema.Provider))
             {
@@ -87,6 +90,113 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
                 await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
             }
         }
+    }
+
+    /// <summary>The most group writes one SQLite transaction carries (<see cref="SharedAsync"/>).</summary>
+    internal const int MaxSharedWrites = 8;
+
+    /// <summary>How many SQLite transactions carried more than one group write (for tests).</summary>
+    internal long SharedTransactions => Interlocked.Read(ref _sharedTransactions);
+
+    /// <summary>
+    /// SQLite: the group writes on the held connection share transactions — one commit, one flush of the log, for
+    /// several. SQLite has one writer per file, so the admission and completion writers take turns there anyway; under
+    /// load the next group of one is ready while the other's is being written, and it then joins that transaction
+    /// before its commit instead of waiting for it and committing on its own. Each write runs in a savepoint of its
+    /// own: one that throws, or returns without committing, keeps nothing and leaves the others to commit; its caller
+    /// gets what it threw, and the connection is given back afterwards, as after any failed write. A write never
+    /// waits to be joined: one that finds the connection free starts at once. The writes are not cancelled (the group
+    /// writers give none a token to honour).
+    /// </summary>
+    private async Task<T> SharedAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, HeldContext<TContext> held)
+    {
+        var shared = new SharedWrite(async (transaction, ct) => await write(transaction, ct).ConfigureAwait(false));
+        if (held.Wait(shared))
+        {
+            _ = WriteWaitingAsync(held);
+        }
+
+        return (T)(await shared.Done.Task.ConfigureAwait(false))!;
+    }
+
+    private async Task WriteWaitingAsync(HeldContext<TContext> held)
+    {
+        for (var first = held.TakeNext(); first is not null; first = held.TakeNext())
+        {
+            var writes = new List<SharedWrite>(2) { first };
+            try
+            {
+                await AttemptAsync((transaction, ct) => WriteTogetherAsync(transaction, writes, held, ct), held, CancellationToken.None).ConfigureAwait(false);
+                if (writes.Count > 1)
+                {
+                    Interlocked.Increment(ref _sharedTransactions);
+                }
+            }
+            catch (Exception ex)
+            {
+                // Nothing was committed: every write of the transaction fails with it (their callers retry what may be).
+                foreach (var failed in writes)
+                {
+                    failed.Error = ex;
+                }
+            }
+
+            if (writes.Exists(static w => w.Error is not null) && held.Take() is { } lease)
+            {
+                // After a failed write the connection may be broken: the next write takes a new one.
+                await lease.DisposeAsync().ConfigureAwait(false);
+            }
+
+            foreach (var written in writes)
+            {
+                _ = written.Error is { } error ? written.Done.TrySetException(error) : written.Done.TrySetResult(written.Result);
+            }
+        }
+    }
+
+    /// <summary>Runs <paramref name="writes"/>, and those queued meanwhile (up to <see cref="MaxSharedWrites"/>), each in its savepoint; then commits.</summary>
+    private static async Task<bool> WriteTogetherAsync(BillingTransaction transaction, List<SharedWrite> writes, HeldContext<TContext> held,
+        CancellationToken cancellationToken)
+    {
+        // This may run again (the execution strategy's retry): every write taken so far starts over.
+        for (var i = 0; ; i++)
+        {
+            if (i == writes.Count)
+            {
+                // Joined by a write queued meanwhile (the other writer's next group), while the transaction carries few enough.
+                if (writes.Count == MaxSharedWrites || held.TakeQueued() is not { } joined)
+                {
+                    break;
+                }
+
+                writes.Add(joined);
+            }
+
+            var write = writes[i];
+            write.Result = null;
+            write.Error = null;
+            var savepoint = "usagebilling_write_" + i.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            await transaction.SavepointAsync(savepoint, cancellationToken).ConfigureAwait(false);
+            var part = transaction.Part();
+            try
+            {
+                write.Result = await write.Write(part, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                write.Error = ex;
+            }
+
+            if (write.Error is not null || !part.Kept)
+            {
+                await transaction.RollbackToSavepointAsync(savepoint, cancellationToken).ConfigureAwait(false);
+            }
+
+            await transaction.ReleaseSavepointAsync(savepoint, cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return true;
     }
 
     private async Task<T> AttemptAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, HeldContext<TContext>? held, CancellationToken cancellationToken)

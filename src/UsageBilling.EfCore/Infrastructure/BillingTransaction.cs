@@ -12,6 +12,7 @@ namespace UsageBilling.EntityFrameworkCore;
 internal sealed class BillingTransaction
 {
     private readonly IDbContextTransaction _transaction;
+    private bool _shared;
 
     public BillingTransaction(DbContext context, IDbContextTransaction transaction, BillingSchema schema, bool prepare = false)
     {
@@ -51,7 +52,32 @@ internal sealed class BillingTransaction
         return command;
     }
 
-    public Task CommitAsync(CancellationToken cancellationToken) => _transaction.CommitAsync(cancellationToken);
+    /// <summary>
+    /// Commits; or, for one write among several sharing a transaction (<see cref="Part"/>), marks the write to be kept: the
+    /// transaction commits once every write in it has run.
+    /// </summary>
+    public Task CommitAsync(CancellationToken cancellationToken)
+    {
+        if (_shared)
+        {
+            Kept = true;
+            return Task.CompletedTask;
+        }
+
+        return _transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>For a write sharing the transaction (<see cref="Part"/>): whether it called <see cref="CommitAsync"/>.</summary>
+    public bool Kept { get; private set; }
+
+    /// <summary>The same transaction for one of several writes that share it: its <see cref="CommitAsync"/> only marks the write kept.</summary>
+    internal BillingTransaction Part() => new(Context, _transaction, Schema, Prepare) { _shared = true };
+
+    internal Task SavepointAsync(string name, CancellationToken cancellationToken) => _transaction.CreateSavepointAsync(name, cancellationToken);
+
+    internal Task ReleaseSavepointAsync(string name, CancellationToken cancellationToken) => _transaction.ReleaseSavepointAsync(name, cancellationToken);
+
+    internal Task RollbackToSavepointAsync(string name, CancellationToken cancellationToken) => _transaction.RollbackToSavepointAsync(name, cancellationToken);
 }
 
 /// <summary>Adds typed parameters to commands (the same <c>@name</c> syntax works on SQLite and PostgreSQL).</summary>

@@ -21,8 +21,10 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable, IDisposable wher
     internal static readonly TimeSpan IdleRelease = TimeSpan.FromSeconds(1);
 
     private readonly Timer _idle;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<SharedWrite> _waiting = new();
     private Kept? _kept;
     private bool _disposed;
+    private int _sharing;
 
     public HeldContext() => _idle = new Timer(static s => ((HeldContext<TContext>)s!).ReleaseIdle(), this, Timeout.Infinite, Timeout.Infinite);
 
@@ -57,6 +59,40 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable, IDisposable wher
         return !Volatile.Read(ref _disposed) || Take() is null;
     }
 
+    /// <summary>
+    /// Queues <paramref name="write"/> to share a transaction with the writes queued with it. Returns true when the
+    /// caller is to write what is queued (<see cref="TakeNext"/>, until it answers none): nobody else is.
+    /// </summary>
+    internal bool Wait(SharedWrite write)
+    {
+        _waiting.Enqueue(write);
+        return Interlocked.CompareExchange(ref _sharing, 1, 0) == 0;
+    }
+
+    /// <summary>
+    /// The next queued write for the writer to start a transaction with; null when none is queued, and then the caller
+    /// no longer writes for the others (unless a write queued meanwhile makes it the writer again: then it gets that one).
+    /// </summary>
+    internal SharedWrite? TakeNext()
+    {
+        while (true)
+        {
+            if (_waiting.TryDequeue(out var write))
+            {
+                return write;
+            }
+
+            Volatile.Write(ref _sharing, 0);
+            if (_waiting.IsEmpty || Interlocked.CompareExchange(ref _sharing, 1, 0) != 0)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>A write queued while a transaction is open, to join it; null when none is.</summary>
+    internal SharedWrite? TakeQueued() => _waiting.TryDequeue(out var write) ? write : null;
+
     public ValueTask DisposeAsync() => Close() is { } lease ? lease.DisposeAsync() : default;
 
     /// <summary>The same for a container disposed synchronously (a singleton store must be disposable both ways).</summary>
@@ -81,6 +117,22 @@ internal sealed class HeldContext<TContext> : IAsyncDisposable, IDisposable wher
 
     /// <summary>A box, so that the lease (a struct) can be exchanged atomically.</summary>
     private sealed record Kept(BillingDatabase<TContext>.ContextLease Lease);
+}
+
+/// <summary>
+/// A write waiting to share a transaction with others on a held SQLite connection
+/// (<see cref="BillingDatabase{TContext}.WriteAsync"/>): what it runs, what it returned or threw there, and its caller's
+/// answer once the transaction ended.
+/// </summary>
+internal sealed class SharedWrite(Func<BillingTransaction, CancellationToken, Task<object?>> write)
+{
+    public Func<BillingTransaction, CancellationToken, Task<object?>> Write { get; } = write;
+
+    public TaskCompletionSource<object?> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public object? Result { get; set; }
+
+    public Exception? Error { get; set; }
 }
 
 /// <summary>The group writers that keep a context between their groups (<see cref="BillingDatabase{TContext}.GroupWriterContextAsync"/>).</summary>
