@@ -144,7 +144,15 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
             if (writes.Exists(static w => w.Error is not null) && held.Take() is { } lease)
             {
                 // After a failed write the connection may be broken: the next write takes a new one.
-                await lease.DisposeAsync().ConfigureAwait(false);
+                try
+                {
+                    await lease.DisposeAsync().ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // Nobody awaits this loop: closing a broken connection must not keep the writes' callers waiting.
+                    Log.HeldContextNotClosed(_logger, ex);
+                }
             }
 
             foreach (var written in writes)
@@ -397,5 +405,8 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
 
         [LoggerMessage(3, LogLevel.Warning, "UsageBilling could not switch its SQLite database to write-ahead logging; reads may wait for writes.", EventName = "SqliteJournalModeFailed")]
         public static partial void JournalModeFailed(ILogger logger, Exception exception);
+
+        [LoggerMessage(4, LogLevel.Warning, "Closing UsageBilling's SQLite write connection after a failed write failed; the next write opens a new one.", EventName = "HeldContextNotClosed")]
+        public static partial void HeldContextNotClosed(ILogger logger, Exception exception);
     }
 }
