@@ -191,37 +191,3 @@ internal static class LimitWindows
 
     internal readonly record struct Window(string Policy, string CounterKey, long Limit, long Seconds, DateTimeOffset ResetAt, long Delta = 1, bool IsTokens = false);
 }
-
-/// <summary>The windows a call counts in (<see cref="LimitWindows.ForCall"/>) and their counter increments, in the same order; shared, never changed.</summary>
-internal sealed class CallWindows
-{
-    private readonly string _keyId;
-    private readonly long _second;
-    private readonly long? _perSecond;
-    private readonly long? _perMinute;
-    private readonly long? _perHour;
-    private readonly long? _perDay;
-    private readonly long? _monthly;
-
-    public CallWindows(string keyId, RequestLimits limits, long second, LimitWindows.Window[] windows)
-    {
-        _keyId = keyId;
-        _second = second;
-        _perSecond = limits.RequestsPerSecond;
-        _perMinute = limits.RequestsPerMinute;
-        _perHour = limits.RequestsPerHour;
-        _perDay = limits.RequestsPerDay;
-        _monthly = limits.MonthlyRequests;
-        Windows = windows;
-        Increments = LimitWindows.Increments(windows);
-    }
-
-    public LimitWindows.Window[] Windows { get; }
-
-    public CounterIncrement[] Increments { get; }
-
-    /// <summary>Whether these are the request windows of <paramref name="keyId"/> with <paramref name="limits"/> in <paramref name="second"/>.</summary>
-    public bool Matches(string keyId, RequestLimits limits, long second)
-        => second == _second && limits.RequestsPerSecond == _perSecond && limits.RequestsPerMinute == _perMinute && limits.RequestsPerHour == _perHour
-            && limits.RequestsPerDay == _perDay && limits.MonthlyRequests == _monthly && string.Equals(keyId, _keyId, StringComparison.Ordinal);
-}
