@@ -24,13 +24,32 @@ public sealed class KeptCallTextTests
     [Fact]
     public void Thousands_of_keys_sharing_the_table_each_get_their_own_counter_keys()
     {
-        // Far more keys than slots: most are evicted and made again, none answered with another key's text.
-        for (var round = 0; round < 2; round++)
+        // Far more keys than slots, in the same window: many share a slot, and none is answered with another's text.
+        for (var i = 0; i < 5000; i++)
         {
-            for (var i = 0; i < 5000; i++)
-            {
-                Assert.Equal($"key_{i}:s:{i + round}", WindowCounterKeys.Get($"key_{i}", "s", i + round));
-            }
+            Assert.Equal($"key_{i}:s:42", WindowCounterKeys.Get($"key_{i}", "s", 42));
+            Assert.Equal($"key_{i}:m:42", WindowCounterKeys.Get($"key_{i}", "m", 42));
+        }
+
+        for (var i = 0; i < 5000; i++)
+        {
+            Assert.Equal($"key_7:s:{i}", WindowCounterKeys.Get("key_7", "s", i));
+        }
+    }
+
+    [Fact]
+    public void Thousands_of_keys_in_one_second_each_get_their_own_windows()
+    {
+        var limits = new RequestLimits { RequestsPerSecond = 5, RequestsPerMinute = 60 };
+        for (var i = 0; i < 5000; i++)
+        {
+            var windows = LimitWindows.ForCall($"key_{i}", limits, Now, tokens: 0);
+            Assert.Equal([$"key_{i}:s:{Now.ToUnixTimeSeconds()}", $"key_{i}:m:{Now.ToUnixTimeSeconds() / 60}"], windows.Increments.Select(w => w.Key));
+        }
+
+        for (var perMinute = 1; perMinute <= 3000; perMinute++)
+        {
+            Assert.Equal(perMinute, LimitWindows.ForCall("key_1", limits with { RequestsPerMinute = perMinute }, Now, tokens: 0).Windows[1].Limit);
         }
     }
 
@@ -85,5 +104,13 @@ public sealed class KeptCallTextTests
         Assert.Equal("\"minute\";q=61;w=60", RateLimitHeaders.PolicyOf(minuteOf61));
         Assert.Equal("\"second\";q=5;w=1, \"minute\";q=60;w=60", RateLimitHeaders.PolicyOf(both));
         Assert.Equal("\"minute\";q=60;w=60", RateLimitHeaders.PolicyOf(minuteOf60));
+
+        // Far more plans than slots: many share one, and each still gets its own text.
+        for (var i = 1; i <= 2000; i++)
+        {
+            Assert.Equal($"\"minute\";q={i};w=60", RateLimitHeaders.PolicyOf([new("minute", i, 1, 60, reset)]));
+            Assert.Equal($"\"p{i}\";q=60;w=60", RateLimitHeaders.PolicyOf([new($"p{i}", 60, 1, 60, reset)]));
+            Assert.Equal($"\"minute\";q=60;w={i}", RateLimitHeaders.PolicyOf([new("minute", 60, 1, i, reset)]));
+        }
     }
 }
