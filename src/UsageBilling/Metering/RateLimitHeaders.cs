@@ -43,18 +43,7 @@ internal static class RateLimitHeaders
         var states = decision.States;
         for (var i = 0; i < states.Count; i++)
         {
-            var state = states[i];
-            if (i > 0)
-            {
-                current.AppendLiteral(", ");
-            }
-
-            current.AppendLiteral("\"");
-            current.AppendFormatted(state.Policy);
-            current.AppendLiteral("\";r=");
-            current.AppendFormatted(state.Remaining);
-            current.AppendLiteral(";t=");
-            current.AppendFormatted(SecondsUntil(state.ResetAt, now));
+            AppendItem(ref current, i, states[i].Policy, "r=", states[i].Remaining, "t=", SecondsUntil(states[i].ResetAt, now));
         }
 
         headers["RateLimit-Policy"] = PolicyOf(states);
@@ -92,23 +81,34 @@ internal static class RateLimitHeaders
         for (var i = 0; i < states.Count; i++)
         {
             var state = states[i];
-            if (i > 0)
-            {
-                policy.AppendLiteral(", ");
-            }
-
-            policy.AppendLiteral("\"");
-            policy.AppendFormatted(state.Policy);
-            policy.AppendLiteral("\";q=");
-            policy.AppendFormatted(state.Limit);
-            policy.AppendLiteral(";w=");
-            policy.AppendFormatted(state.WindowSeconds);
+            AppendItem(ref policy, i, state.Policy, "q=", state.Limit, "w=", state.WindowSeconds);
             windows[i] = (state.Policy, state.Limit, state.WindowSeconds);
         }
 
         var text = policy.ToStringAndClear();
         Volatile.Write(ref Policies[slot], new PolicyText(windows, text));
         return text;
+    }
+
+    /// <summary>
+    /// Appends the <paramref name="index"/>-th item of a structured-field list (RFC 8941), as both headers have them:
+    /// <c>"minute";q=60;w=60</c>, after <c>", "</c> unless it is the first.
+    /// </summary>
+    private static void AppendItem(ref DefaultInterpolatedStringHandler text, int index, string name, string first, long firstValue, string second, long secondValue)
+    {
+        if (index > 0)
+        {
+            text.AppendLiteral(", ");
+        }
+
+        text.AppendLiteral("\"");
+        text.AppendFormatted(name);
+        text.AppendLiteral("\";");
+        text.AppendLiteral(first);
+        text.AppendFormatted(firstValue);
+        text.AppendLiteral(";");
+        text.AppendLiteral(second);
+        text.AppendFormatted(secondValue);
     }
 
     public static long SecondsUntil(DateTimeOffset resetAt, DateTimeOffset now)
