@@ -30,6 +30,15 @@ public class GroupWriteBenchmarks
 
     private const int Accounts = 64;
 
+    private static readonly RequestLimits FiveWindows = new()
+    {
+        RequestsPerSecond = long.MaxValue / 2,
+        RequestsPerMinute = long.MaxValue / 2,
+        RequestsPerHour = long.MaxValue / 2,
+        RequestsPerDay = long.MaxValue / 2,
+        MonthlyRequests = long.MaxValue / 2,
+    };
+
     private WebApplication _app = null!;
     private ICallAdmissionStore _admissions = null!;
     private ICallCompletionStore _completions = null!;
@@ -176,18 +185,12 @@ public class GroupWriteBenchmarks
     {
         var now = DateTimeOffset.UtcNow;
         var calls = new CallAdmissionRequest[GroupSize];
+        var owners = new int[GroupSize];
         for (var i = 0; i < GroupSize; i++)
         {
             var n = _next++;
-            var account = (int)(n % Accounts);
-            var windows = LimitWindows.ForCall(_keys[account], new RequestLimits
-            {
-                RequestsPerSecond = long.MaxValue / 2,
-                RequestsPerMinute = long.MaxValue / 2,
-                RequestsPerHour = long.MaxValue / 2,
-                RequestsPerDay = long.MaxValue / 2,
-                MonthlyRequests = long.MaxValue / 2,
-            }, now, 0);
+            var account = owners[i] = (int)(n % Accounts);
+            var windows = LimitWindows.ForCall(_keys[account], FiveWindows, now, 0);
             calls[i] = new CallAdmissionRequest(windows.Increments, static _ => true, new CreditReservationRequest
             {
                 ReservationId = "res_bench_" + n,
@@ -214,7 +217,7 @@ public class GroupWriteBenchmarks
             {
                 RequestId = "req_bench_" + reservation.ReservationId,
                 Timestamp = now,
-                KeyId = _keys[Array.IndexOf(_accounts, reservation.AccountId)],
+                KeyId = _keys[owners[i]],
                 AccountId = reservation.AccountId,
                 Method = "GET",
                 Route = "/x",
