@@ -84,6 +84,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             using var host = await SubjectProcess.StartAsync(subject, connectionString);
             using var statsClient = new HttpClient { BaseAddress = host.BaseAddress };
             ServerStats? before = null, after = null;
+            TimeSpan? postgresCpuBefore = null, postgresCpuAfter = null;
             using var stopSampling = new CancellationTokenSource();
             Task<WaitProfile>? sampling = null;
             var load = await LoadGenerator.RunAsync(new Uri(host.BaseAddress, "/x"), host.Keys, options.Connections, options.WarmUp, options.Duration,
@@ -92,12 +93,14 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                     before = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
                     if (database is not null)
                     {
+                        postgresCpuBefore = PostgresCpu.Read();
                         sampling = _postgres!.SampleWaitsAsync(database, stopSampling.Token);
                     }
                 },
                 async () =>
                 {
                     after = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
+                    postgresCpuAfter = database is null ? null : PostgresCpu.Read();
                     await stopSampling.CancelAsync();
                     if (options.Kill && connectionString is not null)
                     {
@@ -116,7 +119,10 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                 await host.StopAsync();
             }
 
-            var row = new Row(subject.Name, subject.Description, load, before!, after!, subject.IsEntityFrameworkCore, waits);
+            var row = new Row(subject.Name, subject.Description, load, before!, after!, subject.IsEntityFrameworkCore, waits)
+            {
+                PostgresCpu = postgresCpuAfter - postgresCpuBefore,
+            };
             Console.WriteLine($"   {load.PerSecond:N0} req/s, p50 {Ms(load.P50)}, p99 {Ms(load.P99)}");
             return row;
         }
@@ -202,6 +208,9 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
     {
         public ServerStats? Server => After;
 
+        /// <summary>The CPU time of the machine's PostgreSQL processes in the measured window (<see cref="LoadBenchmark.PostgresCpu"/>), when known.</summary>
+        public TimeSpan? PostgresCpu { get; init; }
+
         private long Calls => Before is null || After is null ? Load.Calls : Math.Max(1, After.Served - Before.Served);
 
         private double PerCall(string counter) => (After!.Database.GetValueOrDefault(counter) - Before!.Database.GetValueOrDefault(counter)) / (double)Calls;
@@ -285,6 +294,11 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             if (Load.Errors.Count > 0)
             {
                 parts.Add("errors: " + string.Join(", ", Load.Errors.Select(e => $"{e.Key} ×{e.Value}")));
+            }
+
+            if (PostgresCpu is { } postgresCpu)
+            {
+                parts.Add($"PostgreSQL CPU (every postgres process on this machine) {postgresCpu.TotalMicroseconds / Calls:#,0} µs/call");
             }
 
             if (Waits is not null)
