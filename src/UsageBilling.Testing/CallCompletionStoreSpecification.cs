@@ -96,15 +96,18 @@ public abstract class CallCompletionStoreSpecification
         var expired = await SettleAsync(credits, account, 4m, 4m);
         var expiredRelease = await ReleaseAsync(credits, account, 1m);
         Assert.Equal(2, await credits.ExpireReservationsAsync(Now.AddHours(2), Now.AddHours(-1), 100));
+        var active = await SettleAsync(credits, account, 2m, 1m);
         var unknown = new CallCompletion(NewId("res"), Money.FromUnits(1m), Record(account, NewId("req"), 1m));
 
-        var results = await completions.CompleteAsync([expired, expiredRelease, unknown], Now);
+        // An active and an expired hold settled in one batch: each charged once, the active one's hold given back.
+        var results = await completions.CompleteAsync([expired, active, expiredRelease, unknown], Now);
 
-        Assert.Equal([CompletionStatus.Completed, CompletionStatus.NotActive, CompletionStatus.NotActive], results.Select(r => r.Status));
-        await AssertAccountAsync(credits, account, balance: 6m);
-        var records = await RecordsAsync(usage, account, expected: 3);
+        Assert.Equal([CompletionStatus.Completed, CompletionStatus.Completed, CompletionStatus.NotActive, CompletionStatus.NotActive], results.Select(r => r.Status));
+        Assert.Equal([Money.FromUnits(6m), Money.FromUnits(5m)], results.Take(2).Select(r => r.Entry!.BalanceAfter));
+        await AssertAccountAsync(credits, account, balance: 5m);
+        var records = await RecordsAsync(usage, account, expected: 4);
         Assert.Equal(UsageOutcomes.Failed, records.Single(r => r.RequestId == unknown.Record!.RequestId).Outcome);
-        Assert.Equal(Money.FromUnits(4m), records.Aggregate(Money.Zero, (sum, r) => sum + r.Cost));
+        Assert.Equal(Money.FromUnits(5m), records.Aggregate(Money.Zero, (sum, r) => sum + r.Cost));
     }
 
     [SkippableFact]

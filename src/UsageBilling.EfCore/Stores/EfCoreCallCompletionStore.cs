@@ -48,9 +48,10 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         var group = _group ??= new GroupStatements(transaction.Schema);
         var results = new CompletionResult[completions.Count];
 
-        // 1. Every reservation's state change, in one round trip of three statements. A settle is tried from active,
-        // then from expired (an expired hold was already taken off Reserved by the sweeper; the call still happened,
-        // so it is charged). A reservation named twice in the batch moves once, for the first that names it.
+        // 1. Every reservation's state change, in one round trip: the settles from active and the releases. A settle that
+        // did not move is tried from expired in one more (an expired hold was already taken off Reserved by the sweeper;
+        // the call still happened, so it is charged) — only then, since nearly every settle finds its hold active. A
+        // reservation named twice in the batch moves once, for the first that names it.
         var moved = new Moved?[completions.Count];
         var settles = new Dictionary<string, int>(StringComparer.Ordinal);
         var releases = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -62,18 +63,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         var states = new StatementBatch(transaction);
         if (settles.Count > 0)
         {
-            var settleIds = settles.Keys.ToArray();
-            var settleCharges = Array.ConvertAll(settleIds, id => completions[settles[id]].Charge!.Value.Nanos);
-            foreach (var fromExpired in (ReadOnlySpan<bool>)[false, true])
-            {
-                group.AddSettle(states, settleIds, settleCharges, fromExpired, async (reader, ct) =>
-                {
-                    while (await reader.ReadAsync(ct).ConfigureAwait(false))
-                    {
-                        moved[settles[reader.GetString(0)]] = new Moved(reader.GetString(1), fromExpired ? 0 : reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3));
-                    }
-                });
-            }
+            AddSettle(group, states, completions, settles, settles.Keys.ToArray(), moved, fromExpired: false);
         }
 
         if (releases.Count > 0)
@@ -88,6 +78,13 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         }
 
         await states.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        var notSettled = settles.Where(s => moved[s.Value] is null).Select(static s => s.Key).ToArray();
+        if (notSettled.Length > 0)
+        {
+            var expired = new StatementBatch(transaction);
+            AddSettle(group, expired, completions, settles, notSettled, moved, fromExpired: true);
+            await expired.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        }
 
         var moves = new Dictionary<string, BalanceMove>(StringComparer.Ordinal);
         var charges = new List<Charge>();
@@ -213,6 +210,17 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
 
         return results;
     }
+
+    /// <summary>Adds the settle of <paramref name="ids"/> from active (or expired), recording in <paramref name="moved"/> each one it moves.</summary>
+    private static void AddSettle(GroupStatements group, StatementBatch batch, IReadOnlyList<CallCompletion> completions, Dictionary<string, int> settles,
+        string[] ids, Moved?[] moved, bool fromExpired)
+        => group.AddSettle(batch, ids, Array.ConvertAll(ids, id => completions[settles[id]].Charge!.Value.Nanos), fromExpired, async (reader, ct) =>
+        {
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                moved[settles[reader.GetString(0)]] = new Moved(reader.GetString(1), fromExpired ? 0 : reader.GetInt64(2), reader.IsDBNull(3) ? null : reader.GetString(3));
+            }
+        });
 
     /// <summary>Why a reservation did not move: already in <paramref name="done"/> (an earlier write of this completion), or not active.</summary>
     private static async Task<CompletionResult> EarlierAsync(CreditStatements statements, BillingTransaction transaction, string reservationId, ReservationState done,
