@@ -6,7 +6,7 @@ namespace UsageBilling.EntityFrameworkCore.Tests;
 /// <summary>What the Entity Framework Core stores promise beyond the conformance suite, on each database.</summary>
 public abstract class StoreBehaviourTests(BillingTestDatabase database)
 {
-    private static readonly DateTimeOffset Now = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+    private protected static readonly DateTimeOffset Now = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
 
     [SkippableFact]
     public async Task Timestamps_of_keys_reservations_and_ledger_entries_round_trip_to_the_tick()
@@ -414,7 +414,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     }
 
     /// <summary>A hold of <paramref name="units"/> on <paramref name="account"/>, under a new key, which the store must grant.</summary>
-    private static async Task<CreditReservationRequest> ReservedAsync(ICreditStore credits, string account, decimal units)
+    private protected static async Task<CreditReservationRequest> ReservedAsync(ICreditStore credits, string account, decimal units)
     {
         var hold = Hold(account, units, NewId("call"));
         Assert.Equal(ReserveStatus.Reserved, (await credits.ReserveAsync(hold)).Status);
@@ -446,7 +446,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         => (await credits.GetBalanceAsync(account), (await credits.FindReservationAsync(reservationId))?.State,
             string.Join(", ", (await credits.GetLedgerAsync(account, 100, null)).Entries.Select(e => $"{e.Kind} {e.Amount}")));
 
-    private static UsageRecord Record(string account, DateTimeOffset at, string requestId) => new()
+    private protected static UsageRecord Record(string account, DateTimeOffset at, string requestId) => new()
     {
         RequestId = requestId,
         Timestamp = at,
@@ -459,7 +459,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     };
 
     /// <summary>Grants <paramref name="units"/> to <paramref name="account"/> under the idempotency key <paramref name="key"/>.</summary>
-    private static ValueTask<PostResult> GrantAsync(ICreditStore credits, string account, decimal units, string key, DateTimeOffset at) => credits.PostAsync(new LedgerPostRequest
+    private protected static ValueTask<PostResult> GrantAsync(ICreditStore credits, string account, decimal units, string key, DateTimeOffset at) => credits.PostAsync(new LedgerPostRequest
     {
         EntryId = NewId("led"), AccountId = account, Kind = LedgerEntryKind.Grant, Amount = Money.FromUnits(units), IdempotencyKey = key, CreatedAt = at,
     });
@@ -469,10 +469,75 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         ReservationId = NewId("res"), AccountId = account, Amount = Money.FromUnits(units), IdempotencyKey = key, CreatedAt = Now, ExpiresAt = Now.AddMinutes(10),
     };
 
-    private static string NewId(string prefix) => $"{prefix}_{Guid.NewGuid():N}";
+    private protected static string NewId(string prefix) => $"{prefix}_{Guid.NewGuid():N}";
 }
 
 public sealed class SqliteStoreBehaviourTests(SqliteTestDatabase database) : StoreBehaviourTests(database), IClassFixture<SqliteTestDatabase>;
 
 [Collection(PostgresTestGroup.Name)]
-public sealed class PostgresStoreBehaviourTests(PostgresTestDatabase database) : StoreBehaviourTests(database), IClassFixture<PostgresTestDatabase>;
+public sealed class PostgresStoreBehaviourTests(PostgresTestDatabase database) : StoreBehaviourTests(database), IClassFixture<PostgresTestDatabase>
+{
+    [SkippableFact]
+    public async Task A_completion_batch_of_active_holds_is_one_round_trip_that_commits_it()
+    {
+        var credits = database.Get<ICreditStore>();
+        var completions = database.Get<ICallCompletionStore>();
+        var accounts = new[] { NewId("acct"), NewId("acct") };
+        foreach (var account in accounts)
+        {
+            await GrantAsync(credits, account, 10m, "g", Now);
+        }
+
+        // Five calls on two accounts: four charged (one of them zero), one released.
+        var holds = new List<CreditReservationRequest>();
+        foreach (var account in (string[])[accounts[0], accounts[1], accounts[0], accounts[1], accounts[0]])
+        {
+            holds.Add(await ReservedAsync(credits, account, 2m));
+        }
+
+        var charges = new decimal?[] { 1m, 1.5m, 0.25m, null, 0m };
+        var batch = holds.Select((h, i) => new CallCompletion(h.ReservationId, charges[i] is { } c ? Money.FromUnits(c) : null, Record(h.AccountId, Now, NewId("req"))))
+            .ToList();
+
+        using var trace = new System.Diagnostics.Activity("completion batch").Start();
+        var roundTrips = 0;
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = static source => source.Name == "Npgsql",
+            Sample = static (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) => System.Diagnostics.ActivitySamplingResult.AllData,
+            ActivityStarted = activity =>
+            {
+                if (activity.TraceId == trace.TraceId)
+                {
+                    Interlocked.Increment(ref roundTrips);
+                }
+            },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+
+        var results = await completions.CompleteAsync(batch, Now);
+
+        // One command, and no transaction around it (EF Core would have sent BEGIN with it and COMMIT after it).
+        Assert.Equal(1, roundTrips);
+        Assert.All(results, r => Assert.Equal(CompletionStatus.Completed, r.Status));
+        Assert.Equal([false, false, false, true, true], results.Select(r => r.Entry is null));
+
+        // Committed: what other connections read. The ledger entries give the balance after each charge, in batch order.
+        Assert.Equal(new CreditBalance(Money.FromUnits(10m - 1m - 0.25m), Money.Zero), await credits.GetBalanceAsync(accounts[0]));
+        Assert.Equal(new CreditBalance(Money.FromUnits(10m - 1.5m), Money.Zero), await credits.GetBalanceAsync(accounts[1]));
+        Assert.Equal([Money.FromUnits(9m), Money.FromUnits(8.5m), Money.FromUnits(8.75m)], results.Take(3).Select(r => r.Entry!.BalanceAfter));
+        foreach (var (result, hold) in results.Zip(holds).Take(3))
+        {
+            var stored = (await credits.GetLedgerAsync(hold.AccountId, 100, null)).Entries.Single(e => e.ReservationId == hold.ReservationId);
+            Assert.Equal(stored, result.Entry);
+        }
+
+        Assert.Equal([ReservationState.Settled, ReservationState.Settled, ReservationState.Settled, ReservationState.Released, ReservationState.Settled],
+            await Task.WhenAll(holds.Select(async h => (await credits.FindReservationAsync(h.ReservationId))!.State)));
+        foreach (var account in accounts)
+        {
+            var records = (await database.Get<IUsageStore>().QueryAsync(new UsageQuery { AccountId = account })).Records;
+            Assert.Equal(batch.Where(c => c.Record!.AccountId == account).Select(c => c.Record!.RequestId).Order(), records.Select(r => r.RequestId).Order());
+        }
+    }
+}

@@ -70,18 +70,24 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
     /// Runs <paramref name="write"/> in a transaction on a new context, or on the context <paramref name="held"/> keeps
     /// between writes (its connection left open, and on PostgreSQL the batches' statements prepared on it). The write
     /// commits through <see cref="BillingTransaction.CommitAsync"/>; the whole write may run more than once, so it must
-    /// not keep state between attempts.
+    /// not keep state between attempts. With <paramref name="autocommit"/> (PostgreSQL only) no transaction is begun:
+    /// each of the write's commands is a transaction of its own, committed in its own round trip.
     /// </summary>
     public async ValueTask<T> WriteAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, CancellationToken cancellationToken,
-        HeldContext<TContext>? held = null)
+        HeldContext<TContext>? held = null, bool autocommit = false)
     {
+        if (autocommit && _schema is { Provider: not BillingProvider.PostgreSql })
+        {
+            throw new InvalidOperationException("Only PostgreSQL writes run without a transaction.");
+        }
+
         for (var attempt = 1; ; attempt++)
         {
             try
             {
                 return held is not null && _schema?.Provider == BillingProvider.Sqlite
                     ? await SharedAsync(write, held).ConfigureAwait(false)
-                    : await AttemptAsync(write, held, cancellationToken).ConfigureAwait(false);
+                    : await AttemptAsync(write, held, cancellationToken, autocommit).ConfigureAwait(false);
             }
             catch (Exception ex) when (attempt < MaxAttempts && _schema is { } schema && TransientDatabaseErrors.IsRetryable(ex, schema.Provider))
             {
@@ -91,6 +97,9 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
             }
         }
     }
+
+    /// <summary>The provider, once a context has been seen (a group writer's context is made after it).</summary>
+    public BillingProvider? Provider => _schema?.Provider;
 
     /// <summary>The most group writes one SQLite transaction carries (<see cref="SharedAsync"/>).</summary>
     internal const int MaxSharedWrites = 8;
@@ -207,7 +216,8 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
         return true;
     }
 
-    private async Task<T> AttemptAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, HeldContext<TContext>? held, CancellationToken cancellationToken)
+    private async Task<T> AttemptAsync<T>(Func<BillingTransaction, CancellationToken, Task<T>> write, HeldContext<TContext>? held, CancellationToken cancellationToken,
+        bool autocommit = false)
     {
         // On SQLite the turn comes before the context: the context the group writers share is free once a write has the turn.
         var turn = _sqliteGate is { } gate ? await gate.EnterAsync(cancellationToken).ConfigureAwait(false) : default;
@@ -247,14 +257,19 @@ internal sealed partial class BillingDatabase<TContext> where TContext : DbConte
 
                 var strategy = context.Database.CreateExecutionStrategy();
                 var result = await strategy.ExecuteAsync(
-                    (write, schema, held: held is not null),
+                    (write, schema, held: held is not null, autocommit),
                     static async (context, state, cancellationToken) =>
                     {
-                        if (state.held && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
+                        if ((state.held || state.autocommit) && context.Database.GetDbConnection().State != System.Data.ConnectionState.Open)
                         {
                             // Opened by hand, EF Core leaves it open after each transaction, for the next write. Checked
                             // on every attempt: after a broken connection the execution strategy's retry opens a new one.
                             await context.Database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+                        }
+
+                        if (state.autocommit)
+                        {
+                            return await state.write(new BillingTransaction(context, null, state.schema, prepare: state.held), cancellationToken).ConfigureAwait(false);
                         }
 
                         await using var transaction = await context.Database.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);

@@ -7,14 +7,15 @@ namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
 /// One database transaction of a store operation. Nothing is kept unless the operation calls <see cref="CommitAsync"/>;
-/// returning without it rolls everything back.
+/// returning without it rolls everything back. Or, made by <see cref="Autocommit"/>, no explicit transaction: each
+/// command (a batch of statements on PostgreSQL) is a transaction of its own, committed as it runs.
 /// </summary>
 internal sealed class BillingTransaction
 {
-    private readonly IDbContextTransaction _transaction;
+    private readonly IDbContextTransaction? _transaction;
     private bool _shared;
 
-    public BillingTransaction(DbContext context, IDbContextTransaction transaction, BillingSchema schema, bool prepare = false)
+    public BillingTransaction(DbContext context, IDbContextTransaction? transaction, BillingSchema schema, bool prepare = false)
     {
         Context = context;
         _transaction = transaction;
@@ -34,14 +35,20 @@ internal sealed class BillingTransaction
     /// </summary>
     public bool Prepare { get; }
 
-    /// <summary>The ADO.NET transaction, for batches.</summary>
-    public DbTransaction DbTransaction => _transaction.GetDbTransaction();
+    /// <summary>Whether there is no explicit transaction: every command commits as it runs.</summary>
+    public bool Autocommit => _transaction is null;
+
+    /// <summary>The ADO.NET transaction, for batches; null in <see cref="Autocommit"/> mode.</summary>
+    public DbTransaction? DbTransaction => _transaction?.GetDbTransaction();
+
+    /// <summary>The connection the commands run on.</summary>
+    public DbConnection Connection => DbTransaction?.Connection ?? Context.Database.GetDbConnection();
 
     /// <summary>A command on the transaction's connection, enlisted in it.</summary>
     public DbCommand Command(string sql)
     {
-        var transaction = _transaction.GetDbTransaction();
-        var command = transaction.Connection!.CreateCommand();
+        var transaction = DbTransaction;
+        var command = Connection.CreateCommand();
         command.Transaction = transaction;
         command.CommandText = sql;
         if (Context.Database.GetCommandTimeout() is { } timeout)
@@ -64,7 +71,8 @@ internal sealed class BillingTransaction
             return Task.CompletedTask;
         }
 
-        return _transaction.CommitAsync(cancellationToken);
+        // Without an explicit transaction every command has committed already.
+        return _transaction?.CommitAsync(cancellationToken) ?? Task.CompletedTask;
     }
 
     /// <summary>For a write sharing the transaction (<see cref="Part"/>): whether it called <see cref="CommitAsync"/>.</summary>
@@ -73,11 +81,13 @@ internal sealed class BillingTransaction
     /// <summary>The same transaction for one of several writes that share it: its <see cref="CommitAsync"/> only marks the write kept.</summary>
     internal BillingTransaction Part() => new(Context, _transaction, Schema, Prepare) { _shared = true };
 
-    internal Task SavepointAsync(string name, CancellationToken cancellationToken) => _transaction.CreateSavepointAsync(name, cancellationToken);
+    internal Task SavepointAsync(string name, CancellationToken cancellationToken) => Explicit.CreateSavepointAsync(name, cancellationToken);
 
-    internal Task ReleaseSavepointAsync(string name, CancellationToken cancellationToken) => _transaction.ReleaseSavepointAsync(name, cancellationToken);
+    internal Task ReleaseSavepointAsync(string name, CancellationToken cancellationToken) => Explicit.ReleaseSavepointAsync(name, cancellationToken);
 
-    internal Task RollbackToSavepointAsync(string name, CancellationToken cancellationToken) => _transaction.RollbackToSavepointAsync(name, cancellationToken);
+    internal Task RollbackToSavepointAsync(string name, CancellationToken cancellationToken) => Explicit.RollbackToSavepointAsync(name, cancellationToken);
+
+    private IDbContextTransaction Explicit => _transaction ?? throw new InvalidOperationException("A write without a transaction has no savepoints.");
 }
 
 /// <summary>Adds typed parameters to commands (the same <c>@name</c> syntax works on SQLite and PostgreSQL).</summary>

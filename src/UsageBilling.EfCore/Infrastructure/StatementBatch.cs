@@ -49,13 +49,13 @@ internal sealed class StatementBatch
         }
 
         var dbTransaction = _transaction.DbTransaction;
-        var connection = dbTransaction.Connection!;
+        var connection = _transaction.Connection;
         if (!connection.CanCreateBatch || _statements.Count == 1)
         {
             foreach (var statement in _statements)
             {
                 // On a held SQLite connection a statement's command is kept with its compiled statement, and only bound again.
-                var kept = KeepsCommands ? KeptCommand(dbTransaction, statement.Sql) : null;
+                var kept = KeepsCommands && dbTransaction is not null ? KeptCommand(dbTransaction, statement.Sql) : null;
                 await using var made = kept is null ? _transaction.Command(statement.Sql) : null;
                 var command = kept ?? made!;
                 command.CommandText = Bind(statement, command.Parameters, command.CreateParameter);

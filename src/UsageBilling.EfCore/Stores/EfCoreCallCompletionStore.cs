@@ -1,3 +1,4 @@
+using System.Data.Common;
 using Microsoft.EntityFrameworkCore;
 
 namespace UsageBilling.EntityFrameworkCore;
@@ -17,6 +18,10 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
 
     private const int MaxRememberedKeys = 100_000;
 
+    // PostgreSQL's SQLSTATEs for the two ways PostgresCompletionStatement fails on data changed by hand.
+    private const string UniqueViolation = "23505";
+    private const string NotNullViolation = "23502";
+
     private readonly BillingDatabase<TContext> _database;
 
     // One group is written at a time: its writer keeps a connection between groups (made by the database, which shares
@@ -25,6 +30,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _lastTouched = new(StringComparer.Ordinal);
     private CreditStatements? _statements;
     private GroupStatements? _group;
+    private PostgresCompletionStatement? _active;
 
     public EfCoreCallCompletionStore(BillingDatabase<TContext> database) => _database = database;
 
@@ -38,7 +44,87 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         }
 
         var writer = _held ??= await _database.GroupWriterContextAsync(GroupWriterRole.Completions, cancellationToken).ConfigureAwait(false);
-        return await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, completions, now, ct), cancellationToken, writer).ConfigureAwait(false);
+        if (_database.Provider != BillingProvider.PostgreSql)
+        {
+            return await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, completions, now, ct), cancellationToken, writer).ConfigureAwait(false);
+        }
+
+        // PostgreSQL: the calls whose holds are active — nearly all — in one statement that commits as it runs; the
+        // others (expired, written before, named twice, unknown) in a transaction of their own afterwards.
+        CompletionResult?[] results;
+        try
+        {
+            results = await _database.WriteAsync((transaction, ct) => WriteActiveAsync(transaction, completions, now, ct), cancellationToken, writer, autocommit: true)
+                .ConfigureAwait(false);
+        }
+        catch (DbException ex) when (ex.SqlState is UniqueViolation or NotNullViolation)
+        {
+            // A charge already in the ledger, or an account without a balance row: the data was changed by hand, and the
+            // statement kept nothing. The transaction below finds which and says so.
+            results = new CompletionResult?[completions.Count];
+        }
+
+        var rest = Enumerable.Range(0, completions.Count).Where(i => results[i] is null).ToArray();
+        if (rest.Length > 0)
+        {
+            var others = await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, [.. rest.Select(i => completions[i])], now, ct), cancellationToken, writer)
+                .ConfigureAwait(false);
+            for (var j = 0; j < rest.Length; j++)
+            {
+                results[rest[j]] = others[j];
+            }
+        }
+
+        return Array.ConvertAll(results, static r => r!.Value);
+    }
+
+    /// <summary>
+    /// PostgreSQL: completes the calls whose holds are active, and writes their usage records and keys' last use, in one
+    /// round trip that commits (<see cref="PostgresCompletionStatement"/>); null for each call it did not complete.
+    /// </summary>
+    private async Task<CompletionResult?[]> WriteActiveAsync(BillingTransaction transaction, IReadOnlyList<CallCompletion> completions, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        var statement = _active ??= new PostgresCompletionStatement(transaction.Schema);
+        var results = new CompletionResult?[completions.Count];
+
+        // The first completion of each reservation; a later one is answered by the other write (as already completed).
+        var first = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < completions.Count; i++)
+        {
+            first.TryAdd(completions[i].ReservationId, i);
+        }
+
+        var named = first.Values.Select(i => completions[i]).ToList();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var records = new List<UsageRecord>(named.Count);
+        var recordReservations = new List<string>(named.Count);
+        foreach (var completion in named)
+        {
+            if (completion.RecordFor(CompletionStatus.Completed) is { } record && seen.Add(record.RequestId))
+            {
+                records.Add(record);
+                recordReservations.Add(completion.ReservationId);
+            }
+        }
+
+        var batch = new StatementBatch(transaction);
+        statement.Add(batch, named, records, [.. recordReservations], now, async (reader, ct) =>
+        {
+            while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            {
+                var index = first[reader.GetString(0)];
+                var completion = completions[index];
+                results[index] = reader.IsDBNull(3)
+                    ? new CompletionResult(CompletionStatus.Completed)
+                    : new CompletionResult(CompletionStatus.Completed, EfCoreCreditStore<TContext>.ChargeEntry(
+                        completion.ReservationId, reader.GetString(1), completion.Charge!.Value, reader.GetInt64(3), reader.IsDBNull(2) ? null : reader.GetString(2), now));
+            }
+        });
+        var touched = AddTouches(batch, records);
+        await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
+        Touched(touched);
+        return results;
     }
 
     private async Task<IReadOnlyList<CompletionResult>> WriteOnceAsync(BillingTransaction transaction, IReadOnlyList<CallCompletion> completions, DateTimeOffset now,
@@ -165,19 +251,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
 
         EfCoreUsageStore<TContext>.AddInsert(rest, records);
 
-        // The keys' last use, as the usage log sets it for records it writes: one update per key, in key order, and
-        // not again within TouchInterval of the last one this store made (a busy key is not updated on every batch).
-        var touched = new List<(string KeyId, DateTimeOffset UsedAt)>();
-        foreach (var key in records.Where(r => r.KeyId is not null).GroupBy(r => r.KeyId!, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
-        {
-            var usedAt = key.Max(r => r.Timestamp);
-            if (!_lastTouched.TryGetValue(key.Key, out var last) || usedAt - last >= TouchInterval)
-            {
-                EfCoreApiKeyStore<TContext>.AddTouch(rest, key.Key, usedAt);
-                touched.Add((key.Key, usedAt));
-            }
-        }
-
+        var touched = AddTouches(rest, records);
         await rest.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         if (accounts.FirstOrDefault(a => !balances.ContainsKey(a)) is { } missing)
         {
@@ -197,6 +271,33 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        Touched(touched);
+        return results;
+    }
+
+    /// <summary>
+    /// Adds the keys' last use, as the usage log sets it for records it writes: one update per key, in key order, and
+    /// not again within <see cref="TouchInterval"/> of the last one this store made (a busy key is not updated on every
+    /// batch). Returns what to remember once the batch has committed (<see cref="Touched"/>).
+    /// </summary>
+    private List<(string KeyId, DateTimeOffset UsedAt)> AddTouches(StatementBatch batch, IEnumerable<UsageRecord> records)
+    {
+        var touched = new List<(string KeyId, DateTimeOffset UsedAt)>();
+        foreach (var key in records.Where(r => r.KeyId is not null).GroupBy(r => r.KeyId!, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            var usedAt = key.Max(r => r.Timestamp);
+            if (!_lastTouched.TryGetValue(key.Key, out var last) || usedAt - last >= TouchInterval)
+            {
+                EfCoreApiKeyStore<TContext>.AddTouch(batch, key.Key, usedAt);
+                touched.Add((key.Key, usedAt));
+            }
+        }
+
+        return touched;
+    }
+
+    private void Touched(List<(string KeyId, DateTimeOffset UsedAt)> touched)
+    {
         if (_lastTouched.Count > MaxRememberedKeys)
         {
             // Forgetting only costs an update per key on its next batch.
@@ -207,8 +308,6 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         {
             _lastTouched[keyId] = usedAt;
         }
-
-        return results;
     }
 
     /// <summary>Adds the settle of <paramref name="ids"/> from active (or expired), recording in <paramref name="moved"/> each one it moves.</summary>

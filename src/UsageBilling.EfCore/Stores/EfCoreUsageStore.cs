@@ -228,6 +228,32 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
     /// or one JSON array of rows (SQLite). RETURNING: a statement of a PostgreSQL batch must return rows to have a
     /// result of its own (<see cref="StatementBatch"/>).
     /// </summary>
+    /// <summary>
+    /// PostgreSQL: the usage table's columns a record is written to, in order, and a source of rows for them,
+    /// <c>unnest(@c0, ..., extra) AS alias (c0, ..., extra)</c> — for statements that insert records among other work
+    /// (<see cref="AddColumns"/> binds the arrays).
+    /// </summary>
+    internal static (string Columns, string Values, string Source) PostgresRows(BillingSchema schema, string alias, string extraParameter, string extraColumn)
+    {
+        var table = schema.Usage;
+        var names = Enumerable.Range(0, Columns.Length).Select(static c => $"c{c}").ToArray();
+        return (
+            string.Join(", ", Columns.Select(c => table[c.Column])),
+            string.Join(", ", names.Select(n => $"{alias}.{n}")),
+            $"unnest({string.Join(", ", ParameterNames)}, {extraParameter}) AS {alias} ({string.Join(", ", names)}, {extraColumn})");
+    }
+
+    /// <summary>Binds the column arrays of <paramref name="records"/> that <see cref="PostgresRows"/> reads.</summary>
+    internal static StatementBatch.Statement AddColumns(StatementBatch.Statement statement, IReadOnlyList<UsageRecord> records)
+    {
+        for (var c = 0; c < Columns.Length; c++)
+        {
+            statement.WithArray(ParameterNames[c], Columns[c].Values(records));
+        }
+
+        return statement;
+    }
+
     private static string InsertSql(BillingSchema schema) => InsertSqls.GetOrAdd((schema.Usage.Name, schema.Provider), static (key, table) =>
     {
         var requestId = table[nameof(UsageRecordEntity.RequestId)];
