@@ -333,6 +333,44 @@ public sealed class PostgresHeldContextTests(PostgresTestDatabase database) : He
         Assert.Equal(next, await BackendOfWriteAsync(billing, held));
     }
 
+    [SkippableFact]
+    public async Task A_write_without_a_transaction_commits_each_command_and_a_closed_connection_fails_it_once()
+    {
+        Skip.If(database.SkipReason is not null, database.SkipReason);
+        await using var held = new HeldContext<UsageBillingDbContext>();
+        var key = "autocommit-" + Guid.NewGuid().ToString("N");
+
+        // Never calls CommitAsync: each command commits as it runs.
+        Task<int> CountAndBackendAsync() => Database.WriteAsync(async (transaction, ct) =>
+        {
+            Assert.True(transaction.Autocommit);
+            await using var command = transaction.Command(
+                $"INSERT INTO {transaction.Schema.Counters.Name} (key, value, expires_at) VALUES (@key, 1, 0) ON CONFLICT (key) DO UPDATE SET value = {transaction.Schema.Counters.Name}.value + 1 RETURNING pg_backend_pid()")
+                .With("@key", key);
+            return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
+        }, default, held, autocommit: true).AsTask();
+
+        var pid = await CountAndBackendAsync();
+        Assert.Equal(pid, await CountAndBackendAsync());
+        Assert.Equal(2, await CounterAsync(key));
+
+        await TerminateAsync(pid);
+
+        await Assert.ThrowsAnyAsync<Exception>(CountAndBackendAsync);
+        Assert.False(held.IsHolding);
+        Assert.NotEqual(pid, await CountAndBackendAsync());
+        Assert.Equal(3, await CounterAsync(key));
+    }
+
+    private async Task<long> CounterAsync(string key)
+    {
+        await using var reader = new NpgsqlConnection(database.ConnectionString);
+        await reader.OpenAsync();
+        await using var select = new NpgsqlCommand("SELECT value FROM billing_rate_limit_counters WHERE key = @key", reader);
+        select.Parameters.AddWithValue("key", key);
+        return (long)(await select.ExecuteScalarAsync())!;
+    }
+
     private async Task TerminateAsync(int pid)
     {
         await using var admin = new NpgsqlConnection(database.ConnectionString);
