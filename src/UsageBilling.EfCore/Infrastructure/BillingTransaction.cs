@@ -7,7 +7,7 @@ namespace UsageBilling.EntityFrameworkCore;
 
 /// <summary>
 /// One database transaction of a store operation. Nothing is kept unless the operation calls <see cref="CommitAsync"/>;
-/// returning without it rolls everything back. Or, made by <see cref="Autocommit"/>, no explicit transaction: each
+/// returning without it rolls everything back. Or, when <see cref="Autocommit"/>, no explicit transaction: each
 /// command (a batch of statements on PostgreSQL) is a transaction of its own, committed as it runs.
 /// </summary>
 internal sealed class BillingTransaction

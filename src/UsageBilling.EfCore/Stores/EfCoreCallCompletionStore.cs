@@ -9,7 +9,9 @@ namespace UsageBilling.EntityFrameworkCore;
 /// ledger entries, every usage record and its key's last use — so that a committed charge always has its record and
 /// a crash before the commit leaves neither. Each step is one statement for the whole batch
 /// (<see cref="GroupStatements"/>), not one per call. Rows are taken in the store's lock order (reservations,
-/// balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other.
+/// balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other. On
+/// PostgreSQL the calls whose holds are active are completed first by one statement that is its own transaction — one
+/// round trip, commit included (<see cref="PostgresCompletionStatement"/>) — and only the others by that transaction.
 /// </summary>
 internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore, IAsyncDisposable, IDisposable where TContext : DbContext
 {
