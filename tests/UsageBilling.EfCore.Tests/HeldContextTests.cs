@@ -282,15 +282,20 @@ public sealed class SqliteHeldContextTests(SqliteTestDatabase database) : HeldCo
         System.Globalization.CultureInfo.InvariantCulture), default).AsTask();
 
     [SkippableFact]
-    public async Task A_held_connection_keeps_temporary_data_in_memory()
+    public async Task A_held_connection_keeps_temporary_data_in_memory_and_checkpoints_the_log_every_10000_pages()
     {
         await using var held = new HeldContext<UsageBillingDbContext>();
-        var tempStore = await Database.WriteAsync(async (transaction, ct) =>
+        async Task<int> PragmaAsync(string pragma, HeldContext<UsageBillingDbContext>? on) => await Database.WriteAsync(async (transaction, ct) =>
         {
-            await using var command = transaction.Command("PRAGMA temp_store");
+            await using var command = transaction.Command("PRAGMA " + pragma);
             return Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
-        }, default, held);
-        Assert.Equal(2, tempStore); // MEMORY
+        }, default, on);
+
+        Assert.Equal(2, await PragmaAsync("temp_store", held)); // MEMORY
+        Assert.Equal(10_000, await PragmaAsync("wal_autocheckpoint", held));
+
+        // A pooled connection keeps SQLite's defaults.
+        Assert.Equal(1_000, await PragmaAsync("wal_autocheckpoint", null));
     }
 }
 
