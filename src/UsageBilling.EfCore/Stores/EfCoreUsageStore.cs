@@ -224,11 +224,6 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
     }
 
     /// <summary>
-    /// The insert of any number of records, made once per table: from one array per column (PostgreSQL, <c>unnest</c>)
-    /// or one JSON array of rows (SQLite). RETURNING: a statement of a PostgreSQL batch must return rows to have a
-    /// result of its own (<see cref="StatementBatch"/>).
-    /// </summary>
-    /// <summary>
     /// PostgreSQL: the usage table's columns a record is written to, in order, and a source of rows for them,
     /// <c>unnest(@c0, ..., extra) AS alias (c0, ..., extra)</c> — for statements that insert records among other work
     /// (<see cref="AddColumns"/> binds the arrays).
@@ -254,6 +249,11 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
         return statement;
     }
 
+    /// <summary>
+    /// The insert of any number of records, made once per table: from one array per column (PostgreSQL, <c>unnest</c>)
+    /// or one JSON array of rows (SQLite). RETURNING: a statement of a PostgreSQL batch must return rows to have a
+    /// result of its own (<see cref="StatementBatch"/>).
+    /// </summary>
     private static string InsertSql(BillingSchema schema) => InsertSqls.GetOrAdd((schema.Usage.Name, schema.Provider), static (key, table) =>
     {
         var requestId = table[nameof(UsageRecordEntity.RequestId)];
