@@ -71,6 +71,33 @@ public abstract class CallCompletionStoreSpecification
     }
 
     [SkippableFact]
+    public async Task The_ledger_reads_as_a_running_balance_when_a_batch_completes_holds_out_of_their_order()
+    {
+        var (completions, credits, _) = await CreateStoresAsync();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 100m);
+        var held = new List<CallCompletion>();
+        foreach (var charge in (decimal[])[1m, 2m, 3m, 4m])
+        {
+            held.Add(await SettleAsync(credits, account, hold: 5m, charge: charge));
+        }
+
+        // Completed newest hold first: the order a batch meets its calls in is not the order they were admitted in.
+        held.Reverse();
+        await completions.CompleteAsync(held, Now);
+
+        // Oldest first, each entry's balance after is the one before it plus its amount.
+        var entries = (await credits.GetLedgerAsync(account, 10, null)).Entries.Reverse().ToList();
+        Assert.Equal(5, entries.Count);
+        for (var i = 1; i < entries.Count; i++)
+        {
+            Assert.Equal(entries[i - 1].BalanceAfter + entries[i].Amount, entries[i].BalanceAfter);
+        }
+
+        Assert.Equal(Money.FromUnits(90m), entries[^1].BalanceAfter);
+    }
+
+    [SkippableFact]
     public async Task A_batch_written_again_moves_no_money_and_duplicates_no_record()
     {
         var (completions, credits, usage) = await CreateStoresAsync();

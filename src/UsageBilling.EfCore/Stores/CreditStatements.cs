@@ -110,13 +110,16 @@ internal sealed class CreditStatements
         // Charges of a completion batch, after the batch's balance update in the same round trip: each entry's balance
         // after is the account's balance now (after all of the batch's charges) plus the batch's later charges on it
         // (c_later). The rows come from one array per column (PostgreSQL, unnest) or one JSON array of rows (SQLite).
-        // The WHERE keeps SQLite from reading the upsert's ON as the join's.
+        // The WHERE keeps SQLite from reading the upsert's ON as the join's. They are inserted in batch order within each
+        // account whatever the join's plan: an account's later charges sum to less (charges are positive), so descending
+        // c_later is that order, and the ledger's sequence reads as a running balance.
         var insertChargeEntries = $$"""
             WITH v (c_id, c_account, c_amount, c_key, c_reservation, c_reference, c_created, c_later) AS ({0})
             INSERT INTO {{l.Name}} ({{l["Id"]}}, {{l["AccountId"]}}, {{l["Kind"]}}, {{l["Amount"]}}, {{l["BalanceAfter"]}}, {{l["IdempotencyKey"]}}, {{l["ReservationId"]}}, {{l["Reference"]}}, {{l["Reason"]}}, {{l["CreatedAt"]}})
             SELECT v.c_id, v.c_account, {{(int)LedgerEntryKind.Charge}}, v.c_amount, b.{{b["Balance"]}} + v.c_later, v.c_key, v.c_reservation, v.c_reference, NULL, v.c_created
             FROM v JOIN {{b.Name}} b ON b.{{b["AccountId"]}} = v.c_account
             WHERE TRUE
+            ORDER BY v.c_later DESC
             ON CONFLICT ({{l["AccountId"]}}, {{l["IdempotencyKey"]}}) DO NOTHING
             RETURNING {{l["Id"]}}
             """;

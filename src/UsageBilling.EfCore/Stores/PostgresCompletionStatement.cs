@@ -25,7 +25,9 @@ internal sealed class PostgresCompletionStatement
         var l = schema.Ledger;
         var usage = EfCoreUsageStore<Microsoft.EntityFrameworkCore.DbContext>.PostgresRows(schema, "v", "@record_reservation", "reservation");
 
-        // "sum" of bigint is numeric in PostgreSQL: cast back, failing on overflow as the C# sums would.
+        // "sum" of bigint is numeric in PostgreSQL: cast back, failing on overflow as the C# sums would. The ledger rows
+        // are inserted in batch order (ORDER BY m.ord), the order their balances after are computed in, so that the
+        // ledger's sequence reads as a running balance whatever order the reservations' update returned them in.
         _sql = $"""
             WITH u (id, charge, ord) AS (SELECT * FROM unnest(@id, @charge) WITH ORDINALITY),
             moved AS (
@@ -56,6 +58,7 @@ internal sealed class PostgresCompletionStatement
                     'settle:' || m.id, m.id, m.reference, NULL, @created
                 FROM moved AS m LEFT JOIN balances AS x ON x.account = m.account
                 WHERE m.charge <> 0
+                ORDER BY m.ord
                 RETURNING {l["ReservationId"]} AS id, {l["BalanceAfter"]} AS balance_after
             ),
             records AS (
