@@ -28,6 +28,8 @@ internal sealed partial class UsageLogQueue
     private readonly ILogger<UsageLogQueue> _logger;
     private readonly TimeSpan _maxWait;
     private volatile bool _completed;
+    private TaskCompletionSource? _waiting;
+    private int _wanted = int.MaxValue;
     private long _dropped;
     private long _droppedLogged;
     private long _lastDropLog = long.MinValue;
@@ -59,13 +61,49 @@ internal sealed partial class UsageLogQueue
     public ValueTask EnqueueAsync(UsageRecord record)
     {
         record = Normalize(record);
-        return _channel.Writer.TryWrite(record) ? ValueTask.CompletedTask : EnqueueSlowAsync(record);
+        if (!_channel.Writer.TryWrite(record))
+        {
+            return EnqueueSlowAsync(record);
+        }
+
+        Queued();
+        return ValueTask.CompletedTask;
     }
 
     public void Complete()
     {
         _completed = true;
         _channel.Writer.TryComplete();
+        Volatile.Read(ref _waiting)?.TrySetResult();
+    }
+
+    /// <summary>
+    /// A task that completes once at least <paramref name="count"/> records are queued, or the queue is closed. The
+    /// writer waits for this instead of for each record, so that a lone request's record does not wake it (a
+    /// thread-pool handoff per call); one writer waits at a time.
+    /// </summary>
+    internal Task WhenQueued(int count)
+    {
+        var waiting = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Volatile.Write(ref _wanted, count);
+        Volatile.Write(ref _waiting, waiting);
+
+        // Records queued before the writer began to wait, or a close, release it now.
+        if (_completed || _channel.Reader.Count >= count)
+        {
+            waiting.TrySetResult();
+        }
+
+        return waiting.Task;
+    }
+
+    /// <summary>A record was queued: releases the waiting writer when the count it waits for is reached.</summary>
+    private void Queued()
+    {
+        if (Volatile.Read(ref _waiting) is { Task.IsCompleted: false } waiting && _channel.Reader.Count >= Volatile.Read(ref _wanted))
+        {
+            waiting.TrySetResult();
+        }
     }
 
     /// <summary>
@@ -105,6 +143,7 @@ internal sealed partial class UsageLogQueue
             try
             {
                 await _channel.Writer.WriteAsync(record, wait.Token).ConfigureAwait(false);
+                Queued();
                 return;
             }
             catch (OperationCanceledException) when (wait.IsCancellationRequested)

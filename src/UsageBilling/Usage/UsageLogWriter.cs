@@ -93,32 +93,27 @@ internal sealed partial class UsageLogWriter : IHostedService, IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Fills <paramref name="batch"/> until it holds <see cref="UsageLogOptions.BatchSize"/> records, the queue closes,
+    /// or <see cref="UsageLogOptions.FlushInterval"/> passes. It waits for a full batch, not for each record: a
+    /// wake-up per record would cost every metered call a thread-pool handoff.
+    /// </summary>
     private async Task FillAsync(System.Threading.Channels.ChannelReader<UsageRecord> reader, List<UsageRecord> batch)
     {
         using var flush = new CancellationTokenSource(_options.FlushInterval);
-        while (batch.Count < _options.BatchSize)
+        while (true)
         {
             while (batch.Count < _options.BatchSize && reader.TryRead(out var record))
             {
                 batch.Add(record);
             }
 
-            if (batch.Count >= _options.BatchSize || reader.Completion.IsCompleted)
+            if (batch.Count >= _options.BatchSize || reader.Completion.IsCompleted || flush.IsCancellationRequested)
             {
                 return;
             }
 
-            try
-            {
-                if (!await reader.WaitToReadAsync(flush.Token).ConfigureAwait(false))
-                {
-                    return;
-                }
-            }
-            catch (OperationCanceledException) when (flush.IsCancellationRequested)
-            {
-                return;
-            }
+            await _queue.WhenQueued(_options.BatchSize - batch.Count).WaitAsync(flush.Token).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
     }
 

@@ -62,6 +62,32 @@ public sealed class UsageLogTests
     }
 
     [Fact]
+    public async Task A_full_batch_is_written_at_once_without_waiting_for_the_flush_interval()
+    {
+        using var factory = new MeteredApiFactory
+        {
+            ConfigureTestServices = services => services.Configure<UsageBillingOptions>(o =>
+            {
+                o.UsageLog.FlushInterval = TimeSpan.FromHours(1);
+                o.UsageLog.BatchSize = 5;
+            }),
+        };
+        var (accountId, key, _) = await factory.CreateCustomerAsync(credits: 1m, plan: "unmetered");
+        var store = factory.Services.GetRequiredService<IUsageStore>();
+        using var client = factory.CreateKeyClient(key);
+        for (var i = 0; i < 4; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/quote")).StatusCode);
+        }
+
+        Assert.Empty((await store.QueryAsync(new UsageQuery { AccountId = accountId })).Records);
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/quote")).StatusCode);
+
+        // The writer waits for five queued records (or the hour), not for each one: the fifth releases it.
+        Assert.Equal(5, (await factory.WaitForUsageAsync(accountId, 5)).Length);
+    }
+
+    [Fact]
     public async Task The_usage_log_sets_the_last_use_of_keys_off_the_request_path()
     {
         using var factory = new MeteredApiFactory();
