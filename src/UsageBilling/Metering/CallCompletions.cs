@@ -103,42 +103,45 @@ internal sealed partial class CallCompletions : IAsyncDisposable
         var completions = Array.ConvertAll(batch, static q => q.Completion);
         var now = _timeProvider.GetUtcNow();
         IReadOnlyList<CompletionResult>? results = null;
-        bool landed;
         try
         {
-            landed = await _pending.RunAsync(Describe(completions), Write).ConfigureAwait(false);
+            results = await WriteOnceAsync(batch, completions, now, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (OperationCanceledException ex)
+        catch (Exception ex)
         {
-            // Nothing cancels a completion (the store was given no token to honour): a store that throws this anyway
-            // timed out, and the batch is retried like any other failure.
-            _pending.Defer(Describe(completions), Write, ex);
-            landed = false;
+            // Retried until it lands. An OperationCanceledException too: nothing cancels a completion (the store was
+            // given no token to honour), so a store that throws it timed out.
+            Defer(batch, completions, now, ex);
         }
 
         for (var i = 0; i < batch.Length; i++)
         {
-            batch[i].Done.TrySetResult(landed ? results![i] : null);
+            batch[i].Done.TrySetResult(results?[i]);
         }
 
         if (Interlocked.Add(ref _unwritten, -batch.Length) == 0)
         {
             Volatile.Read(ref _drained)?.TrySetResult();
         }
-
-        async ValueTask Write(CancellationToken ct)
-        {
-            using var timing = _metrics?.StoreCall("completions.write");
-            var written = await _store.CompleteAsync(completions, now, ct).ConfigureAwait(false);
-            if (written.Count != completions.Length)
-            {
-                throw new InvalidOperationException($"{_store.GetType().Name} returned {written.Count} results for {completions.Length} completions.");
-            }
-
-            results = written;
-            await LandedAsync(batch, written).ConfigureAwait(false);
-        }
     }
+
+    /// <summary>Writes the batch once and runs what its landing means; throws what the store threw.</summary>
+    private async Task<IReadOnlyList<CompletionResult>> WriteOnceAsync(Queued[] batch, CallCompletion[] completions, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        using var timing = _metrics?.StoreCall("completions.write");
+        var written = await _store.CompleteAsync(completions, now, cancellationToken).ConfigureAwait(false);
+        if (written.Count != completions.Length)
+        {
+            throw new InvalidOperationException($"{_store.GetType().Name} returned {written.Count} results for {completions.Length} completions.");
+        }
+
+        await LandedAsync(batch, written).ConfigureAwait(false);
+        return written;
+    }
+
+    /// <summary>Hands a batch that failed to <see cref="PendingCompletions"/>; its description and retry are made only here, on failure.</summary>
+    private void Defer(Queued[] batch, CallCompletion[] completions, DateTimeOffset now, Exception error)
+        => _pending.Defer(Describe(completions), async ct => await WriteOnceAsync(batch, completions, now, ct).ConfigureAwait(false), error);
 
     private async ValueTask LandedAsync(Queued[] batch, IReadOnlyList<CompletionResult> results)
     {
