@@ -281,7 +281,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                     parts.Add($"statements/call by verb: {string.Join(", ", verbs)}; {transactions}");
                 }
 
-                parts.Add($"GC gen0 {After.Gen0 - Before.Gen0}, gen2 {After.Gen2 - Before.Gen2}; working set at end {After.WorkingSet / 1048576.0:N0} MB; "
+                parts.Add($"GC gen0 {After.Gen0 - Before.Gen0}, gen2 {After.Gen2 - Before.Gen2}, paused {PerCall("runtime.gcPauseTicks") / TimeSpan.TicksPerMicrosecond:0.0} µs/call; working set at end {After.WorkingSet / 1048576.0:N0} MB; "
                     + $"per call {PerCall("runtime.threadPoolWorkItems"):0.0} thread-pool work items, {PerCall("runtime.lockContentions"):0.00} lock contentions; "
                     + $"{After.Database.GetValueOrDefault("runtime.threadPoolThreads")} thread-pool threads at end");
                 if (Timings() is { Length: > 0 } timings)

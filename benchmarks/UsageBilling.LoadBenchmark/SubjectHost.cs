@@ -156,6 +156,7 @@ internal static class SubjectHost
                 ["runtime.lockContentions"] = Monitor.LockContentionCount,
                 ["runtime.threadPoolWorkItems"] = ThreadPool.CompletedWorkItemCount,
                 ["runtime.threadPoolThreads"] = ThreadPool.ThreadCount,
+                ["runtime.gcPauseTicks"] = GC.GetTotalPauseDuration().Ticks,
             },
             StatementCounter.SnapshotShapes());
     }
