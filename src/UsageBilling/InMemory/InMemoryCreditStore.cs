@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using Microsoft.Extensions.Options;
 
 namespace UsageBilling;
@@ -163,8 +164,7 @@ internal sealed class InMemoryCreditStore : ICreditStore
             switch (reservation.State)
             {
                 case ReservationState.Settled:
-                    state.LedgerByKey.TryGetValue(SettleKey(reservationId), out var previous);
-                    return ValueTask.FromResult(new SettleResult(SettleStatus.AlreadySettled, previous));
+                    return ValueTask.FromResult(new SettleResult(SettleStatus.AlreadySettled, ChargeOf(state, reservation.AccountId, reservationId)));
                 case ReservationState.Released:
                     return ValueTask.FromResult(new SettleResult(SettleStatus.NotActive, null));
             }
@@ -182,18 +182,11 @@ internal sealed class InMemoryCreditStore : ICreditStore
             LedgerEntry? entry = null;
             if (!actualAmount.IsZero)
             {
-                entry = Append(state, new LedgerEntry
-                {
-                    Id = reservationId.Replace("res_", "led_", StringComparison.Ordinal),
-                    AccountId = reservation.AccountId,
-                    Kind = LedgerEntryKind.Charge,
-                    Amount = -actualAmount,
-                    BalanceAfter = state.Balance.Balance - actualAmount,
-                    IdempotencyKey = SettleKey(reservationId),
-                    ReservationId = reservationId,
-                    Reference = reservation.Reference,
-                    CreatedAt = now,
-                });
+                var balanceAfter = state.Balance.Balance - actualAmount;
+                state.Charges[reservationId] = state.Ledger.Count;
+                state.Ledger.Add(new LedgerRow(null, reservationId, reservation.Reference, actualAmount, balanceAfter, now));
+                state.Balance = state.Balance with { Balance = balanceAfter };
+                entry = EntryAt(state, reservation.AccountId, state.Ledger.Count - 1);
             }
 
             return ValueTask.FromResult(new SettleResult(SettleStatus.Settled, entry));
@@ -240,7 +233,12 @@ internal sealed class InMemoryCreditStore : ICreditStore
         var state = Account(request.AccountId);
         lock (state)
         {
-            if (state.LedgerByKey.TryGetValue(request.IdempotencyKey, out var existing))
+            // A key is written once whatever wrote it: a settle's charge has one too.
+            var existing = state.LedgerByKey.GetValueOrDefault(request.IdempotencyKey)
+                ?? (request.IdempotencyKey.StartsWith(SettleKeyPrefix, StringComparison.Ordinal)
+                    ? ChargeOf(state, request.AccountId, request.IdempotencyKey[SettleKeyPrefix.Length..])
+                    : null);
+            if (existing is not null)
             {
                 return ValueTask.FromResult(new PostResult(PostStatus.Duplicate, existing));
             }
@@ -255,7 +253,7 @@ internal sealed class InMemoryCreditStore : ICreditStore
                 return ValueTask.FromResult(new PostResult(PostStatus.LimitExceeded, null));
             }
 
-            var entry = Append(state, new LedgerEntry
+            var entry = Post(state, new LedgerEntry
             {
                 Id = request.EntryId,
                 AccountId = request.AccountId,
@@ -280,20 +278,22 @@ internal sealed class InMemoryCreditStore : ICreditStore
 
         lock (state)
         {
-            // Newest first: walk the append-ordered list backwards from just before the cursor entry.
+            // Newest first: walk the append-ordered list backwards from just before the cursor, the position of the
+            // last entry of the previous page (an unknown cursor gives an empty page).
             var start = state.Ledger.Count - 1;
             if (cursor is not null)
             {
-                start = state.LedgerIndex.TryGetValue(cursor, out var index) ? index - 1 : -1;
+                start = int.TryParse(cursor, NumberStyles.None, CultureInfo.InvariantCulture, out var position) && position <= state.Ledger.Count ? position - 1 : -1;
             }
 
             var page = new List<LedgerEntry>(Math.Min(limit, Math.Max(start + 1, 0)));
-            for (var i = start; i >= 0 && page.Count < limit; i--)
+            var i = start;
+            for (; i >= 0 && page.Count < limit; i--)
             {
-                page.Add(state.Ledger[i]);
+                page.Add(EntryAt(state, accountId, i));
             }
 
-            var next = page.Count == limit && state.LedgerIndex[page[^1].Id] > 0 ? page[^1].Id : null;
+            var next = page.Count == limit && i >= 0 ? (i + 1).ToString(CultureInfo.InvariantCulture) : null;
             return ValueTask.FromResult(new LedgerPage(page, next));
         }
     }
@@ -403,15 +403,39 @@ internal sealed class InMemoryCreditStore : ICreditStore
         return forgotten;
     }
 
-    internal static string SettleKey(string reservationId) => "settle:" + reservationId;
+    private const string SettleKeyPrefix = "settle:";
 
-    private static LedgerEntry Append(AccountState state, LedgerEntry entry)
+    internal static string SettleKey(string reservationId) => SettleKeyPrefix + reservationId;
+
+    /// <summary>Appends a posted entry (not a settle's charge: see <see cref="LedgerRow"/>).</summary>
+    private static LedgerEntry Post(AccountState state, LedgerEntry entry)
     {
-        state.LedgerIndex[entry.Id] = state.Ledger.Count;
-        state.Ledger.Add(entry);
+        state.Ledger.Add(new LedgerRow(entry, null, null, Money.Zero, Money.Zero, default));
         state.LedgerByKey[entry.IdempotencyKey] = entry;
         state.Balance = state.Balance with { Balance = entry.BalanceAfter };
         return entry;
+    }
+
+    /// <summary>The charge of the settle of <paramref name="reservationId"/>, if it was charged.</summary>
+    private static LedgerEntry? ChargeOf(AccountState state, string accountId, string reservationId)
+        => state.Charges.TryGetValue(reservationId, out var position) ? EntryAt(state, accountId, position) : null;
+
+    /// <summary>The ledger entry at <paramref name="position"/>: as posted, or a settle's charge made from its row.</summary>
+    private static LedgerEntry EntryAt(AccountState state, string accountId, int position)
+    {
+        var row = state.Ledger[position];
+        return row.Entry ?? new LedgerEntry
+        {
+            Id = row.ReservationId!.Replace("res_", "led_", StringComparison.Ordinal),
+            AccountId = accountId,
+            Kind = LedgerEntryKind.Charge,
+            Amount = -row.Charge,
+            BalanceAfter = row.BalanceAfter,
+            IdempotencyKey = SettleKey(row.ReservationId),
+            ReservationId = row.ReservationId,
+            Reference = row.Reference,
+            CreatedAt = row.CreatedAt,
+        };
     }
 
     private void AddActive(CreditReservation reservation)
@@ -459,11 +483,14 @@ internal sealed class InMemoryCreditStore : ICreditStore
     {
         public CreditBalance Balance { get; set; }
 
-        public List<LedgerEntry> Ledger { get; } = [];
+        /// <summary>The ledger in append order.</summary>
+        public List<LedgerRow> Ledger { get; } = [];
 
-        public Dictionary<string, int> LedgerIndex { get; } = new(StringComparer.Ordinal);
-
+        /// <summary>Posted entries by idempotency key (a settle's charge is found by its reservation instead).</summary>
         public Dictionary<string, LedgerEntry> LedgerByKey { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>The position in <see cref="Ledger"/> of each settle's charge, by reservation id.</summary>
+        public Dictionary<string, int> Charges { get; } = new(StringComparer.Ordinal);
 
         public Dictionary<string, CreditReservation> Reservations { get; } = new(StringComparer.Ordinal);
 
@@ -479,6 +506,13 @@ internal sealed class InMemoryCreditStore : ICreditStore
             return byTime != 0 ? byTime : string.CompareOrdinal(x.Id, y.Id);
         });
     }
+
+    /// <summary>
+    /// A row of an account's ledger: a posted <see cref="Entry"/>, or a settle's charge kept as the few values its entry is
+    /// made from when read (id, idempotency key and account follow from the reservation), so that the ledger, kept for
+    /// ever, holds no objects of its own per metered call for the collector to copy.
+    /// </summary>
+    private readonly record struct LedgerRow(LedgerEntry? Entry, string? ReservationId, string? Reference, Money Charge, Money BalanceAfter, DateTimeOffset CreatedAt);
 
     /// <summary>A reservation that reached <see cref="State"/>, to forget at <see cref="ForgetAtTicks"/> (UTC ticks).</summary>
     private readonly record struct Finished(long ForgetAtTicks, string AccountId, string Id, ReservationState State);
