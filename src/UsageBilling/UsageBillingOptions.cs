@@ -238,10 +238,10 @@ public sealed class UsageLogOptions
     /// </summary>
     public TimeSpan MaxEnqueueWait { get; set; } = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>The most records written in one store call. Default 500.</summary>
+    /// <summary>The most records written in one store call; as many queued are written at once. Default 500.</summary>
     public int BatchSize { get; set; } = 500;
 
-    /// <summary>How long a partial batch may wait before it is written. Default 1 s.</summary>
+    /// <summary>How long a partial batch (fewer than <see cref="BatchSize"/> records queued) may wait before it is written. Default 1 s.</summary>
     public TimeSpan FlushInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The longest wait between retries when the store fails. Default 30 s.</summary>
