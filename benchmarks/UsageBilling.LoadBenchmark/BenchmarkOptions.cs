@@ -25,7 +25,7 @@ internal sealed record BenchmarkOptions
 
     public int Connections { get; init; } = 64;
 
-    public IReadOnlyList<string> Subjects { get; init; } = [.. Subject.All.Select(s => s.Name), PlainUpdate];
+    public IReadOnlyList<string> Subjects { get; init; } = [.. Subject.Default.Select(s => s.Name), PlainUpdate];
 
     public bool Help { get; init; }
 

@@ -108,7 +108,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                         await host.KillAsync();
                     }
                 },
-                overrun: options.Kill ? TimeSpan.FromSeconds(2) : TimeSpan.Zero);
+                overrun: options.Kill ? TimeSpan.FromSeconds(2) : TimeSpan.Zero, jsonBody: subject.Llm ? SubjectHost.LlmRequest : null);
             var waits = sampling is null ? null : await sampling;
             if (options.Kill && connectionString is not null)
             {

@@ -12,8 +12,9 @@ namespace UsageBilling.LoadBenchmark;
 internal static class LoadGenerator
 {
     /// <param name="overrun">How long the loops go on sending after the measured window (while <paramref name="atMeasureEnd"/> kills the host).</param>
+    /// <param name="jsonBody">Sent with <c>POST</c> when given (the LLM subjects); otherwise each call is a <c>GET</c>.</param>
     public static async Task<LoadResult> RunAsync(Uri target, IReadOnlyList<string> keys, int connections, TimeSpan warmUp, TimeSpan duration,
-        Func<Task> atMeasureStart, Func<Task> atMeasureEnd, TimeSpan overrun = default)
+        Func<Task> atMeasureStart, Func<Task> atMeasureEnd, TimeSpan overrun = default, string? jsonBody = null)
     {
         using var handler = new SocketsHttpHandler
         {
@@ -36,7 +37,7 @@ internal static class LoadGenerator
         for (var i = 0; i < connections; i++)
         {
             var key = keys[i % keys.Count];
-            workers[i] = Task.Run(() => WorkerAsync(client, target, key, measureStart, measureEnd, sendUntil, answered));
+            workers[i] = Task.Run(() => WorkerAsync(client, target, jsonBody, key, measureStart, measureEnd, sendUntil, answered));
         }
 
         await Task.Delay(Remaining(measureStart));
@@ -61,7 +62,7 @@ internal static class LoadGenerator
     private static TimeSpan Percentile(long[] sorted, double p)
         => sorted.Length == 0 ? TimeSpan.Zero : Stopwatch.GetElapsedTime(0, sorted[Math.Min(sorted.Length - 1, (int)(p * sorted.Length))]);
 
-    private static async Task<WorkerResult> WorkerAsync(HttpClient client, Uri target, string key, long measureStart, long measureEnd, long sendUntil, StrongBox<long> answered)
+    private static async Task<WorkerResult> WorkerAsync(HttpClient client, Uri target, string? jsonBody, string key, long measureStart, long measureEnd, long sendUntil, StrongBox<long> answered)
     {
         var latencies = new List<long>(capacity: 4096);
         var errors = new List<string>();
@@ -77,7 +78,9 @@ internal static class LoadGenerator
             string? error = null;
             try
             {
-                using var request = new HttpRequestMessage(HttpMethod.Get, target);
+                using var request = jsonBody is null
+                    ? new HttpRequestMessage(HttpMethod.Get, target)
+                    : new HttpRequestMessage(HttpMethod.Post, target) { Content = new StringContent(jsonBody, System.Text.Encoding.UTF8, "application/json") };
                 request.Headers.TryAddWithoutValidation("Authorization", authorization);
                 using var response = await client.SendAsync(request, HttpCompletionOption.ResponseContentRead);
                 if (response.StatusCode != HttpStatusCode.OK)

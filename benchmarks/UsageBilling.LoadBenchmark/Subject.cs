@@ -11,10 +11,24 @@ internal sealed record Subject(string Name, string Description, SubjectBackend B
     public static readonly Subject Postgres64 = new("pg64", "full pipeline, PostgreSQL, 64 accounts", SubjectBackend.Postgres, 64);
     public static readonly Subject PostgresHot = new("pghot", "full pipeline, PostgreSQL, one hot account", SubjectBackend.Postgres, 1);
 
-    public static IReadOnlyList<Subject> All { get; } = [Bare, AuthOnly, InMemory, Sqlite, Sqlite64, Postgres64, PostgresHot];
+    public static readonly Subject SqliteLlm = new("sqlitellm", "LLM-metered (OpenAI JSON, token price, token limit, monthly budget), SQLite", SubjectBackend.Sqlite, 1) { Llm = true };
+    public static readonly Subject Postgres64Llm = new("pg64llm", "LLM-metered (OpenAI JSON, token price, token limit, monthly budget), PostgreSQL, 64 accounts", SubjectBackend.Postgres, 64) { Llm = true };
+
+    /// <summary>The subjects a run measures unless told otherwise.</summary>
+    public static IReadOnlyList<Subject> Default { get; } = [Bare, AuthOnly, InMemory, Sqlite, Sqlite64, Postgres64, PostgresHot];
+
+    /// <summary>Every subject: <see cref="Default"/> and the LLM-metered ones (by name with <c>--subjects</c>).</summary>
+    public static IReadOnlyList<Subject> All { get; } = [.. Default, SqliteLlm, Postgres64Llm];
 
     /// <summary>Whether the endpoint has a price; without one it only requires an API key (what metering adds is the difference).</summary>
     public bool Metered { get; init; } = true;
+
+    /// <summary>
+    /// Whether <c>POST /x</c> is an OpenAI chat completion metered by its tokens (<c>MeterLlmUsage</c>), on a plan with a
+    /// token limit and accounts with a monthly budget: the estimate is held, and the actual use corrects the token and
+    /// spend counters when the call completes.
+    /// </summary>
+    public bool Llm { get; init; }
 
     public bool IsEntityFrameworkCore => Backend is SubjectBackend.Sqlite or SubjectBackend.Postgres;
 

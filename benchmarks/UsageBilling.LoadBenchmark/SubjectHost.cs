@@ -12,7 +12,8 @@ namespace UsageBilling.LoadBenchmark;
 /// <summary>
 /// The host of one subject, run in its own process (<c>serve &lt;subject&gt; [connection string]</c>) so that its CPU time
 /// and allocations are its own: Kestrel on 127.0.0.1 at a free port, <c>GET /x</c> (bare, or API key + flat price 0.000001
-/// on a plan with request limits per second, minute, hour, day and month), and <c>GET /_bench/stats</c> (unmetered).
+/// on a plan with request limits per second, minute, hour, day and month) — for the LLM subjects <c>POST /x</c>, an OpenAI
+/// chat completion metered by its tokens, with a token limit and a monthly budget too — and <c>GET /_bench/stats</c> (unmetered).
 /// Prints one line <c>READY {json}</c> (port and API keys), then serves until its standard input closes.
 /// </summary>
 internal static class SubjectHost
@@ -20,6 +21,15 @@ internal static class SubjectHost
     public const string ReadyPrefix = "READY ";
     public const string PlanName = "load";
     public const decimal Price = 0.000001m;
+
+    /// <summary>The LLM subjects' model: $0.10 and $0.40 per million input and output tokens.</summary>
+    public const string LlmModel = "bench-1";
+
+    /// <summary>What the load generator sends to an LLM subject: a short chat completion request with an output cap.</summary>
+    public const string LlmRequest = """{"model":"bench-1","messages":[{"role":"user","content":"Answer with one word: is this a load test?"}],"max_tokens":16}""";
+
+    /// <summary>What an LLM subject answers: an OpenAI chat completion with its usage (fewer tokens than estimated).</summary>
+    private const string LlmResponse = """{"id":"chatcmpl-bench","object":"chat.completion","created":1764979200,"model":"bench-1","choices":[{"index":0,"message":{"role":"assistant","content":"Yes."},"finish_reason":"stop"}],"usage":{"prompt_tokens":17,"completion_tokens":2,"total_tokens":19}}""";
 
     private static long s_served;
     private static long s_failed;
@@ -37,13 +47,21 @@ internal static class SubjectHost
             const long generous = 1_000_000_000_000;
             // Options may be set for a run through the environment, which the subject process inherits, for example
             // UsageBilling__Idempotency__ReplayFor=00:00:02 (how long the in-memory credit store keeps finished holds).
-            var billing = builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"), o => o.Plans.Limits[PlanName] = new RequestLimits
+            var billing = builder.Services.AddUsageBilling(builder.Configuration.GetSection("UsageBilling"), o =>
             {
-                RequestsPerSecond = generous,
-                RequestsPerMinute = generous,
-                RequestsPerHour = generous,
-                RequestsPerDay = generous,
-                MonthlyRequests = generous,
+                o.Plans.Limits[PlanName] = new RequestLimits
+                {
+                    RequestsPerSecond = generous,
+                    RequestsPerMinute = generous,
+                    RequestsPerHour = generous,
+                    RequestsPerDay = generous,
+                    MonthlyRequests = generous,
+                    TokensPerMinute = subject.Llm ? generous : null,
+                };
+                if (subject.Llm)
+                {
+                    o.Pricing.Models.Add(new ModelPriceOptions { Model = LlmModel, Input = 0.1m, Output = 0.4m });
+                }
             });
             switch (subject.Backend)
             {
@@ -83,10 +101,18 @@ internal static class SubjectHost
             app.UseAuthentication();
             app.UseAuthorization();
             app.UseUsageBilling();
-            var endpoint = app.MapGet("/x", () => "ok").RequireApiKey();
-            if (subject.Metered)
+            if (subject.Llm)
             {
-                endpoint.WithCost(Price);
+                app.MapPost("/x", () => Results.Text(LlmResponse, "application/json")).RequireApiKey()
+                    .MeterLlmUsage(LlmApiFormat.OpenAIChatCompletions, provider: "openai");
+            }
+            else
+            {
+                var endpoint = app.MapGet("/x", () => "ok").RequireApiKey();
+                if (subject.Metered)
+                {
+                    endpoint.WithCost(Price);
+                }
             }
         }
 
@@ -134,6 +160,11 @@ internal static class SubjectHost
         {
             var account = await accounts.CreateAsync($"load-{i}", PlanName);
             await credits.PostAsync(account.Id, LedgerEntryKind.Grant, Money.FromUnits(1_000_000m));
+            if (subject.Llm)
+            {
+                await accounts.SetBudgetAsync(account.Id, new SpendBudget { Monthly = Money.FromUnits(1_000_000m) });
+            }
+
             keys[i] = (await apiKeys.CreateAsync(account.Id, "load")).Plaintext;
         }
 
