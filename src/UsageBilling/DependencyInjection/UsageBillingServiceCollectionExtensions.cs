@@ -62,8 +62,10 @@ public static class UsageBillingServiceCollectionExtensions
         services.TryAddSingleton(static sp => new AccountManager(
             sp.GetRequiredService<IAccountStore>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<IOptions<UsageBillingOptions>>()));
         services.AddDataProtection();
+        services.TryAddSingleton<ProviderKeyLookupCache>();
         services.TryAddSingleton(static sp => new ProviderKeyManager(
-            sp.GetRequiredService<IProviderKeyStore>(), sp.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>(), sp.GetRequiredService<TimeProvider>()));
+            sp.GetRequiredService<IProviderKeyStore>(), sp.GetRequiredService<Microsoft.AspNetCore.DataProtection.IDataProtectionProvider>(), sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ProviderKeyLookupCache>()));
         services.TryAddSingleton<TokenCounter>();
         services.TryAddSingleton<IIngestAccountResolver, EndUserAccountResolver>();
         services.TryAddSingleton<BillingAlerts>();

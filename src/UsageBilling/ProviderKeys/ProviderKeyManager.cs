@@ -7,7 +7,9 @@ namespace UsageBilling;
 /// Stores, lists and hands out accounts' own LLM provider keys ("bring your own key"). Keys are encrypted at rest with
 /// ASP.NET Core Data Protection (configure a shared, persisted key ring when several instances run), listed only
 /// masked, and decrypted only by <see cref="GetActiveKeyAsync"/> for the call that uses them. No method puts a key's
-/// plaintext into an exception message, a log or a return value other than <see cref="GetActiveKeyAsync"/>.
+/// plaintext into an exception message, a log or a return value other than <see cref="GetActiveKeyAsync"/>. Lookups
+/// for calls are cached as stored (encrypted) like API keys: a change made here is seen at once by this instance, by
+/// others within <see cref="ApiKeyOptions.CacheDuration"/> (<see cref="ApiKeyOptions.NegativeCacheDuration"/> for a key added).
 /// </summary>
 public sealed partial class ProviderKeyManager
 {
@@ -16,12 +18,14 @@ public sealed partial class ProviderKeyManager
     private readonly IProviderKeyStore _store;
     private readonly IDataProtector _protector;
     private readonly TimeProvider _timeProvider;
+    private readonly ProviderKeyLookupCache? _cache;
 
-    internal ProviderKeyManager(IProviderKeyStore store, IDataProtectionProvider dataProtection, TimeProvider timeProvider)
+    internal ProviderKeyManager(IProviderKeyStore store, IDataProtectionProvider dataProtection, TimeProvider timeProvider, ProviderKeyLookupCache? cache = null)
     {
         _store = store;
         _protector = dataProtection.CreateProtector(Purpose);
         _timeProvider = timeProvider;
+        _cache = cache;
     }
 
     /// <summary>Whether <paramref name="key"/> looks like a key of <paramref name="provider"/> (prefix and alphabet); the reason when it does not.</summary>
@@ -69,7 +73,7 @@ public sealed partial class ProviderKeyManager
         }
 
         var now = _timeProvider.GetUtcNow();
-        return await _store.UpsertAsync(new ProviderKey
+        var stored = await _store.UpsertAsync(new ProviderKey
         {
             Id = BillingIds.New("pk", _timeProvider),
             AccountId = accountId,
@@ -80,6 +84,8 @@ public sealed partial class ProviderKeyManager
             CreatedAt = now,
             UpdatedAt = now,
         }, cancellationToken).ConfigureAwait(false);
+        Forget(accountId, normalized);
+        return stored;
     }
 
     /// <summary>The account's keys, masked.</summary>
@@ -87,12 +93,22 @@ public sealed partial class ProviderKeyManager
         => _store.ListAsync(accountId, cancellationToken);
 
     /// <summary>Enables or disables the account's key for a provider; <see langword="false"/> if there is none.</summary>
-    public ValueTask<bool> SetEnabledAsync(string accountId, string provider, bool enabled, CancellationToken cancellationToken = default)
-        => _store.SetEnabledAsync(accountId, NormalizeProvider(provider) ?? "", enabled, _timeProvider.GetUtcNow(), cancellationToken);
+    public async ValueTask<bool> SetEnabledAsync(string accountId, string provider, bool enabled, CancellationToken cancellationToken = default)
+    {
+        var normalized = NormalizeProvider(provider) ?? "";
+        var changed = await _store.SetEnabledAsync(accountId, normalized, enabled, _timeProvider.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        Forget(accountId, normalized);
+        return changed;
+    }
 
     /// <summary>Deletes the account's key for a provider; <see langword="false"/> if there was none.</summary>
-    public ValueTask<bool> DeleteAsync(string accountId, string provider, CancellationToken cancellationToken = default)
-        => _store.DeleteAsync(accountId, NormalizeProvider(provider) ?? "", cancellationToken);
+    public async ValueTask<bool> DeleteAsync(string accountId, string provider, CancellationToken cancellationToken = default)
+    {
+        var normalized = NormalizeProvider(provider) ?? "";
+        var deleted = await _store.DeleteAsync(accountId, normalized, cancellationToken).ConfigureAwait(false);
+        Forget(accountId, normalized);
+        return deleted;
+    }
 
     /// <summary>
     /// The plaintext of the account's enabled key for a provider, for the gateway call that uses it, or
@@ -101,7 +117,7 @@ public sealed partial class ProviderKeyManager
     public async ValueTask<string?> GetActiveKeyAsync(string accountId, string provider, CancellationToken cancellationToken = default)
     {
         var normalized = NormalizeProvider(provider);
-        if (normalized is null || await _store.FindAsync(accountId, normalized, cancellationToken).ConfigureAwait(false) is not { Enabled: true } key)
+        if (normalized is null || await FindAsync(accountId, normalized, cancellationToken).ConfigureAwait(false) is not { Enabled: true } key)
         {
             return null;
         }
@@ -115,6 +131,28 @@ public sealed partial class ProviderKeyManager
             return null;
         }
     }
+
+    /// <summary>The stored key of an account for a provider, through the lookup cache.</summary>
+    private async ValueTask<ProviderKey?> FindAsync(string accountId, string provider, CancellationToken cancellationToken)
+    {
+        if (_cache is null)
+        {
+            return await _store.FindAsync(accountId, provider, cancellationToken).ConfigureAwait(false);
+        }
+
+        var cacheKey = ProviderKeyLookupCache.KeyOf(accountId, provider);
+        var now = _timeProvider.GetUtcNow();
+        if (!_cache.TryGet(cacheKey, now, out var key))
+        {
+            key = await _store.FindAsync(accountId, provider, cancellationToken).ConfigureAwait(false);
+            _cache.Set(cacheKey, key, now);
+        }
+
+        return key;
+    }
+
+    /// <summary>Forgets the cached lookup after a change, so that this instance sees the change at once.</summary>
+    private void Forget(string accountId, string provider) => _cache?.Remove(ProviderKeyLookupCache.KeyOf(accountId, provider));
 
     /// <summary><c>sk-…abcd</c>: the first three and the last four characters.</summary>
     internal static string Mask(string key) => string.Concat(key.AsSpan(0, 3), "…", key.AsSpan(key.Length - 4));
