@@ -52,10 +52,13 @@ public sealed class ApiKeyOptions
     /// <summary>Headers read for a key besides <c>Authorization: Bearer</c>. Default <c>X-API-Key</c> (header names are case-insensitive).</summary>
     public IList<string> HeaderNames { get; } = ["X-API-Key"];
 
-    /// <summary>How long a key lookup is cached; a revocation made on another instance is seen within this time. Default 30 s; 0 disables caching.</summary>
+    /// <summary>
+    /// How long a key lookup is cached, and an account's own provider key for LLM calls; a revocation (or a provider key
+    /// disabled, replaced or deleted) made on another instance is seen within this time. Default 30 s; 0 disables caching.
+    /// </summary>
     public TimeSpan CacheDuration { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long a well-formed but unknown key is remembered as unknown. Default 5 s.</summary>
+    /// <summary>How long a well-formed but unknown key is remembered as unknown, and an account without its own provider key as without one. Default 5 s.</summary>
     public TimeSpan NegativeCacheDuration { get; set; } = TimeSpan.FromSeconds(5);
 }
 
