@@ -94,10 +94,20 @@ internal sealed class CallCounts
 /// <summary>Counts a call against its key's limit windows and its account's and key's budgets, in one counter-store call.</summary>
 internal sealed class CallCounters
 {
+    /// <summary>The most calls' corrections or give-backs written in one store call.</summary>
+    internal const int MaxBatch = 256;
+
     private readonly ICounterStore _store;
+    private readonly GroupWriter<Queued>? _writer;
 
     /// <param name="store">The counter store; its calls are timed where it is registered (<see cref="ObservedStores"/>).</param>
-    public CallCounters(ICounterStore store) => _store = store;
+    public CallCounters(ICounterStore store)
+    {
+        _store = store;
+
+        // The in-memory store answers at once: grouping would only hand each write to another thread.
+        _writer = store is InMemoryRateLimitCounterStore or IObservedStore { Inner: InMemoryRateLimitCounterStore } ? null : new GroupWriter<Queued>(MaxBatch, WriteAsync);
+    }
 
     /// <summary>
     /// Adds the call to every window and period at once. When any is over its limit the result is not
@@ -116,10 +126,58 @@ internal sealed class CallCounters
         return windows.Windows.Length == 0 && periods.Count == 0 ? null : new CallCountPlan(windows, periods, amount);
     }
 
-    /// <summary>Applies corrections or give-backs; returns the new values in the same order.</summary>
+    /// <summary>Applies increments now, alone (a call's counts, whose values decide it); returns the new values in the same order.</summary>
     public ValueTask<long[]> ApplyAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
         => increments.Count == 0 ? ValueTask.FromResult(Array.Empty<long>())
             : _store.IncrementAsync(increments, cancellationToken);
+
+    /// <summary>
+    /// Applies a completed call's corrections or an abandoned call's give-backs, whose values decide nothing (they
+    /// inform budget alerts): with the other calls' queued now, in one store call (group commit, one transaction on a
+    /// database) unless the store is in memory. A key several calls name moves once by the sum of their deltas, and each
+    /// reads its value after the whole group. Nothing cancels a group: a caller that stops waiting leaves its increments
+    /// written with the others. The task fails with the group's exception; the caller retries its own increments.
+    /// </summary>
+    public ValueTask<long[]> ApplyGroupedAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
+    {
+        if (increments.Count == 0 || _writer is null)
+        {
+            return ApplyAsync(increments, cancellationToken);
+        }
+
+        var queued = new Queued(increments, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        _writer.Enqueue(queued);
+        return new ValueTask<long[]>(queued.Done.Task.WaitAsync(cancellationToken));
+    }
+
+    private async Task WriteAsync(Queued[] group)
+    {
+        try
+        {
+            var increments = group.Length == 1 ? group[0].Increments : [.. group.SelectMany(static q => q.Increments)];
+            var values = await _store.IncrementAsync(increments, CancellationToken.None).ConfigureAwait(false);
+            if (values.Length != increments.Count)
+            {
+                throw new InvalidOperationException($"{_store.GetType().Name} returned {values.Length} values for {increments.Count} increments.");
+            }
+
+            var offset = 0;
+            foreach (var queued in group)
+            {
+                queued.Done.TrySetResult(values[offset..(offset + queued.Increments.Count)]);
+                offset += queued.Increments.Count;
+            }
+        }
+        catch (Exception ex)
+        {
+            foreach (var queued in group)
+            {
+                queued.Done.TrySetException(ex);
+            }
+        }
+    }
+
+    private sealed record Queued(IReadOnlyList<CounterIncrement> Increments, TaskCompletionSource<long[]> Done);
 }
 
 /// <summary>The increments of one call (limit windows first, then budget periods) and how to judge their values.</summary>

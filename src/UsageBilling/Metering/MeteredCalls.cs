@@ -221,7 +221,7 @@ internal sealed partial class MeteredCalls
         if (corrections.Count > 0)
         {
             long[]? values = null;
-            await _pending.RunAsync("correct the counts of " + record.RequestId, async ct => values = await _counters.ApplyAsync(corrections, ct).ConfigureAwait(false))
+            await _pending.RunAsync("correct the counts of " + record.RequestId, async ct => values = await _counters.ApplyGroupedAsync(corrections, ct).ConfigureAwait(false))
                 .ConfigureAwait(false);
             budgets = values is null ? [] : lease.Counts.BudgetsAfter(corrections, values);
         }
@@ -352,7 +352,7 @@ internal sealed partial class MeteredCalls
         var giveBack = counts.GiveBack();
         if (giveBack.Length > 0)
         {
-            await _pending.RunAsync("give back the counts of " + requestId, async ct => await _counters.ApplyAsync(giveBack, ct).ConfigureAwait(false)).ConfigureAwait(false);
+            await _pending.RunAsync("give back the counts of " + requestId, async ct => await _counters.ApplyGroupedAsync(giveBack, ct).ConfigureAwait(false)).ConfigureAwait(false);
         }
     }
 
