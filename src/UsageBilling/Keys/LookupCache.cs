@@ -1,9 +1,11 @@
 using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
 
 namespace UsageBilling;
 
 /// <summary>
-/// Remembers store lookups (found and not found) for a short time so that most requests make no store call. A
+/// Remembers key lookups (found and not found) for a short time so that most requests make no store call: found for
+/// <see cref="ApiKeyOptions.CacheDuration"/>, not found for <see cref="ApiKeyOptions.NegativeCacheDuration"/>. A
 /// <see cref="MemoryCache"/> bounded to a number of entries: past it, a compaction evicts expired entries and then the
 /// least recently used tenth, never everything. Expiry is checked against the app's <see cref="TimeProvider"/>; the
 /// cache's own expiry only frees memory.
@@ -11,17 +13,17 @@ namespace UsageBilling;
 /// <typeparam name="TValue">What a lookup found.</typeparam>
 internal class LookupCache<TValue> : IDisposable where TValue : class
 {
+    /// <summary>The most lookups remembered unless told otherwise.</summary>
+    internal const int MaxEntries = 100_000;
+
     private readonly MemoryCache _entries;
     private readonly TimeSpan _positiveDuration;
     private readonly TimeSpan _negativeDuration;
 
-    /// <param name="positiveDuration">How long a value found is remembered; zero or less: not at all.</param>
-    /// <param name="negativeDuration">How long "not found" is remembered; zero or less: not at all.</param>
-    /// <param name="maxEntries">The most lookups remembered.</param>
-    protected LookupCache(TimeSpan positiveDuration, TimeSpan negativeDuration, int maxEntries)
+    protected LookupCache(IOptions<UsageBillingOptions> options, int maxEntries)
     {
-        _positiveDuration = positiveDuration;
-        _negativeDuration = negativeDuration;
+        _positiveDuration = options.Value.Keys.CacheDuration;
+        _negativeDuration = options.Value.Keys.NegativeCacheDuration;
         _entries = new MemoryCache(new MemoryCacheOptions { SizeLimit = maxEntries, CompactionPercentage = 0.1 });
     }
 
