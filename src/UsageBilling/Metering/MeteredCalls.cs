@@ -334,7 +334,7 @@ internal sealed partial class MeteredCalls
         try
         {
             await _alerts.CheckBudgetsAsync(accountId, keyId, budgets, CancellationToken.None).ConfigureAwait(false);
-            if (balanceToo && _options.CurrentValue.Alerts.LowBalance is not null)
+            if (balanceToo && _options.CurrentValue.Alerts.LowBalance is not null && !_alerts.LowBalanceRaised(accountId))
             {
                 var balance = await _credits.GetBalanceAsync(accountId, CancellationToken.None).ConfigureAwait(false);
                 await _alerts.CheckBalanceAsync(accountId, balance, CancellationToken.None).ConfigureAwait(false);

@@ -114,6 +114,38 @@ public sealed class BudgetAndAlertTests : IDisposable
     }
 
     [Fact]
+    public async Task Once_an_event_is_raised_the_calls_after_it_write_no_alert_counter()
+    {
+        var counters = new AlertCountingStore();
+        using var factory = new MeteredApiFactory
+        {
+            ConfigureTestServices = s =>
+            {
+                s.AddSingleton<IBillingNotifier>(_events);
+                s.AddSingleton<ICounterStore>(sp => counters.Wrapping(sp.GetRequiredService<InMemoryRateLimitCounterStore>()));
+                s.Configure<UsageBillingOptions>(o => o.Alerts.LowBalance = Money.FromUnits(0.05m));
+            },
+        };
+        var (accountId, key, _) = await factory.CreateCustomerAsync(credits: 0.1m, plan: "unmetered");
+        using (var admin = factory.CreateAdminClient())
+        {
+            (await admin.PutAsJsonAsync($"/admin/billing/accounts/{accountId}/budget", new { daily = 0.1m })).EnsureSuccessStatusCode();
+        }
+
+        using var client = factory.CreateKeyClient(key);
+        for (var i = 0; i < 9; i++)
+        {
+            Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/v1/quote")).StatusCode);
+        }
+
+        // 50 % of the budget at the fifth call, 80 % at the eighth, the balance under 0.05 at the sixth: three events,
+        // each counter written once, by the call that raised it; the calls after it neither count it nor read the balance for it.
+        var raised = await _events.WaitForAsync(3);
+        Assert.Equal(["50", "80", "low"], raised.Select(e => e.Type == BillingEventTypes.LowBalance ? "low" : e.ThresholdPercent!.Value.ToString(System.Globalization.CultureInfo.InvariantCulture)).Order());
+        Assert.Equal(3, counters.AlertIncrements);
+    }
+
+    [Fact]
     public async Task A_failing_notifier_never_fails_the_request()
     {
         using var factory = new MeteredApiFactory { ConfigureTestServices = s => s.AddSingleton<IBillingNotifier>(new ThrowingNotifier()) };
@@ -163,6 +195,29 @@ public sealed class BudgetAndAlertTests : IDisposable
 
             return Events.ToList();
         }
+    }
+
+    /// <summary>The in-memory counter store, counting the increments of alert counters.</summary>
+    private sealed class AlertCountingStore : ICounterStore
+    {
+        private ICounterStore _inner = null!;
+        private int _alertIncrements;
+
+        public int AlertIncrements => Volatile.Read(ref _alertIncrements);
+
+        public AlertCountingStore Wrapping(ICounterStore inner)
+        {
+            _inner = inner;
+            return this;
+        }
+
+        public ValueTask<long[]> IncrementAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Add(ref _alertIncrements, increments.Count(i => i.Key.StartsWith("alert:", StringComparison.Ordinal)));
+            return _inner.IncrementAsync(increments, cancellationToken);
+        }
+
+        public ValueTask<long[]> GetAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default) => _inner.GetAsync(keys, cancellationToken);
     }
 
     private sealed class ThrowingNotifier : IBillingNotifier
