@@ -18,9 +18,9 @@ public sealed partial class ProviderKeyManager
     private readonly IProviderKeyStore _store;
     private readonly IDataProtector _protector;
     private readonly TimeProvider _timeProvider;
-    private readonly ProviderKeyLookupCache? _cache;
+    private readonly ProviderKeyLookupCache _cache;
 
-    internal ProviderKeyManager(IProviderKeyStore store, IDataProtectionProvider dataProtection, TimeProvider timeProvider, ProviderKeyLookupCache? cache = null)
+    internal ProviderKeyManager(IProviderKeyStore store, IDataProtectionProvider dataProtection, TimeProvider timeProvider, ProviderKeyLookupCache cache)
     {
         _store = store;
         _protector = dataProtection.CreateProtector(Purpose);
@@ -135,11 +135,6 @@ public sealed partial class ProviderKeyManager
     /// <summary>The stored key of an account for a provider, through the lookup cache.</summary>
     private async ValueTask<ProviderKey?> FindAsync(string accountId, string provider, CancellationToken cancellationToken)
     {
-        if (_cache is null)
-        {
-            return await _store.FindAsync(accountId, provider, cancellationToken).ConfigureAwait(false);
-        }
-
         var cacheKey = ProviderKeyLookupCache.KeyOf(accountId, provider);
         var now = _timeProvider.GetUtcNow();
         if (!_cache.TryGet(cacheKey, now, out var key))
@@ -152,7 +147,7 @@ public sealed partial class ProviderKeyManager
     }
 
     /// <summary>Forgets the cached lookup after a change, so that this instance sees the change at once.</summary>
-    private void Forget(string accountId, string provider) => _cache?.Remove(ProviderKeyLookupCache.KeyOf(accountId, provider));
+    private void Forget(string accountId, string provider) => _cache.Remove(ProviderKeyLookupCache.KeyOf(accountId, provider));
 
     /// <summary><c>sk-…abcd</c>: the first three and the last four characters.</summary>
     internal static string Mask(string key) => string.Concat(key.AsSpan(0, 3), "…", key.AsSpan(key.Length - 4));
