@@ -14,56 +14,36 @@ internal sealed class CallAdmissions
 
     private readonly ICallAdmissionStore _store;
     private readonly UsageBillingMetrics? _metrics;
-    private readonly GroupWriter<Queued> _writer;
+    private readonly GroupCalls<CallAdmissionRequest, CallAdmissionResult> _groups;
 
     public CallAdmissions(ICallAdmissionStore store, UsageBillingMetrics? metrics = null)
     {
         _store = store;
         _metrics = metrics;
-        _writer = new GroupWriter<Queued>(MaxBatch, WriteAsync);
+        _groups = new GroupCalls<CallAdmissionRequest, CallAdmissionResult>(MaxBatch, WriteAsync);
     }
 
     /// <summary>Whether the store admits in one step at all; the default (<see cref="SeparateStoreAdmissions"/>) never does.</summary>
     public bool Enabled => _store is not SeparateStoreAdmissions;
 
     /// <summary>Queues <paramref name="call"/>; the task ends with its result when its group was written, or with the group's exception.</summary>
-    public Task<CallAdmissionResult> AdmitAsync(CallAdmissionRequest call)
+    public Task<CallAdmissionResult> AdmitAsync(CallAdmissionRequest call) => _groups.CallAsync(call);
+
+    private async Task<IReadOnlyList<CallAdmissionResult>> WriteAsync(CallAdmissionRequest[] group)
     {
-        var queued = new Queued(call, new TaskCompletionSource<CallAdmissionResult>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _writer.Enqueue(queued);
-        return queued.Done.Task;
-    }
+        IReadOnlyList<CallAdmissionResult> results;
 
-    private async Task WriteAsync(Queued[] group)
-    {
-        try
+        // Nothing cancels a group: a caller that leaves is admitted or not with the others, and releases its hold.
+        using (_metrics?.StoreCall("admissions.admit"))
         {
-            IReadOnlyList<CallAdmissionResult> results;
-
-            // Nothing cancels a group: a caller that leaves is admitted or not with the others, and releases its hold.
-            using (_metrics?.StoreCall("admissions.admit"))
-            {
-                results = await _store.TryAdmitAsync(Array.ConvertAll(group, static q => q.Call), CancellationToken.None).ConfigureAwait(false);
-            }
-
-            if (results.Count != group.Length)
-            {
-                throw new InvalidOperationException($"{_store.GetType().Name} returned {results.Count} results for {group.Length} calls.");
-            }
-
-            for (var i = 0; i < group.Length; i++)
-            {
-                group[i].Done.TrySetResult(results[i]);
-            }
+            results = await _store.TryAdmitAsync(group, CancellationToken.None).ConfigureAwait(false);
         }
-        catch (Exception ex)
+
+        if (results.Count != group.Length)
         {
-            foreach (var queued in group)
-            {
-                queued.Done.TrySetException(ex);
-            }
+            throw new InvalidOperationException($"{_store.GetType().Name} returned {results.Count} results for {group.Length} calls.");
         }
-    }
 
-    private sealed record Queued(CallAdmissionRequest Call, TaskCompletionSource<CallAdmissionResult> Done);
+        return results;
+    }
 }

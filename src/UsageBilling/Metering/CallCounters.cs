@@ -98,7 +98,7 @@ internal sealed class CallCounters
     internal const int MaxBatch = 256;
 
     private readonly ICounterStore _store;
-    private readonly GroupWriter<Queued>? _writer;
+    private readonly GroupCalls<IReadOnlyList<CounterIncrement>, long[]>? _groups;
 
     /// <param name="store">The counter store; its calls are timed where it is registered (<see cref="ObservedStores"/>).</param>
     public CallCounters(ICounterStore store)
@@ -106,7 +106,9 @@ internal sealed class CallCounters
         _store = store;
 
         // The in-memory store answers at once: grouping would only hand each write to another thread.
-        _writer = store is InMemoryRateLimitCounterStore or IObservedStore { Inner: InMemoryRateLimitCounterStore } ? null : new GroupWriter<Queued>(MaxBatch, WriteAsync);
+        _groups = store is InMemoryRateLimitCounterStore or IObservedStore { Inner: InMemoryRateLimitCounterStore }
+            ? null
+            : new GroupCalls<IReadOnlyList<CounterIncrement>, long[]>(MaxBatch, WriteAsync);
     }
 
     /// <summary>
@@ -140,44 +142,31 @@ internal sealed class CallCounters
     /// </summary>
     public ValueTask<long[]> ApplyGroupedAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
     {
-        if (increments.Count == 0 || _writer is null)
-        {
-            return ApplyAsync(increments, cancellationToken);
-        }
-
-        var queued = new Queued(increments, new TaskCompletionSource<long[]>(TaskCreationOptions.RunContinuationsAsynchronously));
-        _writer.Enqueue(queued);
-        return new ValueTask<long[]>(queued.Done.Task.WaitAsync(cancellationToken));
+        return increments.Count == 0 || _groups is null
+            ? ApplyAsync(increments, cancellationToken)
+            : new ValueTask<long[]>(_groups.CallAsync(increments).WaitAsync(cancellationToken));
     }
 
-    private async Task WriteAsync(Queued[] group)
+    /// <summary>One store call for the group's increments; each caller's values are its slice of the answer.</summary>
+    private async Task<IReadOnlyList<long[]>> WriteAsync(IReadOnlyList<CounterIncrement>[] group)
     {
-        try
+        var increments = group.Length == 1 ? group[0] : [.. group.SelectMany(static g => g)];
+        var values = await _store.IncrementAsync(increments, CancellationToken.None).ConfigureAwait(false);
+        if (values.Length != increments.Count)
         {
-            var increments = group.Length == 1 ? group[0].Increments : [.. group.SelectMany(static q => q.Increments)];
-            var values = await _store.IncrementAsync(increments, CancellationToken.None).ConfigureAwait(false);
-            if (values.Length != increments.Count)
-            {
-                throw new InvalidOperationException($"{_store.GetType().Name} returned {values.Length} values for {increments.Count} increments.");
-            }
+            throw new InvalidOperationException($"{_store.GetType().Name} returned {values.Length} values for {increments.Count} increments.");
+        }
 
-            var offset = 0;
-            foreach (var queued in group)
-            {
-                queued.Done.TrySetResult(values[offset..(offset + queued.Increments.Count)]);
-                offset += queued.Increments.Count;
-            }
-        }
-        catch (Exception ex)
+        var slices = new long[group.Length][];
+        var offset = 0;
+        for (var i = 0; i < group.Length; i++)
         {
-            foreach (var queued in group)
-            {
-                queued.Done.TrySetException(ex);
-            }
+            slices[i] = values[offset..(offset + group[i].Count)];
+            offset += group[i].Count;
         }
+
+        return slices;
     }
-
-    private sealed record Queued(IReadOnlyList<CounterIncrement> Increments, TaskCompletionSource<long[]> Done);
 }
 
 /// <summary>The increments of one call (limit windows first, then budget periods) and how to judge their values.</summary>
