@@ -3,25 +3,29 @@ using Xunit;
 namespace UsageBilling.Testing;
 
 /// <summary>
-/// The behaviour every <see cref="ICallCompletionStore"/> must have, checked through the credit and usage stores of
-/// the same backend: a batch charges and releases exactly what it says, once however often it is written, keeps the
-/// ledger equal to the balance, and leaves one usage record per call. Derive from it and supply
+/// The behaviour every <see cref="ICallCompletionStore"/> must have, checked through the credit, usage and counter
+/// stores of the same backend: a batch charges and releases exactly what it says, once however often it is written,
+/// keeps the ledger equal to the balance, leaves one usage record per call, and moves the counts of each call it
+/// completes once, with its charge. Derive from it and supply
 /// <see cref="CreateStoresAsync"/>; every test uses fresh account ids, so one database can serve the whole class.
 /// </summary>
 public abstract class CallCompletionStoreSpecification
 {
     private static readonly DateTimeOffset Now = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
 
+    // Counters expire by the store's clock, not the batch's: a window that ends long after any run.
+    private static readonly DateTimeOffset WindowEnd = new(2100, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
     /// <summary>
-    /// Creates the stores under test, all three on one backend. Records may be written asynchronously (the default
+    /// Creates the stores under test, all four on one backend. Records may be written asynchronously (the default
     /// store hands them to the usage log); the tests wait for them. To skip visibly, call <c>Skip.If(...)</c> here.
     /// </summary>
-    protected abstract ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync();
+    protected abstract ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage, ICounterStore Counters)> CreateStoresAsync();
 
     [SkippableFact]
     public async Task A_batch_charges_and_releases_each_call_once_and_writes_each_record()
     {
-        var (completions, credits, usage) = await CreateStoresAsync();
+        var (completions, credits, usage, _) = await CreateStoresAsync();
         var (a, b) = (NewId("acct"), NewId("acct"));
         await GrantAsync(credits, a, 100m);
         await GrantAsync(credits, b, 100m);
@@ -73,7 +77,7 @@ public abstract class CallCompletionStoreSpecification
     [SkippableFact]
     public async Task The_ledger_reads_as_a_running_balance_when_a_batch_completes_holds_out_of_their_order()
     {
-        var (completions, credits, _) = await CreateStoresAsync();
+        var (completions, credits, _, _) = await CreateStoresAsync();
         var account = NewId("acct");
         await GrantAsync(credits, account, 100m);
         var held = new List<CallCompletion>();
@@ -100,7 +104,7 @@ public abstract class CallCompletionStoreSpecification
     [SkippableFact]
     public async Task A_batch_written_again_moves_no_money_and_duplicates_no_record()
     {
-        var (completions, credits, usage) = await CreateStoresAsync();
+        var (completions, credits, usage, _) = await CreateStoresAsync();
         var account = NewId("acct");
         await GrantAsync(credits, account, 10m);
         var batch = new List<CallCompletion> { await SettleAsync(credits, account, 2m, 2m), await ReleaseAsync(credits, account, 3m) };
@@ -117,7 +121,7 @@ public abstract class CallCompletionStoreSpecification
     [SkippableFact]
     public async Task An_expired_hold_is_still_charged_and_a_call_without_an_active_hold_is_recorded_as_not_charged()
     {
-        var (completions, credits, usage) = await CreateStoresAsync();
+        var (completions, credits, usage, _) = await CreateStoresAsync();
         var account = NewId("acct");
         await GrantAsync(credits, account, 10m);
         var expired = await SettleAsync(credits, account, 4m, 4m);
@@ -145,15 +149,18 @@ public abstract class CallCompletionStoreSpecification
     }
 
     [SkippableFact]
-    public async Task Concurrent_batches_on_one_account_charge_every_call_exactly_once()
+    public async Task Concurrent_batches_on_one_account_charge_and_count_every_call_exactly_once()
     {
-        var (completions, credits, usage) = await CreateStoresAsync();
+        var (completions, credits, usage, counters) = await CreateStoresAsync();
         var account = NewId("acct");
         await GrantAsync(credits, account, 1000m);
+        var (shared, own) = (NewId("cnt"), NewId("cnt"));
         var calls = new List<CallCompletion>();
         for (var i = 0; i < 120; i++)
         {
-            calls.Add(i % 4 == 3 ? await ReleaseAsync(credits, account, 1m) : await SettleAsync(credits, account, 2m, 1m));
+            // Each call counts once on a key every call names, and on a key of its own ten (a key several in one batch name).
+            var call = i % 4 == 3 ? await ReleaseAsync(credits, account, 1m) : await SettleAsync(credits, account, 2m, 1m);
+            calls.Add(call with { Counts = [new(shared, 1, WindowEnd), new(own + (i % 12), 2, WindowEnd)] });
         }
 
         // Twelve batches of ten at once, each written twice: a retry racing the first write of another batch.
@@ -161,6 +168,48 @@ public abstract class CallCompletionStoreSpecification
 
         await AssertAccountAsync(credits, account, balance: 1000m - 90m);
         Assert.Equal(120, (await RecordsAsync(usage, account, expected: 120)).Count);
+        var counted = await counters.GetAsync([shared, .. Enumerable.Range(0, 12).Select(i => own + i)]);
+        Assert.Equal([120L, .. Enumerable.Repeat(20L, 12)], counted);
+    }
+
+    [SkippableFact]
+    public async Task A_call_completed_now_moves_its_counts_once_and_answers_their_values()
+    {
+        var (completions, credits, _, counters) = await CreateStoresAsync();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 100m);
+        var (tokens, spend, shared) = (NewId("cnt"), NewId("cnt"), NewId("cnt"));
+        await counters.IncrementAsync([new(tokens, 10, WindowEnd), new(spend, 5, WindowEnd), new(shared, 10, WindowEnd)]);
+        var batch = new List<CallCompletion>
+        {
+            (await SettleAsync(credits, account, 2m, 1m)) with { Counts = [new(tokens, -3, WindowEnd), new(spend, 2, WindowEnd)] },
+            (await SettleAsync(credits, account, 2m, 1m)) with { Counts = [new(shared, -1, WindowEnd)] },
+            (await ReleaseAsync(credits, account, 1m)) with { Counts = [new(shared, -5, WindowEnd)] },
+            await SettleAsync(credits, account, 1m, 1m),
+            new CallCompletion(NewId("res"), Money.FromUnits(1m), Record(account, NewId("req"), 1m), [new(tokens, 100, WindowEnd)]),
+        };
+
+        var results = await completions.CompleteAsync(batch, Now);
+
+        // Moved with the calls completed, each answered its counters' values after its counts (a key two calls name: after
+        // the first's or after both); the call without an active hold moved nothing.
+        Assert.Equal([CompletionStatus.Completed, CompletionStatus.Completed, CompletionStatus.Completed, CompletionStatus.Completed, CompletionStatus.NotActive],
+            results.Select(r => r.Status));
+        Assert.Equal([7L, 7L], results[0].Counted);
+        Assert.Contains(Assert.Single(results[1].Counted!), (long[])[9L, 4L]);
+        Assert.Equal([4L], results[2].Counted);
+        Assert.Null(results[3].Counted);
+        Assert.Null(results[4].Counted);
+        var counted = await counters.GetAsync([tokens, spend, shared]);
+        Assert.Equal([7L, 7L, 4L], counted);
+
+        // Written again: completed before, so nothing moves again and no values are answered.
+        var again = await completions.CompleteAsync(batch, Now);
+
+        Assert.All(again, r => Assert.Null(r.Counted));
+        counted = await counters.GetAsync([tokens, spend, shared]);
+        Assert.Equal([7L, 7L, 4L], counted);
+        await AssertAccountAsync(credits, account, balance: 97m);
     }
 
     private static async Task AssertAccountAsync(ICreditStore credits, string account, decimal balance)

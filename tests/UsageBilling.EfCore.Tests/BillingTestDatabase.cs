@@ -33,7 +33,8 @@ public abstract class BillingTestDatabase : IAsyncLifetime
     public ICreditStore NewCreditStore() => new EfCoreCreditStore<UsageBillingDbContext>(Get<BillingDatabase<UsageBillingDbContext>>());
 
     /// <summary>A completion store of its own on this database (its group statements built in the test, as <see cref="NewCreditStore"/>).</summary>
-    public ICallCompletionStore NewCompletionStore() => new EfCoreCallCompletionStore<UsageBillingDbContext>(Get<BillingDatabase<UsageBillingDbContext>>());
+    public ICallCompletionStore NewCompletionStore() => new EfCoreCallCompletionStore<UsageBillingDbContext>(Get<BillingDatabase<UsageBillingDbContext>>(),
+        ActivatorUtilities.CreateInstance<EfCoreRateLimitCounterStore<UsageBillingDbContext>>(Services));
 
     /// <summary>An admission store of its own on this database, with a counter store of its own (statements built in the test, as <see cref="NewCreditStore"/>).</summary>
     public ICallAdmissionStore NewAdmissionStore() => new EfCoreCallAdmissionStore<UsageBillingDbContext>(Get<BillingDatabase<UsageBillingDbContext>>(),

@@ -56,8 +56,8 @@ public sealed class PostgresProviderKeyStoreTests(PostgresTestDatabase database)
 [Collection(PostgresTestGroup.Name)]
 public sealed class PostgresCallCompletionStoreTests(PostgresTestDatabase database) : CallCompletionStoreSpecification, IClassFixture<PostgresTestDatabase>
 {
-    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
-        => ValueTask.FromResult((database.NewCompletionStore(), database.NewCreditStore(), database.Get<IUsageStore>()));
+    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage, ICounterStore Counters)> CreateStoresAsync()
+        => ValueTask.FromResult((database.NewCompletionStore(), database.NewCreditStore(), database.Get<IUsageStore>(), database.Get<ICounterStore>()));
 }
 
 [Collection(PostgresTestGroup.Name)]

@@ -41,8 +41,8 @@ public sealed class SqliteProviderKeyStoreTests(SqliteTestDatabase database) : P
 
 public sealed class SqliteCallCompletionStoreTests(SqliteTestDatabase database) : CallCompletionStoreSpecification, IClassFixture<SqliteTestDatabase>
 {
-    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
-        => ValueTask.FromResult((database.NewCompletionStore(), database.NewCreditStore(), database.Get<IUsageStore>()));
+    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage, ICounterStore Counters)> CreateStoresAsync()
+        => ValueTask.FromResult((database.NewCompletionStore(), database.NewCreditStore(), database.Get<IUsageStore>(), database.Get<ICounterStore>()));
 }
 
 public sealed class SqliteCallAdmissionStoreTests(SqliteTestDatabase database) : CallAdmissionStoreSpecification, IClassFixture<SqliteTestDatabase>

@@ -49,6 +49,7 @@ public sealed class InMemoryCallCompletionStoreTests : CallCompletionStoreSpecif
 
     public async Task DisposeAsync() => await _services.DisposeAsync();
 
-    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage)> CreateStoresAsync()
-        => ValueTask.FromResult((_services.GetRequiredService<ICallCompletionStore>(), _services.GetRequiredService<ICreditStore>(), _services.GetRequiredService<IUsageStore>()));
+    protected override ValueTask<(ICallCompletionStore Completions, ICreditStore Credits, IUsageStore Usage, ICounterStore Counters)> CreateStoresAsync()
+        => ValueTask.FromResult((_services.GetRequiredService<ICallCompletionStore>(), _services.GetRequiredService<ICreditStore>(), _services.GetRequiredService<IUsageStore>(),
+            _services.GetRequiredService<ICounterStore>()));
 }

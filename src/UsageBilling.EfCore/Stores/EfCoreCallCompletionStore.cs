@@ -6,10 +6,11 @@ namespace UsageBilling.EntityFrameworkCore;
 /// <summary>
 /// The Entity Framework Core <see cref="ICallCompletionStore"/>: a batch of completed calls in ONE transaction —
 /// every reservation's state change, the balances (the batch's holds and charges summed per account), the charges'
-/// ledger entries, every usage record and its key's last use — so that a committed charge always has its record and
-/// a crash before the commit leaves neither. Each step is one statement for the whole batch
-/// (<see cref="GroupStatements"/>), not one per call. Rows are taken in the store's lock order (reservations,
-/// balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other. On
+/// ledger entries, the counts of the calls completed, every usage record and its key's last use — so that a committed
+/// charge always has its record and its counts, and a crash before the commit leaves none of them. Each step is one
+/// statement for the whole batch (<see cref="GroupStatements"/>), not one per call. Rows are taken in the store's lock
+/// order (counters in key order — locked first, since which of them move is known only once the reservations have —,
+/// reservations, balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other. On
 /// PostgreSQL the calls whose holds are active are completed first by one statement that is its own transaction — one
 /// round trip, commit included (<see cref="PostgresCompletionStatement"/>) — and only the others by that transaction.
 /// </summary>
@@ -25,6 +26,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private const string NotNullViolation = "23502";
 
     private readonly BillingDatabase<TContext> _database;
+    private readonly EfCoreRateLimitCounterStore<TContext> _counters;
 
     // One group is written at a time: its writer keeps a connection between groups (made by the database, which shares
     // it between both group writers on SQLite; disposed here).
@@ -34,7 +36,11 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
     private GroupStatements? _group;
     private PostgresCompletionStatement? _active;
 
-    public EfCoreCallCompletionStore(BillingDatabase<TContext> database) => _database = database;
+    public EfCoreCallCompletionStore(BillingDatabase<TContext> database, EfCoreRateLimitCounterStore<TContext> counters)
+    {
+        _database = database;
+        _counters = counters;
+    }
 
     public async ValueTask<IReadOnlyList<CompletionResult>> CompleteAsync(IReadOnlyList<CallCompletion> completions, DateTimeOffset now,
         CancellationToken cancellationToken = default)
@@ -46,6 +52,11 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         }
 
         var writer = _held ??= await _database.GroupWriterContextAsync(GroupWriterRole.Completions, cancellationToken).ConfigureAwait(false);
+        if (completions.Any(static c => c.Counts is { Count: > 0 }))
+        {
+            _counters.ScheduleCleanup();
+        }
+
         if (_database.Provider != BillingProvider.PostgreSql)
         {
             return await _database.WriteAsync((transaction, ct) => WriteOnceAsync(transaction, completions, now, ct), cancellationToken, writer).ConfigureAwait(false);
@@ -111,7 +122,9 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         }
 
         var batch = new StatementBatch(transaction);
-        statement.Add(batch, named, records, [.. recordReservations], now, async (reader, ct) =>
+        var counts = CompletionCounts.Of(named);
+        _counters.AddLock(batch, counts.Keys);
+        statement.Add(batch, named, records, [.. recordReservations], counts, now, async (reader, ct) =>
         {
             while (await reader.ReadAsync(ct).ConfigureAwait(false))
             {
@@ -124,8 +137,19 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
             }
         });
         var touched = AddTouches(batch, records);
+        var counted = new Dictionary<string, long>(StringComparer.Ordinal);
+        _counters.AddRead(batch, counts.Keys, counted);
         await batch.ExecuteAsync(cancellationToken).ConfigureAwait(false);
         Touched(touched);
+        for (var i = 0; i < completions.Count; i++)
+        {
+            // Counted only for the first completion of a reservation, the one the statement moved.
+            if (results[i] is { } result && completions[i].Counts is { Count: > 0 } increments && first[completions[i].ReservationId] == i)
+            {
+                results[i] = result with { Counted = increments.Select(c => counted[c.Key]).ToArray() };
+            }
+        }
+
         return results;
     }
 
@@ -149,6 +173,7 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         }
 
         var states = new StatementBatch(transaction);
+        _counters.AddLock(states, CompletionCounts.Of(completions).Keys);
         if (settles.Count > 0)
         {
             AddSettle(group, states, completions, settles, settles.Keys.ToArray(), moved, fromExpired: false);
@@ -204,6 +229,15 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         // after the database reads from the updated row plus the batch's later charges on that account; the usage
         // records; and the keys' last use.
         var rest = new StatementBatch(transaction);
+
+        // The counts of the calls completed now (a reservation moved once, for the first completion that names it).
+        var completedCounts = CompletionCounts.Of(Enumerable.Range(0, completions.Count).Where(i => moved[i] is not null).Select(i => completions[i]).ToList());
+        var counted = new long[completedCounts.Increments.Length];
+        if (counted.Length > 0)
+        {
+            _counters.AddIncrement(rest, completedCounts.Increments, counted);
+        }
+
         var balances = new Dictionary<string, long>(StringComparer.Ordinal);
         var accounts = moves.Keys.Order(StringComparer.Ordinal).ToArray();
         if (accounts.Length > 0)
@@ -270,6 +304,16 @@ internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore
         {
             var balanceAfter = new Money(balances[charges[c].AccountId] + later[c]);
             results[charges[c].Index] = new CompletionResult(CompletionStatus.Completed, entries[c] with { BalanceAfter = balanceAfter });
+        }
+
+        var offset = 0;
+        for (var i = 0; i < completions.Count; i++)
+        {
+            if (moved[i] is not null && completions[i].Counts is { Count: > 0 } increments)
+            {
+                results[i] = results[i] with { Counted = counted[offset..(offset + increments.Count)] };
+                offset += increments.Count;
+            }
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

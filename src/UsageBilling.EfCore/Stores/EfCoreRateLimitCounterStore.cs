@@ -24,6 +24,8 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
     private int _cleaning;
     private int _disposing;
     private string? _upsertSql;
+    private string? _lockSql;
+    private string? _readSql;
     private string? _deleteExpiredSql;
 
     public EfCoreRateLimitCounterStore(BillingDatabase<TContext> database, TimeProvider timeProvider,
@@ -126,6 +128,37 @@ internal sealed partial class EfCoreRateLimitCounterStore<TContext> : ICounterSt
                 values[i] = counted[Array.BinarySearch(keys, increments[i].Key, StringComparer.Ordinal)];
             }
         }, 3).WithRows(count, ("@k", keys), ("@d", deltas), ("@e", expiries));
+    }
+
+    /// <summary>
+    /// PostgreSQL: adds the lock of the existing counters among <paramref name="keys"/>, in key order (the order every
+    /// transaction of the store takes them in), for a transaction that moves them only after rows it takes later in the
+    /// store's lock order (counters, reservations, balances): a completion whose counts depend on its settle. Nothing
+    /// on SQLite, which has one writer and no row locks.
+    /// </summary>
+    internal void AddLock(StatementBatch batch, string[] keys)
+    {
+        if (batch.Schema.Provider == BillingProvider.PostgreSql && keys.Length > 0)
+        {
+            var t = batch.Schema.Counters;
+            batch.Add(_lockSql ??= $"SELECT {t["Key"]} FROM {t.Name} WHERE {t["Key"]} = ANY (@k) ORDER BY {t["Key"]} FOR UPDATE", null, 1).WithArray("@k", keys);
+        }
+    }
+
+    /// <summary>PostgreSQL: adds the read of the counters <paramref name="keys"/> into <paramref name="values"/> (a missing one is not added).</summary>
+    internal void AddRead(StatementBatch batch, string[] keys, Dictionary<string, long> values)
+    {
+        if (keys.Length > 0)
+        {
+            var t = batch.Schema.Counters;
+            batch.Add(_readSql ??= $"SELECT {t["Key"]}, {t["Value"]} FROM {t.Name} WHERE {t["Key"]} = ANY (@k)", async (reader, ct) =>
+            {
+                while (await reader.ReadAsync(ct).ConfigureAwait(false))
+                {
+                    values[reader.GetString(0)] = reader.GetInt64(1);
+                }
+            }, 1).WithArray("@k", keys);
+        }
     }
 
     public ValueTask<long[]> GetAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)

@@ -9,7 +9,8 @@ namespace UsageBilling.EntityFrameworkCore;
 /// (data-modifying <c>WITH</c>): the reservations moved from active (settled, or released), the balance rows of their
 /// accounts locked in account order (the store's lock order) and each updated once (the batch's holds and charges
 /// summed), each charge's ledger entry — its balance after read from the updated row plus the batch's later charges
-/// on that account — and the usage records of the calls moved. All or nothing: a charge already in the ledger (the
+/// on that account — the counts of the calls moved (a key's deltas summed; the batch locks those counters first, in
+/// key order, the store's lock order) and the usage records of the calls moved. All or nothing: a charge already in the ledger (the
 /// data changed by hand) or an account without a balance row fails the statement and keeps nothing. Calls whose hold
 /// was not active (expired, completed by an earlier write, unknown) are not touched: their caller completes them
 /// the usual way (<see cref="EfCoreCallCompletionStore{TContext}"/>).
@@ -24,6 +25,7 @@ internal sealed class PostgresCompletionStatement
         var b = schema.Balances;
         var l = schema.Ledger;
         var usage = EfCoreUsageStore<Microsoft.EntityFrameworkCore.DbContext>.PostgresRows(schema, "v", "@record_reservation", "reservation");
+        var k = schema.Counters;
 
         // "sum" of bigint is numeric in PostgreSQL: cast back, failing on overflow as the C# sums would. The ledger rows
         // are inserted in batch order (ORDER BY m.ord), the order their balances after are computed in, so that the
@@ -67,6 +69,15 @@ internal sealed class PostgresCompletionStatement
                 WHERE v.reservation IN (SELECT id FROM moved)
                 ON CONFLICT ({schema.Usage[nameof(UsageRecordEntity.RequestId)]}) DO NOTHING
                 RETURNING 1
+            ),
+            counted AS (
+                INSERT INTO {k.Name} AS c ({k["Key"]}, {k["Value"]}, {k["ExpiresAt"]})
+                SELECT n.k, sum(n.d)::bigint, max(n.e) FROM unnest(@count_key, @count_delta, @count_expires, @count_reservation) AS n (k, d, e, r)
+                WHERE n.r IN (SELECT id FROM moved)
+                GROUP BY n.k
+                ORDER BY n.k
+                ON CONFLICT ({k["Key"]}) DO UPDATE SET {k["Value"]} = c.{k["Value"]} + excluded.{k["Value"]}
+                RETURNING 1
             )
             SELECT m.id, m.account, m.reference, c.balance_after FROM moved AS m LEFT JOIN charges AS c ON c.id = m.id
             """;
@@ -75,16 +86,21 @@ internal sealed class PostgresCompletionStatement
     /// <summary>
     /// Adds the statement for <paramref name="completions"/> (distinct reservations, in batch order) and the usage
     /// records <paramref name="records"/> (distinct request ids), each written only if the reservation at the same index
-    /// of <paramref name="recordReservations"/> is moved; <paramref name="read"/> reads, for each
+    /// of <paramref name="recordReservations"/> is moved, and <paramref name="counts"/> of the completions moved;
+    /// <paramref name="read"/> reads, for each
     /// reservation moved, its id, account, reference and — for a charge — the ledger entry's balance after.
     /// </summary>
     public void Add(StatementBatch batch, IReadOnlyList<CallCompletion> completions, IReadOnlyList<UsageRecord> records, string[] recordReservations,
-        DateTimeOffset now, Func<DbDataReader, CancellationToken, Task> read)
+        CompletionCounts counts, DateTimeOffset now, Func<DbDataReader, CancellationToken, Task> read)
     {
         var statement = batch.Add(_sql, read)
             .WithArray("@id", completions.Select(static c => c.ReservationId).ToArray())
             .WithArray("@charge", completions.Select(static c => c.Charge?.Nanos).ToArray())
-            .With("@created", StoredTime.ToTicks(now));
+            .With("@created", StoredTime.ToTicks(now))
+            .WithArray("@count_key", Array.ConvertAll(counts.Increments, static i => i.Key))
+            .WithArray("@count_delta", Array.ConvertAll(counts.Increments, static i => i.Delta))
+            .WithArray("@count_expires", Array.ConvertAll(counts.Increments, static i => StoredTime.ToTicks(i.ExpiresAt)))
+            .WithArray("@count_reservation", counts.Reservations);
         EfCoreUsageStore<Microsoft.EntityFrameworkCore.DbContext>.AddColumns(statement, records).WithArray("@record_reservation", recordReservations);
     }
 }

@@ -94,7 +94,7 @@ internal sealed class CallCounts
 /// <summary>Counts a call against its key's limit windows and its account's and key's budgets, in one counter-store call.</summary>
 internal sealed class CallCounters
 {
-    /// <summary>The most calls' corrections or give-backs written in one store call.</summary>
+    /// <summary>The most calls' give-backs written in one store call.</summary>
     internal const int MaxBatch = 256;
 
     private readonly ICounterStore _store;
@@ -134,9 +134,9 @@ internal sealed class CallCounters
             : _store.IncrementAsync(increments, cancellationToken);
 
     /// <summary>
-    /// Applies a completed call's corrections or an abandoned call's give-backs, whose values decide nothing (they
-    /// inform budget alerts): with the other calls' queued now, in one store call (group commit, one transaction on a
-    /// database) unless the store is in memory. A key several calls name moves once by the sum of their deltas, and each
+    /// Applies an abandoned call's give-backs, whose values decide nothing (a completed call's corrections ride its
+    /// completion instead: <see cref="CallCompletion.Counts"/>): with the other calls' queued now, in one store call
+    /// (group commit, one transaction on a database) unless the store is in memory. A key several calls name moves once by the sum of their deltas, and each
     /// reads its value after the whole group. Nothing cancels a group: a caller that stops waiting leaves its increments
     /// written with the others. The task fails with the group's exception; the caller retries its own increments.
     /// </summary>

@@ -215,23 +215,15 @@ internal sealed partial class MeteredCalls
             }
         }
 
+        // The charge (or release), the usage record and the corrections of the call's counts (its actual tokens and
+        // spend against what it counted when admitted) are written together, in a batch with other calls' (group commit).
         var charge = result.Release ? Money.Zero : result.Charge;
         var corrections = lease.Counts.Corrections(charge, result.ActualTokens);
-        var budgets = lease.Counts.Budgets.States;
-        if (corrections.Count > 0)
-        {
-            long[]? values = null;
-            await _pending.RunAsync("correct the counts of " + record.RequestId, async ct => values = await _counters.ApplyGroupedAsync(corrections, ct).ConfigureAwait(false))
-                .ConfigureAwait(false);
-            budgets = values is null ? [] : lease.Counts.BudgetsAfter(corrections, values);
-        }
-
-        // The charge (or release) and the usage record are written together, in a batch with other calls' (group commit).
         record = UsageLogQueue.Normalize(record);
         var completion = result.Release
-            ? new CallCompletion(reservation.Id, null, record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged })
-            : new CallCompletion(reservation.Id, charge, record with { Cost = charge, Outcome = UsageOutcomes.Charged });
-        var queued = _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, budgets));
+            ? new CallCompletion(reservation.Id, null, record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged }, corrections)
+            : new CallCompletion(reservation.Id, charge, record with { Cost = charge, Outcome = UsageOutcomes.Charged }, corrections);
+        var queued = _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, corrections));
         var waits = queued.IsCompleted || _options.CurrentValue.Credits.WaitForCharge || !_completions.MayRunAhead;
         var done = waits ? await queued.ConfigureAwait(false) : null;
 
@@ -310,15 +302,20 @@ internal sealed partial class MeteredCalls
         await CheckAlertsAsync(account.Id, "", states, balanceToo: false).ConfigureAwait(false);
     }
 
-    /// <summary>What a settle that landed means: metrics and alerts (the record was written with it).</summary>
-    private async ValueTask SettledAsync(CallLease lease, CompletionResult settled, Money charge, IReadOnlyList<BudgetState> budgets)
+    /// <summary>What a settle that landed means: metrics and alerts (the record and the corrections were written with it).</summary>
+    private async ValueTask SettledAsync(CallLease lease, CompletionResult settled, Money charge, List<CounterIncrement> corrections)
     {
         switch (settled.Status)
         {
             case CompletionStatus.Completed:
             case CompletionStatus.AlreadyCompleted:
-                // Already: an earlier write of this completion landed but its answer was lost, so this is the first time it is seen landed.
+                // Already: an earlier write of this completion landed but its answer was lost, so this is the first time it
+                // is seen landed. The budgets as its corrections left them — unknown when not applied by this write (no
+                // budget alert then: the admission's counts may overstate the spend).
                 _metrics.Charged(charge);
+                IReadOnlyList<BudgetState> budgets = corrections.Count == 0 ? lease.Counts.Budgets.States
+                    : settled.Counted is { } values ? lease.Counts.BudgetsAfter(corrections, values)
+                    : [];
                 await CheckAlertsAsync(lease.Request.Caller.Account.Id, lease.Request.Caller.Key.Id, budgets, balanceToo: !charge.IsZero).ConfigureAwait(false);
                 break;
             case CompletionStatus.NotActive:

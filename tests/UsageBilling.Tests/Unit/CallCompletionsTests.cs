@@ -70,7 +70,7 @@ public sealed class CallCompletionsTests : IAsyncLifetime
         var metrics = new UsageBillingMetrics(_services.GetRequiredService<IMeterFactory>());
         var usageLog = new UsageLogQueue(Microsoft.Extensions.Options.Options.Create(new UsageBillingOptions()), Substitute.For<IUsageStore>(), metrics,
             NullLogger<UsageLogQueue>.Instance);
-        var completions = new CallCompletions(new StoreCallCompletions(credits, usageLog), _pending, TimeProvider.System, NullLogger<CallCompletions>.Instance);
+        var completions = new CallCompletions(new StoreCallCompletions(credits, Substitute.For<ICounterStore>(), usageLog), _pending, TimeProvider.System, NullLogger<CallCompletions>.Instance);
 
         var first = completions.CompleteAsync(new CallCompletion("res_first", Money.FromUnits(1m), null), null);
         Assert.False(first.IsCompleted);

@@ -3,7 +3,7 @@ using UsageBilling.Stores;
 namespace UsageBilling.Tests.Unit;
 
 /// <summary>
-/// Completed calls' counter corrections and abandoned calls' give-backs are group-committed in front of a counter
+/// Abandoned calls' give-backs are group-committed in front of a counter
 /// store that is not in memory: which writes go together, that sums are exact, and that each caller gets its own
 /// values (or its group's failure).
 /// </summary>
