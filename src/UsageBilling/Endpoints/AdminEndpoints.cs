@@ -1,22 +1,19 @@
 using System.Globalization;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using UsageBilling;
 
-namespace Microsoft.AspNetCore.Builder;
+namespace UsageBilling;
 
-/// <summary>Maps the admin API: accounts, credits, ledger, keys and the usage log.</summary>
-public static class UsageBillingAdminEndpoints
+/// <summary>The admin API: accounts, credits, ledger, keys and the usage log (mapped by <see cref="UsageBillingEndpointRouteBuilderExtensions.MapUsageBillingAdmin"/>).</summary>
+internal static class AdminEndpoints
 {
     private const int MaxPageSize = EndpointHelpers.MaxPageSize;
 
-    /// <summary>
-    /// Maps the admin endpoints under <paramref name="prefix"/> and returns their group, which the app must protect
-    /// (for example <c>.RequireAuthorization("billing-admin")</c>). Money is a JSON number in currency units.
-    /// </summary>
-    public static RouteGroupBuilder MapUsageBillingAdmin(this IEndpointRouteBuilder endpoints, string prefix = "/admin/billing")
+    /// <inheritdoc cref="UsageBillingEndpointRouteBuilderExtensions.MapUsageBillingAdmin"/>
+    public static RouteGroupBuilder Map(IEndpointRouteBuilder endpoints, string prefix)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         if (endpoints.ServiceProvider.GetService<UsageBillingMarker>() is null)

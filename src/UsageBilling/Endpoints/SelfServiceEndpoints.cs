@@ -1,19 +1,16 @@
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
-using UsageBilling;
 
-namespace Microsoft.AspNetCore.Builder;
+namespace UsageBilling;
 
-/// <summary>Maps the self-service API: what the calling API key's own account can see of itself.</summary>
-public static class UsageBillingSelfServiceEndpoints
+/// <summary>The self-service API: what the calling API key's own account can see of itself (mapped by <see cref="UsageBillingEndpointRouteBuilderExtensions.MapUsageBillingSelfService"/>).</summary>
+internal static class SelfServiceEndpoints
 {
-    /// <summary>
-    /// Maps <c>GET {prefix}/balance</c>, <c>/usage</c>, <c>/limits</c>, <c>/ledger</c> and the account's own provider keys (<c>/provider-keys</c>), authenticated by the caller's
-    /// API key. Every answer is about the key's own account, which comes from the key, never from the request.
-    /// </summary>
-    public static RouteGroupBuilder MapUsageBillingSelfService(this IEndpointRouteBuilder endpoints, string prefix = "/v1/billing")
+    /// <inheritdoc cref="UsageBillingEndpointRouteBuilderExtensions.MapUsageBillingSelfService"/>
+    public static RouteGroupBuilder Map(IEndpointRouteBuilder endpoints, string prefix)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         if (endpoints.ServiceProvider.GetService<UsageBillingMarker>() is null)

@@ -1,29 +1,20 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using UsageBilling;
 
-namespace Microsoft.AspNetCore.Builder;
+namespace UsageBilling;
 
-/// <summary>Maps endpoints that bill usage which happened in another gateway.</summary>
-public static partial class UsageIngestEndpoints
+/// <summary>Bills usage which happened in another gateway (mapped by <see cref="UsageBillingEndpointRouteBuilderExtensions.MapLiteLlmUsageIngest"/>).</summary>
+internal static partial class IngestEndpoints
 {
-    /// <summary>
-    /// Maps <c>POST {pattern}</c> for LiteLLM's <c>generic_api</c> success callback: a JSON array of
-    /// <c>StandardLoggingPayload</c> objects (or one object), authenticated by <c>Authorization: Bearer</c>
-    /// <see cref="IngestOptions.Secret"/>. Each call is charged once (by run id, else call id) however often it is
-    /// posted, without a reservation — the balance may go below zero and the account's next metered call then gets 402 —
-    /// and lands in the usage log. A bad entry is skipped with a reason; the rest of the batch is processed; the answer is
-    /// <c>{ processed, skipped, duplicates, skippedEntries, acceptedEntries }</c>. Each record keeps the call's own start
-    /// time, so <c>acceptedEntries</c> names, per billed or already-billed entry, the UTC month and day it was counted in
-    /// (by analytics and by budgets), which is not the current one for a late post.
-    /// </summary>
-    public static RouteHandlerBuilder MapLiteLlmUsageIngest(this IEndpointRouteBuilder endpoints, string pattern = "/ingest/litellm")
+    /// <inheritdoc cref="UsageBillingEndpointRouteBuilderExtensions.MapLiteLlmUsageIngest"/>
+    public static RouteHandlerBuilder Map(IEndpointRouteBuilder endpoints, string pattern)
     {
         ArgumentNullException.ThrowIfNull(endpoints);
         if (endpoints.ServiceProvider.GetService<UsageBillingMarker>() is null)
@@ -77,7 +68,7 @@ public static partial class UsageIngestEndpoints
                 return Problems.Invalid("body", $"At most {settings.MaxEntriesPerPost} entries per post.");
             }
 
-            var logger = loggers.CreateLogger(typeof(UsageIngestEndpoints));
+            var logger = loggers.CreateLogger(typeof(IngestEndpoints));
             var result = new IngestResult();
             for (var index = 0; index < entries.Count; index++)
             {
