@@ -154,6 +154,9 @@ internal sealed class ResponseCapture : Stream
     /// <summary>The whole body, or <see langword="null"/> when it was larger than the cap.</summary>
     public byte[]? Body => _copy?.ToArray();
 
+    /// <summary>The stream it passes the response to.</summary>
+    public Stream Inner => _inner;
+
     public override bool CanRead => false;
 
     public override bool CanSeek => false;

@@ -119,51 +119,60 @@ internal sealed partial class UsageBillingMiddleware
     private async Task RunAsync(HttpContext context, CallLease lease, UsageRecord record, long started, DateTimeOffset now)
     {
         var options = _options.CurrentValue;
-        var body = context.Response.Body;
-        var capture = lease.Request.Idempotency is null ? null : new ResponseCapture(body, options.Idempotency.MaxResponseBytes);
-        if (capture is not null)
-        {
-            // Only then: setting Body at all (even to itself) puts a stream adapter in front of the server's own pipe.
-            context.Response.Body = capture;
-        }
 
-        var observation = lease.Request.Quote.Llm is { } estimate ? new LlmCallObservation(context, estimate, _llm, _metrics, options) : null;
-        ExceptionDispatchInfo? failure = null;
+        // Waiting for the charge: the response leaves after it, even when the endpoint flushes (HeldResponse).
+        var held = options.Credits.WaitForCharge ? HeldResponse.Hold(context) : null;
         try
         {
-            await _next(context).ConfigureAwait(false);
-        }
-        catch (Exception ex)
-        {
-            failure = ExceptionDispatchInfo.Capture(ex);
-        }
-
-        if (capture is not null)
-        {
-            context.Response.Body = body;
-        }
-
-        var (result, finished) = observation is not null
-            ? await observation.FinishAsync(failure is not null, record, now).ConfigureAwait(false)
-            : (new CallResult(lease.Request.Quote.Amount, !options.IsBillableStatusCode(context.Response.StatusCode)), record);
-        finished = CallResponses.Finished(context, finished, started, failure is not null);
-        if (observation is not null || failure is null)
-        {
-            var keep = CallResponses.ToKeep(context.Response, capture, lease, result, failure is not null, record.RequestId);
-            var completing = Stopwatch.GetTimestamp();
-            using (UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.Complete))
+            var capture = lease.Request.Idempotency is null ? null : new ResponseCapture(context.Response.Body, options.Idempotency.MaxResponseBytes);
+            if (capture is not null)
             {
-                await lease.CompleteAsync(result with { Response = keep }, finished).ConfigureAwait(false);
+                // Only then: setting Body at all (even to itself) puts a stream adapter in front of the server's own pipe.
+                context.Response.Body = capture;
             }
 
-            _metrics.MeteringPhase("complete", completing);
-        }
-        else
-        {
-            await _calls.RecordAsync(finished with { Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
-        }
+            var observation = lease.Request.Quote.Llm is { } estimate ? new LlmCallObservation(context, estimate, _llm, _metrics, options) : null;
+            ExceptionDispatchInfo? failure = null;
+            try
+            {
+                await _next(context).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                failure = ExceptionDispatchInfo.Capture(ex);
+            }
 
-        failure?.Throw();
+            if (capture is not null)
+            {
+                context.Response.Body = capture.Inner;
+            }
+
+            var (result, finished) = observation is not null
+                ? await observation.FinishAsync(failure is not null, record, now).ConfigureAwait(false)
+                : (new CallResult(lease.Request.Quote.Amount, !options.IsBillableStatusCode(context.Response.StatusCode)), record);
+            finished = CallResponses.Finished(context, finished, started, failure is not null);
+            if (observation is not null || failure is null)
+            {
+                var keep = CallResponses.ToKeep(context.Response, capture, lease, result, failure is not null, record.RequestId);
+                var completing = Stopwatch.GetTimestamp();
+                using (UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.Complete))
+                {
+                    await lease.CompleteAsync(result with { Response = keep }, finished).ConfigureAwait(false);
+                }
+
+                _metrics.MeteringPhase("complete", completing);
+            }
+            else
+            {
+                await _calls.RecordAsync(finished with { Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
+            }
+
+            failure?.Throw();
+        }
+        finally
+        {
+            held?.Release();
+        }
     }
 
     private static partial class Log
