@@ -76,7 +76,9 @@ public sealed class CreditOptions
 
     /// <summary>
     /// Whether a metered call's request ends only after its charge (or release) and its usage record are committed.
-    /// Default <see langword="true"/>: no response is complete before its charge is in the ledger. With
+    /// Default <see langword="true"/>: no response is complete before its charge is in the ledger, and the response is
+    /// held until then even when the endpoint flushes it (not a <c>text/event-stream</c> or <c>application/x-ndjson</c>
+    /// stream, nor a body over 1 MiB, which are sent as written). With
     /// <see langword="false"/> the request ends as soon as the charge is queued for the next group commit (the
     /// response kept for <c>Idempotency-Key</c> replays is still stored first), which raises throughput on a database
     /// store; in exchange a process crash loses the charges queued or being written at that moment — at most 512 calls,
