@@ -10,8 +10,8 @@ namespace UsageBilling.EntityFrameworkCore;
 /// charge always has its record and its counts, and a crash before the commit leaves none of them. Each step is one
 /// statement for the whole batch (<see cref="GroupStatements"/>), not one per call. Rows are taken in the store's lock
 /// order (counters in key order — locked first, since which of them move is known only once the reservations have —,
-/// reservations, balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each other. On
-/// PostgreSQL the calls whose holds are active are completed first by one statement that is its own transaction — one
+/// reservations, balances in account order, ledger), so batches, admissions and the sweeper cannot deadlock on each
+/// other. On PostgreSQL the calls whose holds are active are completed first by one statement that is its own transaction — one
 /// round trip, commit included (<see cref="PostgresCompletionStatement"/>) — and only the others by that transaction.
 /// </summary>
 internal sealed class EfCoreCallCompletionStore<TContext> : ICallCompletionStore, IAsyncDisposable, IDisposable where TContext : DbContext

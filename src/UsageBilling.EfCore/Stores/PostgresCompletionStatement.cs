@@ -9,11 +9,12 @@ namespace UsageBilling.EntityFrameworkCore;
 /// (data-modifying <c>WITH</c>): the reservations moved from active (settled, or released), the balance rows of their
 /// accounts locked in account order (the store's lock order) and each updated once (the batch's holds and charges
 /// summed), each charge's ledger entry — its balance after read from the updated row plus the batch's later charges
-/// on that account — the counts of the calls moved (a key's deltas summed; the batch locks those counters first, in
-/// key order, the store's lock order) and the usage records of the calls moved. All or nothing: a charge already in the ledger (the
-/// data changed by hand) or an account without a balance row fails the statement and keeps nothing. Calls whose hold
-/// was not active (expired, completed by an earlier write, unknown) are not touched: their caller completes them
-/// the usual way (<see cref="EfCoreCallCompletionStore{TContext}"/>).
+/// on that account — the counts of the calls moved (a key's deltas summed) and the usage records of the calls moved.
+/// When the calls carry counts, the same round trip (one implicit transaction) first locks those counters in key
+/// order, the store's lock order, and reads their values after the statement. All or nothing: a charge already in
+/// the ledger (the data changed by hand) or an account without a balance row fails the statement and keeps nothing.
+/// Calls whose hold was not active (expired, completed by an earlier write, unknown) are not touched: their caller
+/// completes them the usual way (<see cref="EfCoreCallCompletionStore{TContext}"/>).
 /// </summary>
 internal sealed class PostgresCompletionStatement
 {
