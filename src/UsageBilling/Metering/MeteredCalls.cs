@@ -235,7 +235,19 @@ internal sealed partial class MeteredCalls
     /// <summary>Gives back an uncompleted lease's counts and releases its hold; see <see cref="CallLease.DisposeAsync"/>.</summary>
     internal async ValueTask AbandonAsync(CallLease lease)
     {
-        await GiveBackAsync(lease.Counts, lease.Request.RequestId).ConfigureAwait(false);
+        var giveBack = lease.Counts.GiveBack();
+        if (lease.Reservation is { } reservation && giveBack.Length > 0)
+        {
+            // With the release, in its batch: the counts move back exactly when the release completes. A hold no longer
+            // active (expired while the endpoint ran) is not released by this completion, so its counts go back alone.
+            await _completions.CompleteAsync(new CallCompletion(reservation.Id, null, null, giveBack), released => released.Status == CompletionStatus.NotActive
+                    ? GiveBackAsync(giveBack, lease.Request.RequestId)
+                    : ValueTask.CompletedTask)
+                .ConfigureAwait(false);
+            return;
+        }
+
+        await GiveBackAsync(giveBack, lease.Request.RequestId).ConfigureAwait(false);
         if ((lease.Reservation?.Id ?? lease.UnconfirmedReservationId) is { } reservationId)
         {
             await _completions.CompleteAsync(new CallCompletion(reservationId, null, null), null).ConfigureAwait(false);
@@ -344,9 +356,10 @@ internal sealed partial class MeteredCalls
         }
     }
 
-    private async ValueTask GiveBackAsync(CallCounts counts, string requestId)
+    private ValueTask GiveBackAsync(CallCounts counts, string requestId) => GiveBackAsync(counts.GiveBack(), requestId);
+
+    private async ValueTask GiveBackAsync(CounterIncrement[] giveBack, string requestId)
     {
-        var giveBack = counts.GiveBack();
         if (giveBack.Length > 0)
         {
             await _pending.RunAsync("give back the counts of " + requestId, async ct => await _counters.ApplyGroupedAsync(giveBack, ct).ConfigureAwait(false)).ConfigureAwait(false);
