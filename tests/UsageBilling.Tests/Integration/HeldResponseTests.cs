@@ -13,7 +13,8 @@ namespace UsageBilling.Tests.Integration;
 /// <summary>
 /// On Kestrel, with the charges of completed calls held back by a gated completion store: a response the endpoint
 /// flushes (<c>Results.Text</c> does) reaches the client only once its charge is written, so a crash in between cannot
-/// serve it free; a server-sent-event stream is not held; without <see cref="CreditOptions.WaitForCharge"/> nothing is.
+/// serve it free; a server-sent-event stream and a body past the limit are not held; without
+/// <see cref="CreditOptions.WaitForCharge"/> nothing is.
 /// </summary>
 public sealed class HeldResponseTests
 {
@@ -57,6 +58,19 @@ public sealed class HeldResponseTests
     }
 
     [Fact]
+    public async Task A_body_past_the_hold_limit_is_sent_as_written()
+    {
+        await using var host = await GatedHost.StartAsync(waitForCharge: true);
+
+        // Over 1 MiB, flushed: it reaches the client whole while the charge still waits at the gate.
+        using var response = await host.Client.GetAsync("/big").WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.Equal(GatedHost.BigBody, (await response.Content.ReadAsStringAsync()).Length);
+        Assert.Equal(Money.FromUnits(10m), (await host.BalanceAsync()).Balance);
+        host.Completions.Open();
+    }
+
+    [Fact]
     public async Task Without_waiting_for_the_charge_a_response_is_not_held()
     {
         await using var host = await GatedHost.StartAsync(waitForCharge: false);
@@ -96,6 +110,9 @@ public sealed class HeldResponseTests
 
         public HttpClient Client { get; private set; } = null!;
 
+        /// <summary>The length of <c>/big</c>'s body: past what a response is held for.</summary>
+        public const int BigBody = (int)HeldResponse.MaxHeldBytes + 4096;
+
         public GatedCompletions Completions => _app.Services.GetRequiredService<GatedCompletions>();
 
         public static async Task<GatedHost> StartAsync(bool waitForCharge)
@@ -113,6 +130,7 @@ public sealed class HeldResponseTests
             app.UseAuthorization();
             app.UseUsageBilling();
             app.MapGet("/text", () => Results.Text("ok")).RequireApiKey().WithCost(1m);
+            app.MapGet("/big", () => Results.Text(new string('x', BigBody))).RequireApiKey().WithCost(1m);
             app.MapGet("/events", async (HttpContext context) =>
             {
                 context.Response.ContentType = "text/event-stream";
