@@ -111,7 +111,7 @@ internal sealed class LlmResponseObserver : Stream
         if (_mode == Mode.Unknown)
         {
             var contentType = _response.ContentType ?? "";
-            _mode = contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) ? Mode.ServerSentEvents
+            _mode = CallResponses.IsEventStream(contentType) ? Mode.ServerSentEvents
                 : contentType.Contains("json", StringComparison.OrdinalIgnoreCase) ? Mode.Json
                 : Mode.Other;
         }

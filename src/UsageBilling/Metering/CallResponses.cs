@@ -40,10 +40,12 @@ internal static class CallResponses
             return null;
         }
 
-        var streamed = response.ContentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
-        return new StoredResponse(idempotency.Fingerprint, response.StatusCode, response.ContentType, streamed ? null : capture.Body,
+        return new StoredResponse(idempotency.Fingerprint, response.StatusCode, response.ContentType, IsEventStream(response.ContentType) ? null : capture.Body,
             result.Release ? Money.Zero : result.Charge, requestId);
     }
+
+    /// <summary>Whether <paramref name="contentType"/> is a server-sent-event stream (<c>text/event-stream</c>).</summary>
+    public static bool IsEventStream(string? contentType) => contentType?.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase) == true;
 
     /// <summary>The usage record of a metered call as it starts.</summary>
     public static UsageRecord StartRecord(HttpContext context, IApiKeyFeature caller, string requestId, string idempotencyKey, DateTimeOffset now) => new()

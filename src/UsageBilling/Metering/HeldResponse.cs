@@ -81,9 +81,8 @@ internal sealed class HeldResponse : IHttpResponseBodyFeature
         return _holding;
     }
 
-    private static bool IsStream(string? contentType) => contentType is not null
-        && (contentType.StartsWith("text/event-stream", StringComparison.OrdinalIgnoreCase)
-            || contentType.StartsWith("application/x-ndjson", StringComparison.OrdinalIgnoreCase));
+    private static bool IsStream(string? contentType) => CallResponses.IsEventStream(contentType)
+        || contentType?.StartsWith("application/x-ndjson", StringComparison.OrdinalIgnoreCase) == true;
 
     /// <summary>The server's writer, whose flushes wait while the response is held.</summary>
     private sealed class HeldWriter(HeldResponse owner, PipeWriter inner) : PipeWriter
