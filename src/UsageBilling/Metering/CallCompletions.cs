@@ -4,8 +4,8 @@ namespace UsageBilling;
 
 /// <summary>
 /// The one completion path of metered calls (group commit, <see cref="GroupWriter{T}"/>). Every settle or release, its
-/// usage record and its counter corrections are queued here; one writer at a time takes everything queued (up to <see cref="MaxBatch"/>) and
-/// hands it to <see cref="ICallCompletionStore"/> as one batch, so that under load many calls share one transaction,
+/// usage record and its counter corrections are queued here; one writer at a time takes everything queued (up to
+/// <see cref="MaxBatch"/>) and hands it to <see cref="ICallCompletionStore"/> as one batch, so that under load many calls share one transaction,
 /// and a lone call is written at once (no timer). By default a caller waits for the first write of its batch: its request
 /// ends after its charge and record are committed; with <see cref="CreditOptions.WaitForCharge"/> off it ends once the
 /// completion is queued, while fewer than <see cref="MaxUnwritten"/> are (<see cref="MayRunAhead"/>). A batch that

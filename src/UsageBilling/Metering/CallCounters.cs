@@ -138,8 +138,9 @@ internal sealed class CallCounters
     /// whose values decide nothing — corrections and the other give-backs ride the call's completion
     /// (<see cref="CallCompletion.Counts"/>): with the other calls' queued now, in one store call
     /// (group commit, one transaction on a database) unless the store is in memory. A key several calls name moves
-    /// once by the sum of their deltas, and each reads its value after the whole group. Nothing cancels a group: a caller that stops waiting leaves its increments
-    /// written with the others. The task fails with the group's exception; the caller retries its own increments.
+    /// once by the sum of their deltas, and each reads its value after the whole group. Nothing cancels a group: a
+    /// caller that stops waiting leaves its increments written with the others. The task fails with the group's
+    /// exception; the caller retries its own increments.
     /// </summary>
     public ValueTask<long[]> ApplyGroupedAsync(IReadOnlyList<CounterIncrement> increments, CancellationToken cancellationToken)
     {
