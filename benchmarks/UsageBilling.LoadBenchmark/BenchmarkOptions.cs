@@ -14,6 +14,8 @@ internal sealed record BenchmarkOptions
           --connections  concurrent HTTP connections (and PostgreSQL callers/pool size), default 64
           --kill         end each SQLite and PostgreSQL subject with kill -9 under load (instead of a graceful stop) and
                          count what its database kept: charges in the ledger, their usage records, holds left
+          --generator    inprocess (default: the load generator in this program) or wrk (Debian's wrk -t2, which
+                         costs the machine less per call; not with --kill)
           --subjects     comma-separated, default bare,auth,memory,sqlite,sqlite64,pg64,pghot,pgupdate
                          (bare is always run first when any other is asked for: ratios are to bare in the same run)
         PostgreSQL subjects (pg64, pghot, pgupdate) need USAGEBILLING_POSTGRES; without it they are skipped.
@@ -30,6 +32,9 @@ internal sealed record BenchmarkOptions
     public bool Help { get; init; }
 
     public bool Kill { get; init; }
+
+    /// <summary>Whether <c>wrk</c> drives the subjects instead of the in-process load generator.</summary>
+    public bool Wrk { get; init; }
 
     public static BenchmarkOptions Parse(string[] args)
     {
@@ -50,6 +55,12 @@ internal sealed record BenchmarkOptions
                 },
                 "--subjects" => options with { Subjects = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--kill" => options with { Kill = true },
+                "--generator" => Value() switch
+                {
+                    "inprocess" => options with { Wrk = false },
+                    "wrk" => options with { Wrk = true },
+                    _ => throw new ArgumentException("--generator is inprocess or wrk."),
+                },
                 "--help" or "-h" => options with { Help = true },
                 _ => throw new ArgumentException($"Unknown argument '{args[i]}'."),
             };
@@ -58,6 +69,16 @@ internal sealed record BenchmarkOptions
         foreach (var name in options.Subjects.Where(n => n != PlainUpdate))
         {
             Subject.Find(name);
+        }
+
+        if (options.Wrk && options.Kill)
+        {
+            throw new ArgumentException("--kill needs the in-process generator, which counts the 200s it received.");
+        }
+
+        if (options.Wrk && !WrkGenerator.IsInstalled())
+        {
+            throw new ArgumentException("--generator wrk: wrk is not on the PATH (Debian: apt-get install -y wrk).");
         }
 
         if (options.Duration <= TimeSpan.Zero)

@@ -23,7 +23,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             requested.Add(Subject.Bare.Name);
         }
 
-        Console.WriteLine($"UsageBilling load benchmark: {options.Connections} connections, warm-up {options.WarmUp.TotalSeconds:0.#} s, measured {options.Duration.TotalSeconds:0.#} s per subject; "
+        Console.WriteLine($"UsageBilling load benchmark: {(options.Wrk ? "wrk -t2" : "in-process generator")}, {options.Connections} connections, warm-up {options.WarmUp.TotalSeconds:0.#} s, measured {options.Duration.TotalSeconds:0.#} s per subject; "
             + $"{Environment.ProcessorCount} cores, .NET {Environment.Version}, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}");
         if (_postgres is not null && requested.Any(IsPostgres))
         {
@@ -87,28 +87,34 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             TimeSpan? postgresCpuBefore = null, postgresCpuAfter = null;
             using var stopSampling = new CancellationTokenSource();
             Task<WaitProfile>? sampling = null;
-            var load = await LoadGenerator.RunAsync(new Uri(host.BaseAddress, "/x"), host.Keys, options.Connections, options.WarmUp, options.Duration,
-                async () =>
+            async Task AtMeasureStart()
+            {
+                before = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
+                if (database is not null)
                 {
-                    before = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
-                    if (database is not null)
-                    {
-                        postgresCpuBefore = PostgresCpu.Read();
-                        sampling = _postgres!.SampleWaitsAsync(database, stopSampling.Token);
-                    }
-                },
-                async () =>
+                    postgresCpuBefore = PostgresCpu.Read();
+                    sampling = _postgres!.SampleWaitsAsync(database, stopSampling.Token);
+                }
+            }
+
+            async Task AtMeasureEnd()
+            {
+                after = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
+                postgresCpuAfter = database is null ? null : PostgresCpu.Read();
+                await stopSampling.CancelAsync();
+                if (options.Kill && connectionString is not null)
                 {
-                    after = await statsClient.GetFromJsonAsync<ServerStats>("/_bench/stats", Json);
-                    postgresCpuAfter = database is null ? null : PostgresCpu.Read();
-                    await stopSampling.CancelAsync();
-                    if (options.Kill && connectionString is not null)
-                    {
-                        // While the load generator's connections are still sending.
-                        await host.KillAsync();
-                    }
-                },
-                overrun: options.Kill ? TimeSpan.FromSeconds(2) : TimeSpan.Zero, jsonBody: subject.Llm ? SubjectHost.LlmRequest : null);
+                    // While the load generator's connections are still sending.
+                    await host.KillAsync();
+                }
+            }
+
+            var target = new Uri(host.BaseAddress, "/x");
+            var body = subject.Llm ? SubjectHost.LlmRequest : null;
+            var load = options.Wrk
+                ? await WrkGenerator.RunAsync(target, host.Keys, options.Connections, options.WarmUp, options.Duration, AtMeasureStart, AtMeasureEnd, body)
+                : await LoadGenerator.RunAsync(target, host.Keys, options.Connections, options.WarmUp, options.Duration, AtMeasureStart, AtMeasureEnd,
+                    overrun: options.Kill ? TimeSpan.FromSeconds(2) : TimeSpan.Zero, jsonBody: body);
             var waits = sampling is null ? null : await sampling;
             if (options.Kill && connectionString is not null)
             {
