@@ -9,7 +9,9 @@
 # Needs pgbench and psql (Debian: postgresql-client) and a local server (its CPU is read from /proc). BARE_US is the
 # CPU a bare endpoint's call costs on this machine, host and load generator together (the load benchmark prints both;
 # default 52 µs, this repository's 2-core machine); the ceiling is BARE_US / (BARE_US + PostgreSQL µs per call): the
-# ratio to bare a metered call could reach if its host cost nothing more than a bare call's.
+# ratio to bare a metered call could reach if its host cost nothing more than a bare call's. REPEAT (default 3): how
+# many times each configuration is measured; FLOOR_GROUPS (for example "16 32"): only the 64-account, five-window
+# configuration, at those group sizes.
 set -euo pipefail
 seconds="${1:-10}"
 warmup=3
@@ -27,7 +29,7 @@ trap 'psql -qX -d "$admin_db" -c "DROP DATABASE IF EXISTS $db (FORCE)" >/dev/nul
 
 # CPU ticks (1/100 s) of every postgres process on this machine.
 postgres_ticks() {
-    local total=0 stat rest
+    local total=0 stat stat_line rest
     for stat in /proc/[0-9]*/stat; do
         { read -r stat_line <"$stat"; } 2>/dev/null || continue
         [[ "$stat_line" == *"(postgres)"* ]] || continue
