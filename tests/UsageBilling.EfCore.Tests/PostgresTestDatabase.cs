@@ -69,7 +69,24 @@ public sealed class PostgresTestDatabase : BillingTestDatabase
 
         await using var admin = new NpgsqlConnection(Server);
         await admin.OpenAsync();
-        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{DatabaseName}\" WITH (FORCE)", admin);
-        await drop.ExecuteNonQueryAsync();
+
+        // WITH (FORCE) ends the connections of the tests' role still open; it fails (42501) when an autovacuum worker,
+        // which is not the role's process, is in the database at that moment. A plain DROP DATABASE stops an
+        // autovacuum worker itself, and fails (55006) only while a connection lingers: so alternate until one works.
+        for (var attempt = 1; ; attempt++)
+        {
+            var force = attempt % 2 == 1;
+            await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{DatabaseName}\"{(force ? " WITH (FORCE)" : "")}", admin);
+            try
+            {
+                await drop.ExecuteNonQueryAsync();
+                return;
+            }
+            catch (PostgresException e) when (attempt < 20
+                && e.SqlState is PostgresErrorCodes.InsufficientPrivilege or PostgresErrorCodes.ObjectInUse)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250));
+            }
+        }
     }
 }
