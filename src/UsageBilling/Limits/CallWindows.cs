@@ -24,9 +24,34 @@ internal sealed class CallWindows
         Increments = LimitWindows.Increments(windows);
     }
 
+    private CallWindows(CallWindows requests, LimitWindows.Window[] windows, CounterIncrement[] increments)
+    {
+        _keyId = requests._keyId;
+        _second = requests._second;
+        _perSecond = requests._perSecond;
+        _perMinute = requests._perMinute;
+        _perHour = requests._perHour;
+        _perDay = requests._perDay;
+        _monthly = requests._monthly;
+        Windows = windows;
+        Increments = increments;
+    }
+
     public LimitWindows.Window[] Windows { get; }
 
     public CounterIncrement[] Increments { get; }
+
+    /// <summary>These windows and <paramref name="window"/> after them (a call's token window): new arrays, these unchanged.</summary>
+    public CallWindows With(LimitWindows.Window window)
+    {
+        var windows = new LimitWindows.Window[Windows.Length + 1];
+        Windows.CopyTo(windows, 0);
+        windows[^1] = window;
+        var increments = new CounterIncrement[Increments.Length + 1];
+        Increments.CopyTo(increments, 0);
+        increments[^1] = new CounterIncrement(window.CounterKey, window.Delta, window.ResetAt);
+        return new CallWindows(this, windows, increments);
+    }
 
     /// <summary>Whether these are the request windows of <paramref name="keyId"/> with <paramref name="limits"/> in <paramref name="second"/>.</summary>
     public bool Matches(string keyId, RequestLimits limits, long second)

@@ -94,15 +94,19 @@ internal static class LimitWindows
     /// The windows a call of <paramref name="keyId"/> counts in at <paramref name="now"/>, and their increments. Every
     /// call of a key in one second counts in the same request windows, so those are made once per key and second and
     /// kept in a small fixed table (the most recent per slot, compared in full before use; shared, so never changed by
-    /// their users). A call that counts tokens has its own token window and gets its own.
+    /// their users). A call that counts tokens gets its own: those request windows with its token window after them.
     /// </summary>
     internal static CallWindows ForCall(string keyId, RequestLimits limits, DateTimeOffset now, long tokens)
     {
-        if (tokens > 0 && limits.TokensPerMinute is not null)
-        {
-            return new CallWindows(keyId, limits, now.ToUnixTimeSeconds(), Windows(keyId, limits, now, tokens));
-        }
+        var requests = RequestWindows(keyId, limits, now);
+        return tokens > 0 && limits.TokensPerMinute is { } tokenLimit
+            ? requests.With(TokenWindow(keyId, tokenLimit, now.ToUnixTimeSeconds(), tokens))
+            : requests;
+    }
 
+    /// <summary>The request windows of a call of <paramref name="keyId"/> at <paramref name="now"/>: kept per key and second.</summary>
+    private static CallWindows RequestWindows(string keyId, RequestLimits limits, DateTimeOffset now)
+    {
         var second = now.ToUnixTimeSeconds();
         var slot = (int)((uint)HashCode.Combine(keyId, second) % CallWindowSlots);
         if (Volatile.Read(ref Kept[slot]) is { } kept && kept.Matches(keyId, limits, second))
@@ -145,8 +149,8 @@ internal static class LimitWindows
         return new LimitDecision(states, increments, exceeded);
     }
 
-    /// <summary>Every window the request counts in: the request windows, then the token window when <paramref name="tokens"/> is positive and limited.</summary>
-    internal static Window[] Windows(string keyId, RequestLimits limits, DateTimeOffset now, long tokens = 0)
+    /// <summary>Every request window a request counts in (a call's token window is added by <see cref="ForCall"/>).</summary>
+    internal static Window[] Windows(string keyId, RequestLimits limits, DateTimeOffset now)
     {
         var windows = new List<Window>(6);
         var unixSeconds = now.ToUnixTimeSeconds();
@@ -159,13 +163,14 @@ internal static class LimitWindows
             windows.Add(MonthWindow(keyId, monthly, now));
         }
 
-        if (tokens > 0 && limits.TokensPerMinute is { } tokenLimit)
-        {
-            var minute = unixSeconds / 60;
-            windows.Add(new Window("tokens-minute", WindowCounterKeys.Get(keyId, "tm", minute), tokenLimit, 60, DateTimeOffset.FromUnixTimeSeconds((minute + 1) * 60), tokens, IsTokens: true));
-        }
-
         return [.. windows];
+    }
+
+    /// <summary>The minute window <paramref name="tokens"/> count in, after the request windows.</summary>
+    private static Window TokenWindow(string keyId, long tokenLimit, long unixSeconds, long tokens)
+    {
+        var minute = unixSeconds / 60;
+        return new Window("tokens-minute", WindowCounterKeys.Get(keyId, "tm", minute), tokenLimit, 60, DateTimeOffset.FromUnixTimeSeconds((minute + 1) * 60), tokens, IsTokens: true);
     }
 
     /// <summary>The key's UTC calendar-month quota window (its counter exists whether or not the key has a quota).</summary>

@@ -29,6 +29,25 @@ public sealed class LimitWindowTests
     }
 
     [Fact]
+    public void A_call_counting_tokens_gets_the_request_windows_then_its_token_window_and_leaves_the_kept_windows_alone()
+    {
+        var limits = new RequestLimits { RequestsPerSecond = 10, RequestsPerMinute = 20, TokensPerMinute = 1000 };
+        var flat = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 0);
+
+        var llm = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 37);
+        var later = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 0);
+
+        Assert.Equal(["second", "minute", "tokens-minute"], llm.Windows.Select(w => w.Policy));
+        Assert.Equal(flat.Windows, llm.Windows.Take(2));
+        Assert.Equal(new LimitWindows.Window("tokens-minute", "key_tokens:tm:" + (Now.ToUnixTimeSeconds() / 60), 1000, 60,
+            new DateTimeOffset(2026, 2, 14, 13, 46, 0, TimeSpan.Zero), 37, IsTokens: true), llm.Windows[2]);
+        Assert.Equal(llm.Windows.Select(w => new CounterIncrement(w.CounterKey, w.Delta, w.ResetAt)), llm.Increments);
+        Assert.Same(flat, later);
+        Assert.Equal(["second", "minute"], later.Windows.Select(w => w.Policy));
+        Assert.Equal(2, later.Increments.Length);
+    }
+
+    [Fact]
     public async Task Concurrent_requests_never_together_exceed_a_limit()
     {
         await using var services = Services();
