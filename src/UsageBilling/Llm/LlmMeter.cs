@@ -91,12 +91,14 @@ internal sealed partial class LlmMeter
 
         // Buffer the body so the endpoint can read it again after pricing.
         request.EnableBuffering(bufferThreshold: 64 * 1024, bufferLimit: options.Llm.MaxRequestBytes);
-        byte[] body;
+        // Read into one array, sized by Content-Length when the client sent it (at most MaxRequestBytes, checked above),
+        // and parsed where it lies.
+        var copy = new MemoryStream((int)(request.ContentLength ?? 0));
+        ReadOnlyMemory<byte> body;
         try
         {
-            using var copy = new MemoryStream();
             await request.Body.CopyToAsync(copy, context.RequestAborted).ConfigureAwait(false);
-            body = copy.ToArray();
+            body = copy.GetBuffer().AsMemory(0, (int)copy.Length);
         }
         catch (IOException) when (!context.RequestAborted.IsCancellationRequested)
         {

@@ -39,13 +39,14 @@ internal static class LlmRequestParser
     }
 
     /// <summary>Parses the body; returns an error message (for a 400) instead of throwing.</summary>
-    public static LlmRequest? TryParse(ReadOnlySpan<byte> body, LlmApiFormat format, out string? error)
+    public static LlmRequest? TryParse(ReadOnlyMemory<byte> body, LlmApiFormat format, out string? error)
     {
         error = null;
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(body.ToArray(), new JsonDocumentOptions { MaxDepth = 128 });
+            // Parsed in place: nothing read from the document outlives it (strings are copied out).
+            document = JsonDocument.Parse(body, new JsonDocumentOptions { MaxDepth = 128 });
         }
         catch (JsonException)
         {

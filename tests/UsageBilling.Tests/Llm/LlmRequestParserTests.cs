@@ -83,7 +83,7 @@ public sealed class LlmRequestParserTests
     [Fact]
     public void Anthropic_requests_must_set_max_tokens()
     {
-        Assert.Null(LlmRequestParser.TryParse("""{"model":"claude","messages":[]}"""u8, LlmApiFormat.AnthropicMessages, out var error));
+        Assert.Null(LlmRequestParser.TryParse("""{"model":"claude","messages":[]}"""u8.ToArray(), LlmApiFormat.AnthropicMessages, out var error));
         Assert.Contains("max_tokens", error, StringComparison.Ordinal);
     }
 

@@ -28,7 +28,7 @@ public sealed class TokenCounterTests
     [Fact]
     public void Input_counts_add_the_per_message_overhead()
     {
-        var request = LlmRequestParser.TryParse("""{"model":"gpt-4","messages":[{"role":"system","content":"tiktoken is great!"},{"role":"user","content":"Hello, world!"}]}"""u8, LlmApiFormat.OpenAIChatCompletions, out _)!;
+        var request = LlmRequestParser.TryParse("""{"model":"gpt-4","messages":[{"role":"system","content":"tiktoken is great!"},{"role":"user","content":"Hello, world!"}]}"""u8.ToArray(), LlmApiFormat.OpenAIChatCompletions, out _)!;
         // 6 + 4 text tokens, 3 per message, 3 to prime the reply.
         Assert.Equal(6 + 4 + 2 * 3 + 3, _counter.CountInput(request));
     }
