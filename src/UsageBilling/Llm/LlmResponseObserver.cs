@@ -1,4 +1,3 @@
-using System.Buffers;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 
@@ -15,8 +14,8 @@ internal sealed class LlmResponseObserver : Stream
     private readonly HttpResponse _response;
     private readonly LlmUsageAccumulator _usage;
     private readonly int _maxJsonBytes;
-    private readonly ArrayBufferWriter<byte> _pending = new();
-    private readonly ArrayBufferWriter<byte> _eventData = new();
+    private readonly PooledBytes _pending = new();
+    private readonly PooledBytes _eventData = new();
     private Mode _mode;
     private bool _jsonOverflow;
 
@@ -79,7 +78,7 @@ internal sealed class LlmResponseObserver : Stream
 
     public override void SetLength(long value) => throw new NotSupportedException();
 
-    /// <summary>Reads what is left: a final event without a trailing blank line, or the JSON document.</summary>
+    /// <summary>Reads what is left — a final event without a trailing blank line, or the JSON document — and gives the buffers back.</summary>
     public void Complete()
     {
         switch (_mode)
@@ -98,6 +97,9 @@ internal sealed class LlmResponseObserver : Stream
                 _pending.Clear();
                 break;
         }
+
+        _pending.Release();
+        _eventData.Release();
     }
 
     private void Observe(ReadOnlySpan<byte> bytes)
@@ -125,7 +127,7 @@ internal sealed class LlmResponseObserver : Stream
                 if (_pending.WrittenCount + bytes.Length > _maxJsonBytes)
                 {
                     _jsonOverflow = true;
-                    _pending.Clear();
+                    _pending.Release();
                 }
                 else
                 {
