@@ -18,6 +18,7 @@ internal sealed class LlmResponseObserver : Stream
     private readonly PooledBytes _eventData = new();
     private Mode _mode;
     private bool _jsonOverflow;
+    private bool _completed;
 
     public LlmResponseObserver(Stream inner, HttpResponse response, LlmUsageAccumulator usage, int maxJsonBytes)
     {
@@ -98,13 +99,16 @@ internal sealed class LlmResponseObserver : Stream
                 break;
         }
 
+        // A write after this (the app must not write once its endpoint is done) is sent but not read, so that it can
+        // never touch an array given back to the pool.
+        _completed = true;
         _pending.Release();
         _eventData.Release();
     }
 
     private void Observe(ReadOnlySpan<byte> bytes)
     {
-        if (bytes.IsEmpty)
+        if (bytes.IsEmpty || _completed)
         {
             return;
         }
