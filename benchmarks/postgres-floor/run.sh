@@ -11,14 +11,12 @@
 # default 52 µs, this repository's 2-core machine); the ceiling is BARE_US / (BARE_US + PostgreSQL µs per call): the
 # ratio to bare a metered call could reach if its host cost nothing more than a bare call's. REPEAT (default 3): how
 # many times each configuration is measured; FLOOR_GROUPS (for example "16 32"): only the 64-account, five-window
-# configuration, at those group sizes; FLOOR_SCRIPT (default group.sql): the script in this folder to run, for example
-# group-leased.sql (no hold row per call).
+# configuration, at those group sizes; FLOOR_HOLDS=0: no hold row per call (credit leased to the instance).
 set -euo pipefail
 seconds="${1:-10}"
 warmup=3
 bare_us="${BARE_US:-52}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-script="$here/${FLOOR_SCRIPT:-group.sql}"
 
 : "${USAGEBILLING_POSTGRES:?set USAGEBILLING_POSTGRES (source .ci/postgres.sh)}"
 value() { tr ';' '\n' <<<"$USAGEBILLING_POSTGRES" | awk -F= -v k="$1" 'tolower($1) == tolower(k) { sub(/^[^=]*=/, ""); print; exit }'; }
@@ -50,7 +48,7 @@ measure() {
     local accounts="$1" windows="$2" group="$3"
     psql -qX -d "$db" -f "$here/schema.sql" >/dev/null
     pgbench -n -M prepared -c 4 -j 2 -T $((warmup + seconds + 2)) -D r="$RANDOM$RANDOM" -D n=0 -D g="$group" \
-        -D accounts="$accounts" -D windows="$windows" -f "$script" "$db" >/tmp/usagebilling-floor.log 2>&1 &
+        -D accounts="$accounts" -D windows="$windows" -D holds="${FLOOR_HOLDS:-1}" -f "$here/group.sql" "$db" >/tmp/usagebilling-floor.log 2>&1 &
     local bench=$!
     sleep "$warmup"
     local c0 t0 c1 t1
