@@ -12,27 +12,17 @@ internal sealed class CallWindows
     private readonly long? _monthly;
 
     public CallWindows(string keyId, RequestLimits limits, long second, LimitWindows.Window[] windows)
+        : this(keyId, second, (limits.RequestsPerSecond, limits.RequestsPerMinute, limits.RequestsPerHour, limits.RequestsPerDay, limits.MonthlyRequests),
+            windows, LimitWindows.Increments(windows))
+    {
+    }
+
+    private CallWindows(string keyId, long second, (long? PerSecond, long? PerMinute, long? PerHour, long? PerDay, long? Monthly) limits,
+        LimitWindows.Window[] windows, CounterIncrement[] increments)
     {
         _keyId = keyId;
         _second = second;
-        _perSecond = limits.RequestsPerSecond;
-        _perMinute = limits.RequestsPerMinute;
-        _perHour = limits.RequestsPerHour;
-        _perDay = limits.RequestsPerDay;
-        _monthly = limits.MonthlyRequests;
-        Windows = windows;
-        Increments = LimitWindows.Increments(windows);
-    }
-
-    private CallWindows(CallWindows requests, LimitWindows.Window[] windows, CounterIncrement[] increments)
-    {
-        _keyId = requests._keyId;
-        _second = requests._second;
-        _perSecond = requests._perSecond;
-        _perMinute = requests._perMinute;
-        _perHour = requests._perHour;
-        _perDay = requests._perDay;
-        _monthly = requests._monthly;
+        (_perSecond, _perMinute, _perHour, _perDay, _monthly) = limits;
         Windows = windows;
         Increments = increments;
     }
@@ -50,7 +40,7 @@ internal sealed class CallWindows
         var increments = new CounterIncrement[Increments.Length + 1];
         Increments.CopyTo(increments, 0);
         increments[^1] = new CounterIncrement(window.CounterKey, window.Delta, window.ResetAt);
-        return new CallWindows(this, windows, increments);
+        return new CallWindows(_keyId, _second, (_perSecond, _perMinute, _perHour, _perDay, _monthly), windows, increments);
     }
 
     /// <summary>Whether these are the request windows of <paramref name="keyId"/> with <paramref name="limits"/> in <paramref name="second"/>.</summary>
