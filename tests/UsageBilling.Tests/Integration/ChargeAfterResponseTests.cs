@@ -154,30 +154,4 @@ public sealed class ChargeAfterResponseTests
 
     private static Task WaitUntilAsync(Func<Task<bool>> condition)
         => Polling.WaitUntilAsync(condition, TimeSpan.FromSeconds(30), "Timed out waiting for the completions.");
-
-    /// <summary>Holds every completion batch until <see cref="Open"/>; <see cref="Entered"/> ends when the first batch reached the store.</summary>
-    private sealed class CompletionGate
-    {
-        private readonly TaskCompletionSource _open = new(TaskCreationOptions.RunContinuationsAsynchronously);
-        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public Task Entered => _entered.Task;
-
-        public void Open() => _open.TrySetResult();
-
-        public Task PassAsync()
-        {
-            _entered.TrySetResult();
-            return _open.Task;
-        }
-    }
-
-    private sealed class GatedCompletionStore(ICallCompletionStore inner, CompletionGate gate) : ICallCompletionStore
-    {
-        public async ValueTask<IReadOnlyList<CompletionResult>> CompleteAsync(IReadOnlyList<CallCompletion> completions, DateTimeOffset now, CancellationToken cancellationToken = default)
-        {
-            await gate.PassAsync();
-            return await inner.CompleteAsync(completions, now, cancellationToken);
-        }
-    }
 }

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using UsageBilling.Tests.Shared;
 
 namespace UsageBilling.Tests.Integration;
 
@@ -28,7 +29,7 @@ public sealed class HeldResponseTests
         var sent = host.Client.GetAsync("/text", HttpCompletionOption.ResponseHeadersRead);
 
         // The endpoint answered and flushed at once; its charge waits at the gate, and so does the response.
-        await host.Completions.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await host.Completions.Entered.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.NotSame(sent, await Task.WhenAny(sent, Task.Delay(NotBefore)));
         Assert.Equal(Money.FromUnits(10m), (await host.BalanceAsync()).Balance);
 
@@ -51,9 +52,9 @@ public sealed class HeldResponseTests
 
         // The first event arrived while the endpoint still streams, before anything could be charged.
         Assert.Equal("data: 1\n\n", System.Text.Encoding.UTF8.GetString(buffer, 0, read));
-        Assert.False(host.Completions.Entered.Task.IsCompleted);
+        Assert.False(host.Completions.Entered.IsCompleted);
         host.EndStream();
-        await host.Completions.Entered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        await host.Completions.Entered.WaitAsync(TimeSpan.FromSeconds(10));
         host.Completions.Open();
     }
 
@@ -82,50 +83,37 @@ public sealed class HeldResponseTests
         host.Completions.Open();
     }
 
-    /// <summary>The default completion store behind a gate: each batch waits until <see cref="Open"/>.</summary>
-    private sealed class GatedCompletions(IServiceProvider services) : ICallCompletionStore
-    {
-        private readonly StoreCallCompletions _inner = ActivatorUtilities.CreateInstance<StoreCallCompletions>(services);
-        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public TaskCompletionSource Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
-
-        public void Open() => _gate.TrySetResult();
-
-        public async ValueTask<IReadOnlyList<CompletionResult>> CompleteAsync(IReadOnlyList<CallCompletion> completions, DateTimeOffset now, CancellationToken cancellationToken = default)
-        {
-            Entered.TrySetResult();
-            await _gate.Task;
-            return await _inner.CompleteAsync(completions, now, cancellationToken);
-        }
-    }
-
     private sealed class GatedHost : IAsyncDisposable
     {
         private readonly WebApplication _app;
         private readonly TaskCompletionSource _streamEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private string _account = "";
 
-        private GatedHost(WebApplication app) => _app = app;
+        private GatedHost(WebApplication app, CompletionGate completions)
+        {
+            _app = app;
+            Completions = completions;
+        }
 
         public HttpClient Client { get; private set; } = null!;
 
         /// <summary>The length of <c>/big</c>'s body: past what a response is held for.</summary>
         public const int BigBody = (int)HeldResponse.MaxHeldBytes + 4096;
 
-        public GatedCompletions Completions => _app.Services.GetRequiredService<GatedCompletions>();
+        /// <summary>The gate every completion batch waits at.</summary>
+        public CompletionGate Completions { get; }
 
         public static async Task<GatedHost> StartAsync(bool waitForCharge)
         {
             var builder = WebApplication.CreateBuilder();
             builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
             builder.Logging.ClearProviders();
-            builder.Services.AddSingleton<GatedCompletions>();
+            var gate = new CompletionGate();
             builder.Services.AddUsageBilling(o => o.Credits.WaitForCharge = waitForCharge);
-            builder.Services.AddSingleton<ICallCompletionStore>(sp => sp.GetRequiredService<GatedCompletions>());
+            builder.Services.AddSingleton<ICallCompletionStore>(sp => new GatedCompletionStore(ActivatorUtilities.CreateInstance<StoreCallCompletions>(sp), gate));
 
             var app = builder.Build();
-            var host = new GatedHost(app);
+            var host = new GatedHost(app, gate);
             app.UseAuthentication();
             app.UseAuthorization();
             app.UseUsageBilling();
