@@ -8,10 +8,12 @@ internal sealed record BenchmarkOptions
     public const string PlainUpdate = "pgupdate";
 
     public const string Usage = """
-        Usage: UsageBilling.LoadBenchmark [--duration SECONDS] [--warmup SECONDS] [--connections N] [--subjects LIST]
+        Usage: UsageBilling.LoadBenchmark [--duration SECONDS] [--warmup SECONDS] [--connections N] [--rounds N] [--subjects LIST]
           --duration     measured time per subject, default 10
           --warmup       load before measuring (JIT, pools, caches), default 10
           --connections  concurrent HTTP connections (and PostgreSQL callers/pool size), default 64
+          --rounds       run every subject this many times, bare first in each round, and end with each subject's
+                         median ratio to the bare run of its own round (single runs move by a fifth), default 1
           --kill         end each SQLite and PostgreSQL subject with kill -9 under load (instead of a graceful stop) and
                          count what its database kept: charges in the ledger, their usage records, holds left
           --generator    inprocess (default: the load generator in this program) or wrk (Debian's wrk -t2, which
@@ -28,6 +30,9 @@ internal sealed record BenchmarkOptions
     public int Connections { get; init; } = 64;
 
     public IReadOnlyList<string> Subjects { get; init; } = [.. Subject.Default.Select(s => s.Name), PlainUpdate];
+
+    /// <summary>How many times every subject runs, bare first each time; the summary gives each subject's median ratio.</summary>
+    public int Rounds { get; init; } = 1;
 
     public bool Help { get; init; }
 
@@ -52,6 +57,10 @@ internal sealed record BenchmarkOptions
                 "--connections" => options with
                 {
                     Connections = int.TryParse(Value(), CultureInfo.InvariantCulture, out var n) && n > 0 ? n : throw new ArgumentException("--connections needs a positive number."),
+                },
+                "--rounds" => options with
+                {
+                    Rounds = int.TryParse(Value(), CultureInfo.InvariantCulture, out var r) && r > 0 ? r : throw new ArgumentException("--rounds needs a positive number."),
                 },
                 "--subjects" => options with { Subjects = Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) },
                 "--kill" => options with { Kill = true },

@@ -30,6 +30,30 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             Console.WriteLine(await _postgres.DescribeAsync());
         }
 
+        var rounds = new List<List<Row>>();
+        for (var round = 1; round <= options.Rounds; round++)
+        {
+            if (options.Rounds > 1)
+            {
+                Console.WriteLine($"== round {round} of {options.Rounds}");
+            }
+
+            _rows.Clear();
+            _skipped.Clear();
+            await RunRoundAsync(requested);
+            rounds.Add([.. _rows]);
+            Console.WriteLine();
+            Console.WriteLine(Report());
+        }
+
+        if (rounds.Count > 1)
+        {
+            Console.WriteLine(Summary(rounds));
+        }
+    }
+
+    private async Task RunRoundAsync(HashSet<string> requested)
+    {
         foreach (var subject in Subject.All.Where(s => requested.Contains(s.Name)))
         {
             if (subject.Backend == SubjectBackend.Postgres && _postgres is null)
@@ -54,9 +78,57 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                 _rows.Add(await RunPlainUpdateAsync(_postgres));
             }
         }
+    }
 
-        Console.WriteLine();
-        Console.WriteLine(Report());
+    /// <summary>
+    /// Across rounds: each subject's ratio to the bare run of its own round (so that a slow or fast stretch of the machine
+    /// moves both), as the median and the range; and the hot account against the plain UPDATE the same way.
+    /// </summary>
+    private string Summary(List<List<Row>> rounds)
+    {
+        static double Median(List<double> values)
+        {
+            values.Sort();
+            var middle = values.Count / 2;
+            return values.Count % 2 == 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+        }
+
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"Across {rounds.Count} rounds (each ratio to the bare run of its own round):");
+        text.AppendLine();
+        text.AppendLine("| subject | × bare, median | × bare, range | req/s, median |");
+        text.AppendLine("|---|--:|--:|--:|");
+        foreach (var name in rounds[0].Where(r => r.Server is not null).Select(r => r.Name))
+        {
+            var ratios = new List<double>();
+            var rates = new List<double>();
+            foreach (var rows in rounds)
+            {
+                var bare = rows.FirstOrDefault(r => r.Name == Subject.Bare.Name);
+                if (rows.FirstOrDefault(r => r.Name == name) is { } row && bare is not null && bare.Load.PerSecond > 0)
+                {
+                    ratios.Add(row.Load.PerSecond / bare.Load.PerSecond);
+                    rates.Add(row.Load.PerSecond);
+                }
+            }
+
+            if (ratios.Count > 0)
+            {
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"| {name} | {Median(ratios):0.000} | {ratios.Min():0.000}–{ratios.Max():0.000} | {Median(rates):N0} |");
+            }
+        }
+
+        var hot = rounds.Select(rows => (Hot: rows.FirstOrDefault(r => r.Name == Subject.PostgresHot.Name), Plain: rows.FirstOrDefault(r => r.Name == BenchmarkOptions.PlainUpdate)))
+            .Where(p => p.Hot is not null && p.Plain is { Load.PerSecond: > 0 })
+            .Select(p => p.Hot!.Load.PerSecond / p.Plain!.Load.PerSecond).ToList();
+        if (hot.Count > 0)
+        {
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture, $"Hot account vs plain UPDATE: median {Median(hot):0.000}× (range {hot.Min():0.000}–{hot.Max():0.000}).");
+        }
+
+        return text.ToString();
     }
 
     private static bool IsPostgres(string name) => name == BenchmarkOptions.PlainUpdate || Subject.Find(name).Backend == SubjectBackend.Postgres;
