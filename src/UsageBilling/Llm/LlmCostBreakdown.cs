@@ -62,8 +62,11 @@ public sealed record LlmCostBreakdown(IReadOnlyList<LlmCostLine> Lines, Money To
     /// </summary>
     public string ToJson()
     {
-        var buffer = new ArrayBufferWriter<byte>(256);
-        using (var json = new Utf8JsonWriter(buffer))
+        // One buffer and writer per thread, reset after each use: a metered LLM call writes its breakdown once, and
+        // nothing in between can run another breakdown on this thread.
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(256);
+        var json = t_writer ??= new Utf8JsonWriter(buffer);
+        try
         {
             json.WriteStartObject();
             json.WriteNumber("total", Total.ToUnits());
@@ -90,8 +93,30 @@ public sealed record LlmCostBreakdown(IReadOnlyList<LlmCostLine> Lines, Money To
 
             json.WriteEndArray();
             json.WriteEndObject();
+            json.Flush();
+            return Encoding.UTF8.GetString(buffer.WrittenSpan);
         }
-
-        return Encoding.UTF8.GetString(buffer.WrittenSpan);
+        finally
+        {
+            if (buffer.Capacity > MaxKeptBuffer)
+            {
+                // A breakdown far larger than usual (a long tier name): not kept for the thread's next one.
+                t_buffer = null;
+                t_writer = null;
+            }
+            else
+            {
+                json.Reset();
+                buffer.ResetWrittenCount();
+            }
+        }
     }
+
+    private const int MaxKeptBuffer = 4096;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_writer;
 }

@@ -233,6 +233,29 @@ public sealed class PriceDimensionTests
         Assert.False(root.TryGetProperty("tier", out _));
     }
 
+    [Fact]
+    public void Breakdowns_written_one_after_another_on_one_thread_each_get_their_own_json()
+    {
+        // The writer and its buffer are kept per thread between breakdowns: each must start empty, also after one
+        // too large to keep.
+        var small = LlmCost.Explain(Price(Sonnet45()), new LlmUsage(1000, 0, 100));
+        var options = Sonnet45();
+        var tier = new string('t', 5000);
+        options.ServiceTiers[tier] = new ServiceTierPriceOptions { Multiplier = 0.5m };
+        var large = LlmCost.Explain(Price(options), new LlmUsage(1000, 0, 100) { ServiceTier = tier });
+        Assert.Equal(tier, large.ServiceTier);
+
+        var first = small.ToJson();
+        var second = LlmCost.Explain(Price(Sonnet45()), new LlmUsage(2000, 0, 0)).ToJson();
+        var third = large.ToJson();
+        var fourth = small.ToJson();
+
+        Assert.Equal(first, fourth);
+        Assert.Equal(0.0045m, JsonDocument.Parse(first).RootElement.GetProperty("total").GetDecimal());
+        Assert.Equal(0.006m, JsonDocument.Parse(second).RootElement.GetProperty("total").GetDecimal());
+        Assert.Equal(tier, JsonDocument.Parse(third).RootElement.GetProperty("tier").GetString());
+    }
+
     private static ModelPrice Price(ModelPriceOptions options) => OptionsPricingCatalog.ToPrice(options);
 
     private static LlmUsage Read(string transcript, string contentType, LlmApiFormat format, int chunkSize = 100_000)
