@@ -251,9 +251,12 @@ public sealed class PriceDimensionTests
         var fourth = small.ToJson();
 
         Assert.Equal(first, fourth);
-        Assert.Equal(0.0045m, JsonDocument.Parse(first).RootElement.GetProperty("total").GetDecimal());
-        Assert.Equal(0.006m, JsonDocument.Parse(second).RootElement.GetProperty("total").GetDecimal());
-        Assert.Equal(tier, JsonDocument.Parse(third).RootElement.GetProperty("tier").GetString());
+        using var firstJson = JsonDocument.Parse(first);
+        using var secondJson = JsonDocument.Parse(second);
+        using var thirdJson = JsonDocument.Parse(third);
+        Assert.Equal(0.0045m, firstJson.RootElement.GetProperty("total").GetDecimal());
+        Assert.Equal(0.006m, secondJson.RootElement.GetProperty("total").GetDecimal());
+        Assert.Equal(tier, thirdJson.RootElement.GetProperty("tier").GetString());
     }
 
     private static ModelPrice Price(ModelPriceOptions options) => OptionsPricingCatalog.ToPrice(options);
