@@ -12,8 +12,6 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
     private readonly PostgresServer? _postgres = PostgresServer.FromEnvironment(options.Connections);
-    private readonly List<Row> _rows = [];
-    private readonly List<string> _skipped = [];
 
     public async Task RunAsync()
     {
@@ -38,12 +36,10 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                 Console.WriteLine($"== round {round} of {options.Rounds}");
             }
 
-            _rows.Clear();
-            _skipped.Clear();
-            await RunRoundAsync(requested);
-            rounds.Add([.. _rows]);
+            var (rows, skipped) = await RunRoundAsync(requested);
+            rounds.Add(rows);
             Console.WriteLine();
-            Console.WriteLine(Report());
+            Console.WriteLine(Report(rows, skipped));
         }
 
         if (rounds.Count > 1)
@@ -52,32 +48,37 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
         }
     }
 
-    private async Task RunRoundAsync(HashSet<string> requested)
+    /// <summary>Every requested subject once, bare first: their rows, and why any were skipped.</summary>
+    private async Task<(List<Row> Rows, List<string> Skipped)> RunRoundAsync(HashSet<string> requested)
     {
+        var rows = new List<Row>();
+        var skipped = new List<string>();
         foreach (var subject in Subject.All.Where(s => requested.Contains(s.Name)))
         {
             if (subject.Backend == SubjectBackend.Postgres && _postgres is null)
             {
-                _skipped.Add($"{subject.Name} skipped: set {PostgresServer.Variable} to a PostgreSQL connection string whose role may create databases.");
-                Console.WriteLine(_skipped[^1]);
+                skipped.Add($"{subject.Name} skipped: set {PostgresServer.Variable} to a PostgreSQL connection string whose role may create databases.");
+                Console.WriteLine(skipped[^1]);
                 continue;
             }
 
-            _rows.Add(await RunSubjectAsync(subject));
+            rows.Add(await RunSubjectAsync(subject));
         }
 
         if (requested.Contains(BenchmarkOptions.PlainUpdate))
         {
             if (_postgres is null)
             {
-                _skipped.Add($"{BenchmarkOptions.PlainUpdate} skipped: set {PostgresServer.Variable}.");
-                Console.WriteLine(_skipped[^1]);
+                skipped.Add($"{BenchmarkOptions.PlainUpdate} skipped: set {PostgresServer.Variable}.");
+                Console.WriteLine(skipped[^1]);
             }
             else
             {
-                _rows.Add(await RunPlainUpdateAsync(_postgres));
+                rows.Add(await RunPlainUpdateAsync(_postgres));
             }
         }
+
+        return (rows, skipped);
     }
 
     /// <summary>
@@ -240,21 +241,21 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
         }
     }
 
-    private string Report()
+    private string Report(List<Row> rows, List<string> skipped)
     {
-        var bare = _rows.FirstOrDefault(r => r.Name == Subject.Bare.Name);
+        var bare = rows.FirstOrDefault(r => r.Name == Subject.Bare.Name);
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture, $"| subject | req/s | p50 | p99 | × bare | SQL statements/call | round trips/call | server CPU/call | server alloc/call | machine CPU busy |");
         text.AppendLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
-        foreach (var row in _rows)
+        foreach (var row in rows)
         {
             var ratio = bare is null || row.Server is null ? "–" : (row.Load.PerSecond / bare.Load.PerSecond).ToString("0.000", CultureInfo.InvariantCulture);
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {row.Name}: {row.Description} | {row.Load.PerSecond:N0} | {Ms(row.Load.P50)} | {Ms(row.Load.P99)} | {ratio} | {row.StatementsPerCall} | {row.RoundTripsPerCall} | {row.CpuPerCall} | {row.AllocatedPerCall} | {row.Load.MachineBusy:P0} |");
         }
 
-        var hot = _rows.FirstOrDefault(r => r.Name == Subject.PostgresHot.Name);
-        var plain = _rows.FirstOrDefault(r => r.Name == BenchmarkOptions.PlainUpdate);
+        var hot = rows.FirstOrDefault(r => r.Name == Subject.PostgresHot.Name);
+        var plain = rows.FirstOrDefault(r => r.Name == BenchmarkOptions.PlainUpdate);
         if (hot is not null && plain is not null && plain.Load.PerSecond > 0)
         {
             text.AppendLine();
@@ -264,14 +265,14 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
 
         text.AppendLine();
         text.AppendLine("Per subject (per call = divided by the calls the host answered in the measured window):");
-        foreach (var row in _rows)
+        foreach (var row in rows)
         {
             text.AppendLine(CultureInfo.InvariantCulture, $"- {row.Name}: {row.Details()}");
         }
 
-        foreach (var skipped in _skipped)
+        foreach (var reason in skipped)
         {
-            text.AppendLine(CultureInfo.InvariantCulture, $"- {skipped}");
+            text.AppendLine(CultureInfo.InvariantCulture, $"- {reason}");
         }
 
         return text.ToString();
