@@ -39,7 +39,7 @@ internal sealed class CallWindows
         windows[^1] = window;
         var increments = new CounterIncrement[Increments.Length + 1];
         Increments.CopyTo(increments, 0);
-        increments[^1] = new CounterIncrement(window.CounterKey, window.Delta, window.ResetAt);
+        increments[^1] = window.Increment;
         return new CallWindows(_keyId, _second, (_perSecond, _perMinute, _perHour, _perDay, _monthly), windows, increments);
     }
 

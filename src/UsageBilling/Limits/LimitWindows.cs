@@ -125,7 +125,7 @@ internal static class LimitWindows
         var increments = new CounterIncrement[windows.Length];
         for (var i = 0; i < windows.Length; i++)
         {
-            increments[i] = new CounterIncrement(windows[i].CounterKey, windows[i].Delta, windows[i].ResetAt);
+            increments[i] = windows[i].Increment;
         }
 
         return increments;
@@ -194,5 +194,9 @@ internal static class LimitWindows
         windows.Add(new Window(policy, WindowCounterKeys.Get(keyId, code, number), value, seconds, DateTimeOffset.FromUnixTimeSeconds((number + 1) * seconds)));
     }
 
-    internal readonly record struct Window(string Policy, string CounterKey, long Limit, long Seconds, DateTimeOffset ResetAt, long Delta = 1, bool IsTokens = false);
+    internal readonly record struct Window(string Policy, string CounterKey, long Limit, long Seconds, DateTimeOffset ResetAt, long Delta = 1, bool IsTokens = false)
+    {
+        /// <summary>What counting in this window adds to its counter.</summary>
+        public CounterIncrement Increment => new(CounterKey, Delta, ResetAt);
+    }
 }
