@@ -39,6 +39,35 @@ internal sealed class BudgetDecision
 /// </summary>
 internal static class BudgetPeriods
 {
+    private const int KeptSlots = 1024;
+
+    private static readonly KeptPeriods?[] Kept = new KeptPeriods?[KeptSlots];
+
+    /// <summary>
+    /// <see cref="Periods"/> for a call: every call of a key on one UTC day counts in the same periods, so they are made
+    /// once per account, key, budgets and day and kept in a small fixed table (the most recent per slot, compared in
+    /// full before use: ids, budgets by value and day). Shared, so never changed by their users.
+    /// </summary>
+    internal static (string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)[] ForCall(BillingAccount account, ApiKeyRecord key, DateTimeOffset now)
+    {
+        if (account.Budget is null && key.Budget is null)
+        {
+            return [];
+        }
+
+        // Every period (day, ISO week, calendar month) is a function of the UTC day.
+        var day = now.ToUnixTimeSeconds() / 86_400;
+        var slot = (int)((uint)HashCode.Combine(account.Id, key.Id, day) % KeptSlots);
+        if (Volatile.Read(ref Kept[slot]) is { } kept && kept.Describes(account, key, day))
+        {
+            return kept.Periods;
+        }
+
+        var made = Periods(account, key, now).ToArray();
+        Volatile.Write(ref Kept[slot], new KeptPeriods(account.Id, account.Budget, key.Id, key.Budget, day, made));
+        return made;
+    }
+
     /// <summary>Every budget period of the account and the key that a call at <paramref name="now"/> counts in.</summary>
     internal static List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> Periods(BillingAccount account, ApiKeyRecord key, DateTimeOffset now)
     {
@@ -48,7 +77,7 @@ internal static class BudgetPeriods
         return periods;
     }
 
-    internal static CounterIncrement[] Increments(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
+    internal static CounterIncrement[] Increments(IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
     {
         var increments = new CounterIncrement[periods.Count];
         for (var i = 0; i < increments.Length; i++)
@@ -63,7 +92,7 @@ internal static class BudgetPeriods
     /// The periods as they stand after their counters became <paramref name="values"/>; when one is over its cap,
     /// <see cref="BudgetDecision.Exceeded"/> names it as it stood without this call.
     /// </summary>
-    internal static BudgetDecision Evaluate(List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, IReadOnlyList<CounterIncrement> increments,
+    internal static BudgetDecision Evaluate(IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, IReadOnlyList<CounterIncrement> increments,
         IReadOnlyList<long> values, Money amount)
     {
         var states = new BudgetState[periods.Count];
@@ -107,5 +136,14 @@ internal static class BudgetPeriods
             var start = new DateTimeOffset(utc.Year, utc.Month, 1, 0, 0, 0, TimeSpan.Zero);
             periods.Add(($"{scope}.monthly", monthly, string.Create(CultureInfo.InvariantCulture, $"spend:{scope}:{id}:m:{utc.Year:D4}{utc.Month:D2}"), start.AddMonths(1)));
         }
+    }
+
+    /// <summary>Periods made for an account's and a key's budgets on one UTC day.</summary>
+    private sealed record KeptPeriods(string AccountId, SpendBudget? AccountBudget, string KeyId, SpendBudget? KeyBudget, long Day,
+        (string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)[] Periods)
+    {
+        public bool Describes(BillingAccount account, ApiKeyRecord key, long day)
+            => Day == day && string.Equals(AccountId, account.Id, StringComparison.Ordinal) && string.Equals(KeyId, key.Id, StringComparison.Ordinal)
+                && Equals(AccountBudget, account.Budget) && Equals(KeyBudget, key.Budget);
     }
 }

@@ -94,7 +94,7 @@ internal static class LimitWindows
     /// The windows a call of <paramref name="keyId"/> counts in at <paramref name="now"/>, and their increments. Every
     /// call of a key in one second counts in the same request windows, so those are made once per key and second and
     /// kept in a small fixed table (the most recent per slot, compared in full before use; shared, so never changed by
-    /// their users). A call that counts tokens gets its own: those request windows with its token window after them.
+    /// their users). A call that counts tokens gets its own, which shares them and holds its token window after them.
     /// </summary>
     internal static CallWindows ForCall(string keyId, RequestLimits limits, DateTimeOffset now, long tokens)
     {
@@ -132,11 +132,11 @@ internal static class LimitWindows
     }
 
     /// <summary>The limits as they stand after the counters of <paramref name="windows"/> became <paramref name="values"/> (the first ones, in order).</summary>
-    internal static LimitDecision Evaluate(Window[] windows, IReadOnlyList<CounterIncrement> increments, IReadOnlyList<long> values)
+    internal static LimitDecision Evaluate(CallWindows windows, IReadOnlyList<CounterIncrement> increments, IReadOnlyList<long> values)
     {
-        var states = new LimitState[windows.Length];
+        var states = new LimitState[windows.Count];
         LimitState? exceeded = null;
-        for (var i = 0; i < windows.Length; i++)
+        for (var i = 0; i < states.Length; i++)
         {
             var window = windows[i];
             states[i] = new LimitState(window.Policy, window.Limit, values[i], window.Seconds, window.ResetAt, window.Delta, window.IsTokens);

@@ -124,8 +124,8 @@ internal sealed class CallCounters
     public static CallCountPlan? Plan(IApiKeyFeature caller, RequestLimits limits, long tokens, Money amount, DateTimeOffset now)
     {
         var windows = LimitWindows.ForCall(caller.Key.Id, limits, now, tokens);
-        var periods = BudgetPeriods.Periods(caller.Account, caller.Key, now);
-        return windows.Windows.Length == 0 && periods.Count == 0 ? null : new CallCountPlan(windows, periods, amount);
+        var periods = BudgetPeriods.ForCall(caller.Account, caller.Key, now);
+        return windows.Count == 0 && periods.Length == 0 ? null : new CallCountPlan(windows, periods, amount);
     }
 
     /// <summary>Applies increments now, alone (a call's counts, whose values decide it); returns the new values in the same order.</summary>
@@ -174,23 +174,33 @@ internal sealed class CallCounters
 /// <summary>The increments of one call (limit windows first, then budget periods) and how to judge their values.</summary>
 internal sealed class CallCountPlan
 {
-    private readonly LimitWindows.Window[] _windows;
-    private readonly List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> _periods;
-    private readonly CounterIncrement[] _limitIncrements;
-    private readonly CounterIncrement[] _budgetIncrements;
+    private readonly CallWindows _windows;
+    private readonly IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> _periods;
     private readonly Money _amount;
 
-    public CallCountPlan(CallWindows windows, List<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
+    public CallCountPlan(CallWindows windows, IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
     {
-        _windows = windows.Windows;
+        _windows = windows;
         _periods = periods;
         _amount = amount;
-        _limitIncrements = windows.Increments;
-        _budgetIncrements = BudgetPeriods.Increments(periods, amount);
-        Increments = _budgetIncrements.Length == 0 ? _limitIncrements : [.. _limitIncrements, .. _budgetIncrements];
+        if (periods.Count == 0 && windows.Token is null)
+        {
+            // A call of the key's request windows alone counts with their shared increments.
+            Increments = windows.RequestIncrements;
+            return;
+        }
+
+        var increments = new CounterIncrement[windows.Count + periods.Count];
+        windows.CopyIncrementsTo(increments);
+        for (var i = 0; i < periods.Count; i++)
+        {
+            increments[windows.Count + i] = new CounterIncrement(periods[i].CounterKey, amount.Nanos, periods[i].ResetAt);
+        }
+
+        Increments = increments;
     }
 
-    /// <summary>Every increment of the call, in one list.</summary>
+    /// <summary>Every increment of the call, in one list: the windows', then the budget periods'.</summary>
     public CounterIncrement[] Increments { get; }
 
     /// <summary>
@@ -200,7 +210,8 @@ internal sealed class CallCountPlan
     /// </summary>
     public bool Allows(IReadOnlyList<long> values)
     {
-        for (var i = 0; i < _windows.Length; i++)
+        var windows = _windows.Count;
+        for (var i = 0; i < windows; i++)
         {
             if (values[i] > _windows[i].Limit)
             {
@@ -210,7 +221,7 @@ internal sealed class CallCountPlan
 
         for (var i = 0; i < _periods.Count; i++)
         {
-            if (values[_windows.Length + i] > _periods[i].Cap.Nanos)
+            if (values[windows + i] > _periods[i].Cap.Nanos)
             {
                 return false;
             }
@@ -223,9 +234,11 @@ internal sealed class CallCountPlan
     public CallCounts Evaluate(IReadOnlyList<long> values)
     {
         var array = values as long[] ?? [.. values];
-        var limitDecision = _windows.Length == 0 ? LimitDecision.Unlimited : LimitWindows.Evaluate(_windows, _limitIncrements, array);
+        var windows = _windows.Count;
+        var limitDecision = windows == 0 ? LimitDecision.Unlimited
+            : LimitWindows.Evaluate(_windows, _periods.Count == 0 ? Increments : new ArraySegment<CounterIncrement>(Increments, 0, windows), array);
         var budgetDecision = _periods.Count == 0 ? BudgetDecision.None
-            : BudgetPeriods.Evaluate(_periods, _budgetIncrements, new ArraySegment<long>(array, _limitIncrements.Length, _budgetIncrements.Length), _amount);
+            : BudgetPeriods.Evaluate(_periods, new ArraySegment<CounterIncrement>(Increments, windows, _periods.Count), new ArraySegment<long>(array, windows, _periods.Count), _amount);
         return new CallCounts(limitDecision, budgetDecision, Increments);
     }
 }

@@ -44,12 +44,12 @@ public sealed class KeptCallTextTests
         for (var i = 0; i < 5000; i++)
         {
             var windows = LimitWindows.ForCall($"key_{i}", limits, Now, tokens: 0);
-            Assert.Equal([$"key_{i}:s:{Now.ToUnixTimeSeconds()}", $"key_{i}:m:{Now.ToUnixTimeSeconds() / 60}"], windows.Increments.Select(w => w.Key));
+            Assert.Equal([$"key_{i}:s:{Now.ToUnixTimeSeconds()}", $"key_{i}:m:{Now.ToUnixTimeSeconds() / 60}"], windows.RequestIncrements.Select(w => w.Key));
         }
 
         for (var perMinute = 1; perMinute <= 3000; perMinute++)
         {
-            Assert.Equal(perMinute, LimitWindows.ForCall("key_1", limits with { RequestsPerMinute = perMinute }, Now, tokens: 0).Windows[1].Limit);
+            Assert.Equal(perMinute, LimitWindows.ForCall("key_1", limits with { RequestsPerMinute = perMinute }, Now, tokens: 0).Requests[1].Limit);
         }
     }
 
@@ -61,18 +61,18 @@ public sealed class KeptCallTextTests
 
         Assert.Same(first, LimitWindows.ForCall("key_shared", limits, Now.AddMilliseconds(400), tokens: 0));
         Assert.Same(first, LimitWindows.ForCall("key_shared", new RequestLimits { RequestsPerSecond = 5, RequestsPerMinute = 60, MonthlyRequests = 1000 }, Now, 0));
-        Assert.Equal(["second", "minute", "month"], first.Windows.Select(w => w.Policy));
-        Assert.Equal(first.Windows.Select(w => w.CounterKey), first.Increments.Select(i => i.Key));
+        Assert.Equal(["second", "minute", "month"], first.Requests.Select(w => w.Policy));
+        Assert.Equal(first.Requests.Select(w => w.CounterKey), first.RequestIncrements.Select(i => i.Key));
 
         var nextSecond = LimitWindows.ForCall("key_shared", limits, Now.AddSeconds(1), tokens: 0);
         Assert.NotSame(first, nextSecond);
-        Assert.Equal(Now.AddSeconds(2), nextSecond.Windows[0].ResetAt);
+        Assert.Equal(Now.AddSeconds(2), nextSecond.Requests[0].ResetAt);
 
         var otherLimits = LimitWindows.ForCall("key_shared", limits with { RequestsPerMinute = 61 }, Now, tokens: 0);
-        Assert.Equal(61, otherLimits.Windows[1].Limit);
-        Assert.Equal(60, LimitWindows.ForCall("key_shared", limits, Now, tokens: 0).Windows[1].Limit);
+        Assert.Equal(61, otherLimits.Requests[1].Limit);
+        Assert.Equal(60, LimitWindows.ForCall("key_shared", limits, Now, tokens: 0).Requests[1].Limit);
 
-        Assert.Equal("key_else:s:" + Now.ToUnixTimeSeconds(), LimitWindows.ForCall("key_else", limits, Now, tokens: 0).Windows[0].CounterKey);
+        Assert.Equal("key_else:s:" + Now.ToUnixTimeSeconds(), LimitWindows.ForCall("key_else", limits, Now, tokens: 0).Requests[0].CounterKey);
     }
 
     [Fact]
@@ -83,11 +83,50 @@ public sealed class KeptCallTextTests
         var small = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 10);
         var large = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 900);
 
-        Assert.Equal(10, small.Increments[^1].Delta);
-        Assert.Equal(900, large.Increments[^1].Delta);
-        Assert.True(large.Windows[^1].IsTokens);
-        Assert.Equal(1, LimitWindows.ForCall("key_tokens", limits, Now, tokens: 0).Increments.Single().Delta);
+        Assert.Equal(10, small.Token!.Value.Increment.Delta);
+        Assert.Equal(900, large.Token!.Value.Increment.Delta);
+        Assert.True(large[large.Count - 1].IsTokens);
+        Assert.Same(small.Requests, large.Requests);
+        var flat = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 0);
+        Assert.Null(flat.Token);
+        Assert.Equal(1, flat.RequestIncrements.Single().Delta);
     }
+
+    [Fact]
+    public void A_calls_budget_periods_are_shared_within_a_day_and_made_again_for_another_day_key_or_budget()
+    {
+        var account = Account("acct_kept", new SpendBudget { Daily = Money.FromUnits(5m), Monthly = Money.FromUnits(50m) });
+        var key = Key("key_kept_budget", account.Id, budget: null);
+        var first = BudgetPeriods.ForCall(account, key, Now);
+
+        Assert.Equal(BudgetPeriods.Periods(account, key, Now), first);
+        Assert.Same(first, BudgetPeriods.ForCall(account, key, Now.AddHours(3)));
+        Assert.Same(first, BudgetPeriods.ForCall(account with { Budget = new SpendBudget { Daily = Money.FromUnits(5m), Monthly = Money.FromUnits(50m) } }, key, Now));
+        Assert.Empty(BudgetPeriods.ForCall(account with { Budget = null }, key, Now));
+
+        var nextDay = BudgetPeriods.ForCall(account, key, Now.AddDays(1));
+        Assert.Equal(BudgetPeriods.Periods(account, key, Now.AddDays(1)), nextDay);
+        Assert.NotEqual(first[0].CounterKey, nextDay[0].CounterKey);
+
+        var raised = account with { Budget = new SpendBudget { Daily = Money.FromUnits(6m), Monthly = Money.FromUnits(50m) } };
+        Assert.Equal(Money.FromUnits(6m), BudgetPeriods.ForCall(raised, key, Now)[0].Cap);
+        Assert.Equal(Money.FromUnits(5m), BudgetPeriods.ForCall(account, key, Now)[0].Cap);
+
+        var keyBudget = Key("key_kept_budget", account.Id, new SpendBudget { Weekly = Money.FromUnits(9m) });
+        Assert.Equal(["account.daily", "account.monthly", "key.weekly"], BudgetPeriods.ForCall(account, keyBudget, Now).Select(p => p.Name));
+        for (var i = 0; i < 3000; i++)
+        {
+            // Far more accounts than slots: none is answered with another's periods.
+            var other = Account($"acct_{i}", new SpendBudget { Daily = new Money(i + 1) });
+            Assert.Equal([(other.Id, new Money(i + 1))], BudgetPeriods.ForCall(other, key, Now).Select(p => (p.CounterKey.Split(':')[2], p.Cap)));
+        }
+    }
+
+    private static BillingAccount Account(string id, SpendBudget? budget)
+        => new() { Id = id, Name = id, Plan = "default", CreatedAt = Now, Budget = budget };
+
+    private static ApiKeyRecord Key(string id, string accountId, SpendBudget? budget)
+        => new() { Id = id, AccountId = accountId, Name = id, DisplayPrefix = "sk-", Hash = "h", CreatedAt = Now, Budget = budget };
 
     [Fact]
     public void The_policy_header_is_made_once_per_plan_and_never_given_for_another()

@@ -37,14 +37,19 @@ public sealed class LimitWindowTests
         var llm = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 37);
         var later = LimitWindows.ForCall("key_tokens", limits, Now, tokens: 0);
 
-        Assert.Equal(["second", "minute", "tokens-minute"], llm.Windows.Select(w => w.Policy));
-        Assert.Equal(flat.Windows, llm.Windows.Take(2));
+        var llmWindows = Enumerable.Range(0, llm.Count).Select(i => llm[i]).ToArray();
+        Assert.Equal(["second", "minute", "tokens-minute"], llmWindows.Select(w => w.Policy));
+        Assert.Same(flat.Requests, llm.Requests);
+        Assert.Same(flat.RequestIncrements, llm.RequestIncrements);
         Assert.Equal(new LimitWindows.Window("tokens-minute", "key_tokens:tm:" + (Now.ToUnixTimeSeconds() / 60), 1000, 60,
-            new DateTimeOffset(2026, 2, 14, 13, 46, 0, TimeSpan.Zero), 37, IsTokens: true), llm.Windows[2]);
-        Assert.Equal(llm.Windows.Select(w => new CounterIncrement(w.CounterKey, w.Delta, w.ResetAt)), llm.Increments);
+            new DateTimeOffset(2026, 2, 14, 13, 46, 0, TimeSpan.Zero), 37, IsTokens: true), llm[2]);
+        var increments = new CounterIncrement[llm.Count];
+        llm.CopyIncrementsTo(increments);
+        Assert.Equal(llmWindows.Select(w => new CounterIncrement(w.CounterKey, w.Delta, w.ResetAt)), increments);
         Assert.Same(flat, later);
-        Assert.Equal(["second", "minute"], later.Windows.Select(w => w.Policy));
-        Assert.Equal(2, later.Increments.Length);
+        Assert.Null(later.Token);
+        Assert.Equal(["second", "minute"], later.Requests.Select(w => w.Policy));
+        Assert.Equal(2, later.RequestIncrements.Length);
     }
 
     [Fact]
