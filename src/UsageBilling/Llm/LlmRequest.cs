@@ -11,11 +11,13 @@ internal static class LlmRequestParser
     /// <summary>The largest output-token maximum a request may ask for; larger values are refused with 400 before any arithmetic.</summary>
     internal const long MaxOutputTokensLimit = 10_000_000;
 
-    /// <summary>Keys whose string values are not text the model reads (ids, roles, image data).</summary>
-    private static readonly HashSet<string> NonTextKeys = new(StringComparer.Ordinal)
-    {
-        "type", "role", "id", "tool_call_id", "tool_use_id", "call_id", "image_url", "url", "media_type", "data", "detail", "cache_control", "file_id", "status",
-    };
+    /// <summary>
+    /// Keys whose string values are not text the model reads (ids, roles, image data), as UTF-8: a property's name is
+    /// compared where it lies in the document (<see cref="JsonProperty.NameEquals(ReadOnlySpan{byte})"/>), not made into a string.
+    /// </summary>
+    private static readonly byte[][] NonTextKeys = Array.ConvertAll(
+        ["type", "role", "id", "tool_call_id", "tool_use_id", "call_id", "image_url", "url", "media_type", "data", "detail", "cache_control", "file_id", "status"],
+        static key => System.Text.Encoding.UTF8.GetBytes(key));
 
     public static LlmApiFormat ResolveFormat(LlmApiFormat format, string path)
     {
@@ -200,12 +202,12 @@ internal static class LlmRequestParser
             case JsonValueKind.Object:
                 foreach (var property in element.EnumerateObject())
                 {
-                    if (NonTextKeys.Contains(property.Name))
+                    if (IsNonTextKey(property))
                     {
                         continue;
                     }
 
-                    if (property.Name == "input" && property.Value.ValueKind == JsonValueKind.Object)
+                    if (property.Value.ValueKind == JsonValueKind.Object && property.NameEquals("input"u8))
                     {
                         // Anthropic tool_use input: the model produced (and now reads) it as JSON.
                         segments.Add(property.Value.GetRawText());
@@ -217,5 +219,18 @@ internal static class LlmRequestParser
 
                 break;
         }
+    }
+
+    private static bool IsNonTextKey(JsonProperty property)
+    {
+        foreach (var key in NonTextKeys)
+        {
+            if (property.NameEquals(key))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }
