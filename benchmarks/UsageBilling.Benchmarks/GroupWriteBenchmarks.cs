@@ -191,7 +191,7 @@ public class GroupWriteBenchmarks
             var n = _next++;
             var account = owners[i] = (int)(n % Accounts);
             var windows = LimitWindows.ForCall(_keys[account], FiveWindows, now, 0);
-            calls[i] = new CallAdmissionRequest(windows.Increments, static _ => true, new CreditReservationRequest
+            calls[i] = new CallAdmissionRequest(windows.RequestIncrements, static _ => true, new CreditReservationRequest
             {
                 ReservationId = "res_bench_" + n,
                 AccountId = _accounts[account],
