@@ -77,8 +77,11 @@ internal sealed class GroupStatements
     /// <summary>
     /// PostgreSQL: the statements of any number of rows, fed from arrays (<c>unnest</c>, <c>= ANY</c>). They are prepared
     /// once per connection (<see cref="HeldContext{TContext}"/>), so their plan is made without the arrays' values: the
-    /// settle names its reservations by key with <c>= ANY</c> as well, which keeps it on the primary key however many
-    /// reservations the table holds (joined to <c>unnest</c> alone, a generic plan scanned the reservations).
+    /// settle names its reservations by key with <c>= ANY</c>, which keeps it on the primary key however many
+    /// reservations the table holds (joined to <c>unnest</c>, a generic plan scanned the reservations, and with
+    /// <c>= ANY</c> too it read the unnest again for every reservation), takes each one's charge by its position in
+    /// <c>@id</c>, and checks their state with <see cref="CreditStatements.StateIs"/>, which keeps it off the partial
+    /// index of active holds.
     /// </summary>
     private static string BuildArrays(BillingSchema schema, Kind kind)
     {
@@ -87,14 +90,13 @@ internal sealed class GroupStatements
         return kind switch
         {
             Kind.SettleFromActive or Kind.SettleFromExpired => $"""
-                UPDATE {r.Name} AS t SET {r["State"]} = {CreditStatements.Settled}, {r["SettledAmount"]} = u.charge
-                FROM unnest(@id, @charge) AS u (id, charge)
-                WHERE t.{r["Id"]} = ANY (@id) AND t.{r["Id"]} = u.id AND t.{r["State"]} = {(kind == Kind.SettleFromActive ? CreditStatements.Active : CreditStatements.Expired)}
+                UPDATE {r.Name} AS t SET {r["State"]} = {CreditStatements.Settled}, {r["SettledAmount"]} = (@charge)[array_position(@id, t.{r["Id"]})]
+                WHERE t.{r["Id"]} = ANY (@id) AND {CreditStatements.StateIs($"t.{r["State"]}", kind == Kind.SettleFromActive ? CreditStatements.Active : CreditStatements.Expired)}
                 RETURNING t.{r["Id"]}, t.{r["AccountId"]}, t.{r["Amount"]}, t.{r["Reference"]}
                 """,
             Kind.Release => $"""
                 UPDATE {r.Name} AS t SET {r["State"]} = {CreditStatements.Released}
-                WHERE t.{r["Id"]} = ANY (@id) AND t.{r["State"]} = {CreditStatements.Active}
+                WHERE t.{r["Id"]} = ANY (@id) AND {CreditStatements.StateIs($"t.{r["State"]}", CreditStatements.Active)}
                 RETURNING t.{r["Id"]}, t.{r["AccountId"]}, t.{r["Amount"]}
                 """,
             Kind.LockBalances => $"""

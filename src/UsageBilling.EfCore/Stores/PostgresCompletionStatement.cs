@@ -28,19 +28,23 @@ internal sealed class PostgresCompletionStatement
         var usage = EfCoreUsageStore<Microsoft.EntityFrameworkCore.DbContext>.PostgresRows(schema, "v", "@record_reservation", "reservation");
         var k = schema.Counters;
 
+        // The reservations are found by primary key (= ANY, state checked by CreditStatements.StateIs), and each finds its
+        // charge and place in the batch by its position in @id (array_position), not by a join to unnest(@id, @charge):
+        // PostgreSQL ran that join as a nested loop that read the whole unnest again for every reservation, quadratic in
+        // the batch (2 of the statement's 7 ms for a batch of 63).
+        //
         // "sum" of bigint is numeric in PostgreSQL: cast back, failing on overflow as the C# sums would. The ledger rows
         // are inserted in batch order (ORDER BY m.ord), the order their balances after are computed in, so that the
         // ledger's sequence reads as a running balance whatever order the reservations' update returned them in.
         _sql = $"""
-            WITH u (id, charge, ord) AS (SELECT * FROM unnest(@id, @charge) WITH ORDINALITY),
-            moved AS (
+            WITH moved AS (
                 UPDATE {r.Name} AS t
-                SET {r["State"]} = CASE WHEN u.charge IS NULL THEN {CreditStatements.Released} ELSE {CreditStatements.Settled} END,
-                    {r["SettledAmount"]} = CASE WHEN u.charge IS NULL THEN t.{r["SettledAmount"]} ELSE u.charge END
-                FROM u
-                WHERE t.{r["Id"]} = ANY (@id) AND t.{r["Id"]} = u.id AND t.{r["State"]} = {CreditStatements.Active}
-                RETURNING t.{r["Id"]} AS id, t.{r["AccountId"]} AS account, t.{r["Amount"]} AS held, coalesce(u.charge, 0) AS charge,
-                    t.{r["Reference"]} AS reference, u.ord AS ord
+                SET {r["State"]} = CASE WHEN (@charge)[array_position(@id, t.{r["Id"]})] IS NULL THEN {CreditStatements.Released} ELSE {CreditStatements.Settled} END,
+                    {r["SettledAmount"]} = coalesce((@charge)[array_position(@id, t.{r["Id"]})], t.{r["SettledAmount"]})
+                WHERE t.{r["Id"]} = ANY (@id) AND {CreditStatements.StateIs($"t.{r["State"]}", CreditStatements.Active)}
+                RETURNING t.{r["Id"]} AS id, t.{r["AccountId"]} AS account, t.{r["Amount"]} AS held,
+                    coalesce((@charge)[array_position(@id, t.{r["Id"]})], 0) AS charge, t.{r["Reference"]} AS reference,
+                    array_position(@id, t.{r["Id"]}) AS ord
             ),
             locked AS MATERIALIZED (
                 SELECT {b["AccountId"]} AS account FROM {b.Name}
