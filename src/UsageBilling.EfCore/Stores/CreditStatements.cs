@@ -19,11 +19,10 @@ internal sealed class CreditStatements
     /// <summary>
     /// <c>t.state + 0 = @state</c>: a hold's state checked in a way PostgreSQL cannot answer from the partial index of
     /// active holds (<c>expires_at WHERE state = 0</c>, the sweeper's), for statements that name their holds by key
-    /// (<c>id = ANY (@id)</c>) and must find them by primary key. A plan on the partial index (a generic plan chose it:
-    /// it thinks few holds are active) reads every entry of the holds settled since the table was last vacuumed — the
-    /// entries of dead row versions, which a bitmap scan never marks dead — so each statement's work grew with the hold
-    /// traffic: on one hot account the completion statement took 6 ms (p50) for ~16 calls and PostgreSQL spent 2.4
-    /// times the floor's CPU per call.
+    /// (<c>id = ANY (@id)</c>) and must find them by primary key. Under load the completion statement's generic plan
+    /// chose that index (few holds are active, so it looks small) — whose bitmap scan reads the entries of every hold
+    /// settled since the table was last vacuumed, entries of dead row versions it never marks dead: work that grows with
+    /// the hold traffic between vacuums.
     /// </summary>
     public static string StateIs(string column, int state) => $"{column} + 0 = {state}";
 

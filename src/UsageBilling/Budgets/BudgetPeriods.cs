@@ -80,12 +80,18 @@ internal static class BudgetPeriods
     internal static CounterIncrement[] Increments(IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
     {
         var increments = new CounterIncrement[periods.Count];
-        for (var i = 0; i < increments.Length; i++)
-        {
-            increments[i] = new CounterIncrement(periods[i].CounterKey, amount.Nanos, periods[i].ResetAt);
-        }
-
+        WriteIncrements(periods, amount, increments);
         return increments;
+    }
+
+    /// <summary>Writes what a call of <paramref name="amount"/> adds to each of <paramref name="periods"/>, in order, to the start of <paramref name="destination"/>.</summary>
+    internal static void WriteIncrements(IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount,
+        Span<CounterIncrement> destination)
+    {
+        for (var i = 0; i < periods.Count; i++)
+        {
+            destination[i] = new CounterIncrement(periods[i].CounterKey, amount.Nanos, periods[i].ResetAt);
+        }
     }
 
     /// <summary>

@@ -192,11 +192,7 @@ internal sealed class CallCountPlan
 
         var increments = new CounterIncrement[windows.Count + periods.Count];
         windows.CopyIncrementsTo(increments);
-        for (var i = 0; i < periods.Count; i++)
-        {
-            increments[windows.Count + i] = new CounterIncrement(periods[i].CounterKey, amount.Nanos, periods[i].ResetAt);
-        }
-
+        BudgetPeriods.WriteIncrements(periods, amount, increments.AsSpan(windows.Count));
         Increments = increments;
     }
 
