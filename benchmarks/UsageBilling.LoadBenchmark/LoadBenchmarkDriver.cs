@@ -263,6 +263,25 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                 $"Hot account vs plain UPDATE on one row, same {options.Connections} callers: {hot.Load.PerSecond / plain.Load.PerSecond:0.000}× ({hot.Load.PerSecond:N0} calls/s vs {plain.Load.PerSecond:N0} updates/s).");
         }
 
+        if (bare?.MachineCpuPerCall is { } bareCpu)
+        {
+            // The bare endpoint keeps the machine busy, so its rate is the cores over its CPU per call; no subject can
+            // do better than the cores over its own, which bounds its ratio to bare by the ratio of the two.
+            var bareTotal = bareCpu.Host + bareCpu.Generator;
+            text.AppendLine();
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"CPU per call, and the ceiling it puts on the ratio to bare (bare: host {bareCpu.Host:0} + load generator {bareCpu.Generator:0} = {bareTotal:0} µs; a subject's × bare is at most {bareTotal:0} / its own):");
+            foreach (var row in rows.Where(r => !ReferenceEquals(r, bare) && r.Server is not null))
+            {
+                var (host, generator, postgres) = row.MachineCpuPerCall!.Value;
+                var total = host + generator + postgres;
+                var ceiling = bareTotal / total;
+                var measured = row.Load.PerSecond / bare.Load.PerSecond;
+                text.AppendLine(CultureInfo.InvariantCulture,
+                    $"- {row.Name}: host {host:0} + load generator {generator:0}{(postgres > 0 ? FormattableString.Invariant($" + PostgreSQL {postgres:0}") : "")} = {total:0} µs; ceiling {ceiling:0.000}× bare, measured {measured / ceiling:0.00} of it");
+            }
+        }
+
         text.AppendLine();
         text.AppendLine("Per subject (per call = divided by the calls the host answered in the measured window):");
         foreach (var row in rows)
@@ -319,6 +338,16 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
         public string CpuPerCall => Before is null || After is null
             ? "–"
             : TimeSpan.FromTicks((After.CpuTicks - Before.CpuTicks) / Calls).TotalMicroseconds.ToString("#,0' µs'", CultureInfo.InvariantCulture);
+
+        /// <summary>
+        /// The machine's CPU per call, µs: the host's, the load generator's and the PostgreSQL processes' (when known);
+        /// null without the host's figures.
+        /// </summary>
+        public (double Host, double Generator, double Postgres)? MachineCpuPerCall => Before is null || After is null
+            ? null
+            : (TimeSpan.FromTicks(After.CpuTicks - Before.CpuTicks).TotalMicroseconds / Calls,
+                Load.ClientCpu.TotalMicroseconds / Math.Max(1, Load.Calls),
+                PostgresCpu is { } postgres ? postgres.TotalMicroseconds / Calls : 0);
 
         public string AllocatedPerCall => Before is null || After is null
             ? "–"
