@@ -271,9 +271,14 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             text.AppendLine();
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"CPU per call, and the ceiling it puts on the ratio to bare (bare: host {bareCpu.Host:0} + load generator {bareCpu.Generator:0} = {bareTotal:0} µs; a subject's × bare is at most {bareTotal:0} / its own):");
-            foreach (var row in rows.Where(r => !ReferenceEquals(r, bare) && r.Server is not null))
+            foreach (var row in rows.Where(r => !ReferenceEquals(r, bare)))
             {
-                var (host, generator, postgres) = row.MachineCpuPerCall!.Value;
+                if (row.MachineCpuPerCall is not { } cpu)
+                {
+                    continue;
+                }
+
+                var (host, generator, postgres) = cpu;
                 var total = host + generator + postgres;
                 var ceiling = bareTotal / total;
                 var measured = row.Load.PerSecond / bare.Load.PerSecond;
@@ -335,9 +340,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             ? (PerCall("npgsql.roundTrips") + PostgresCommits).ToString("0.00", CultureInfo.InvariantCulture)
             : "–";
 
-        public string CpuPerCall => Before is null || After is null
-            ? "–"
-            : TimeSpan.FromTicks((After.CpuTicks - Before.CpuTicks) / Calls).TotalMicroseconds.ToString("#,0' µs'", CultureInfo.InvariantCulture);
+        public string CpuPerCall => MachineCpuPerCall is { } cpu ? cpu.Host.ToString("#,0' µs'", CultureInfo.InvariantCulture) : "–";
 
         /// <summary>
         /// The machine's CPU per call, µs: the host's, the load generator's and the PostgreSQL processes' (when known);

@@ -77,13 +77,6 @@ internal static class BudgetPeriods
         return periods;
     }
 
-    internal static CounterIncrement[] Increments(IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount)
-    {
-        var increments = new CounterIncrement[periods.Count];
-        WriteIncrements(periods, amount, increments);
-        return increments;
-    }
-
     /// <summary>Writes what a call of <paramref name="amount"/> adds to each of <paramref name="periods"/>, in order, to the start of <paramref name="destination"/>.</summary>
     internal static void WriteIncrements(IReadOnlyList<(string Name, Money Cap, string CounterKey, DateTimeOffset ResetAt)> periods, Money amount,
         Span<CounterIncrement> destination)

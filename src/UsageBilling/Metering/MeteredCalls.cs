@@ -300,7 +300,7 @@ internal sealed partial class MeteredCalls
         // give-back (marker and spend together) undoes exactly that.
         var increments = new CounterIncrement[periods.Count + 1];
         increments[0] = new CounterIncrement("spend:ingested:" + idempotencyKey, 1, periods.Max(p => p.ResetAt));
-        BudgetPeriods.Increments(periods, cost).CopyTo(increments, 1);
+        BudgetPeriods.WriteIncrements(periods, cost, increments.AsSpan(1));
         var values = await _counters.ApplyAsync(increments, cancellationToken).ConfigureAwait(false);
         if (values[0] > 1)
         {
