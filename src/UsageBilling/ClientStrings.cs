@@ -92,7 +92,14 @@ internal static class ClientStrings
 
     private static bool IsClean(string value)
     {
-        for (var i = 0; i < value.Length; i++)
+        // Most client strings are printable ASCII throughout: one vectorized scan answers them.
+        var first = value.AsSpan().IndexOfAnyExceptInRange(' ', '~');
+        if (first < 0)
+        {
+            return true;
+        }
+
+        for (var i = first; i < value.Length; i++)
         {
             var c = value[i];
             if (char.IsHighSurrogate(c) && i + 1 < value.Length && char.IsLowSurrogate(value[i + 1]))

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 
 namespace UsageBilling;
@@ -8,6 +9,9 @@ namespace UsageBilling;
 /// </summary>
 internal readonly struct StoreCallScope : IDisposable
 {
+    /// <summary>The span name of each operation, made once (the operations are a fixed set of names).</summary>
+    private static readonly ConcurrentDictionary<string, string> SpanNames = new(StringComparer.Ordinal);
+
     private readonly UsageBillingMetrics? _metrics;
     private readonly Activity? _activity;
     private readonly string _operation;
@@ -16,7 +20,10 @@ internal readonly struct StoreCallScope : IDisposable
     internal StoreCallScope(UsageBillingMetrics? metrics, string operation)
     {
         _operation = operation;
-        _activity = UsageBillingActivitySource.Source.StartActivity("usagebilling.store." + operation, ActivityKind.Client);
+        var source = UsageBillingActivitySource.Source;
+        _activity = source.HasListeners()
+            ? source.StartActivity(SpanNames.GetOrAdd(operation, static name => "usagebilling.store." + name), ActivityKind.Client)
+            : null;
         _activity?.SetTag("usagebilling.store.operation", operation);
         _metrics = metrics is { StoreDurationEnabled: true } ? metrics : null;
         _started = _metrics is null ? 0 : Stopwatch.GetTimestamp();

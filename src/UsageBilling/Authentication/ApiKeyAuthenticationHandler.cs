@@ -66,18 +66,20 @@ internal sealed partial class ApiKeyAuthenticationHandler : AuthenticationHandle
         }
 
         var resolved = validation.Key!;
-        var identity = new ClaimsIdentity(
-            [
-                new Claim(UsageBillingClaimTypes.KeyId, resolved.Key.Id),
-                new Claim(UsageBillingClaimTypes.AccountId, resolved.Account.Id),
-                new Claim(UsageBillingClaimTypes.Plan, resolved.Account.Plan),
-                new Claim(ClaimTypes.NameIdentifier, resolved.Account.Id),
-                new Claim(ClaimTypes.Name, resolved.Key.Name),
-            ],
-            Scheme.Name);
+        var identity = new ClaimsIdentity(Scheme.Name);
+
+        // Claims made with the identity as their subject are added as they are; any other claim is copied.
+        AddClaim(identity, UsageBillingClaimTypes.KeyId, resolved.Key.Id);
+        AddClaim(identity, UsageBillingClaimTypes.AccountId, resolved.Account.Id);
+        AddClaim(identity, UsageBillingClaimTypes.Plan, resolved.Account.Plan);
+        AddClaim(identity, ClaimTypes.NameIdentifier, resolved.Account.Id);
+        AddClaim(identity, ClaimTypes.Name, resolved.Key.Name);
         Context.Features.Set<IApiKeyFeature>(new ApiKeyFeature(resolved.Key, resolved.Account));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), Scheme.Name));
     }
+
+    private static void AddClaim(ClaimsIdentity identity, string type, string value)
+        => identity.AddClaim(new Claim(type, value, ClaimValueTypes.String, ClaimsIdentity.DefaultIssuer, ClaimsIdentity.DefaultIssuer, identity));
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {

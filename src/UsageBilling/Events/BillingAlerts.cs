@@ -31,6 +31,11 @@ internal sealed class BillingAlerts : IDisposable
 
     public async ValueTask CheckBudgetsAsync(string accountId, string keyId, IReadOnlyList<BudgetState> budgets, CancellationToken cancellationToken)
     {
+        if (budgets.Count == 0)
+        {
+            return;
+        }
+
         var thresholds = _options.CurrentValue.Alerts.EffectiveThresholds;
         foreach (var budget in budgets)
         {

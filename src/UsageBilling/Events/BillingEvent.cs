@@ -63,5 +63,7 @@ public sealed class AlertOptions
     /// <summary>Raise <see cref="BillingEventTypes.LowBalance"/> when an account's available balance falls below this (once per UTC month); none when not set.</summary>
     public Money? LowBalance { get; set; }
 
-    internal IReadOnlyList<int> EffectiveThresholds => BudgetThresholdsPercent.Count == 0 ? [50, 80, 100] : BudgetThresholdsPercent.Distinct().Order().ToList();
+    private static readonly int[] DefaultThresholds = [50, 80, 100];
+
+    internal IReadOnlyList<int> EffectiveThresholds => BudgetThresholdsPercent.Count == 0 ? DefaultThresholds : BudgetThresholdsPercent.Distinct().Order().ToList();
 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -60,7 +61,11 @@ internal sealed class ApiKeyFormat
 
     public string Hash(string key)
     {
-        var bytes = Encoding.UTF8.GetBytes(key);
+        // A well-formed key is short ASCII; anything longer is hashed from a rented array rather than the stack.
+        var length = Encoding.UTF8.GetByteCount(key);
+        byte[]? rented = length > 256 ? ArrayPool<byte>.Shared.Rent(length) : null;
+        Span<byte> bytes = rented ?? stackalloc byte[256];
+        bytes = bytes[..Encoding.UTF8.GetBytes(key, bytes)];
         Span<byte> hash = stackalloc byte[32];
         if (_pepper is null)
         {
@@ -69,6 +74,11 @@ internal sealed class ApiKeyFormat
         else
         {
             HMACSHA256.HashData(_pepper, bytes, hash);
+        }
+
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
         }
 
         return Convert.ToHexStringLower(hash);

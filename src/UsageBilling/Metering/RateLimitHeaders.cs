@@ -14,6 +14,10 @@ internal static class RateLimitHeaders
     private const int PolicySlots = 256;
 
     private static readonly PolicyText?[] Policies = new PolicyText?[PolicySlots];
+    private static readonly LastNumber LastLimit = new();
+    private static readonly LastNumber LastReset = new();
+    private static readonly LastNumber LastTokenLimit = new();
+    private static readonly LastNumber LastTokenReset = new();
 
     public static void Apply(HttpResponse response, LimitDecision decision, DateTimeOffset now)
     {
@@ -22,19 +26,21 @@ internal static class RateLimitHeaders
             return;
         }
 
+        // A limit is the same for every call of a plan, and a reset for every call of a window: their texts are kept
+        // (the last one of each); what remains is formatted for each call.
         var headers = response.Headers;
         if (decision.Binding is { } binding)
         {
-            headers["X-RateLimit-Limit"] = binding.Limit.ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Limit"] = LastLimit.Text(binding.Limit);
             headers["X-RateLimit-Remaining"] = binding.Remaining.ToString(CultureInfo.InvariantCulture);
-            headers["X-RateLimit-Reset"] = binding.ResetAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Reset"] = LastReset.Text(binding.ResetAt.ToUnixTimeSeconds());
         }
 
         if (decision.TokenBinding is { } tokens)
         {
-            headers["X-RateLimit-Limit-Tokens"] = tokens.Limit.ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Limit-Tokens"] = LastTokenLimit.Text(tokens.Limit);
             headers["X-RateLimit-Remaining-Tokens"] = tokens.Remaining.ToString(CultureInfo.InvariantCulture);
-            headers["X-RateLimit-Reset-Tokens"] = tokens.ResetAt.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Reset-Tokens"] = LastTokenReset.Text(tokens.ResetAt.ToUnixTimeSeconds());
         }
 
         // Built on the stack: only the header value is allocated. The policy's text is the same for every call of a
@@ -113,6 +119,26 @@ internal static class RateLimitHeaders
 
     public static long SecondsUntil(DateTimeOffset resetAt, DateTimeOffset now)
         => Math.Max(1, (long)Math.Ceiling((resetAt - now).TotalSeconds));
+
+    /// <summary>The text of the last number asked for, kept until another number is asked for.</summary>
+    private sealed class LastNumber
+    {
+        private Formatted? _last;
+
+        public string Text(long value)
+        {
+            if (Volatile.Read(ref _last) is { } last && last.Value == value)
+            {
+                return last.Text;
+            }
+
+            var text = value.ToString(CultureInfo.InvariantCulture);
+            Volatile.Write(ref _last, new Formatted(value, text));
+            return text;
+        }
+
+        private sealed record Formatted(long Value, string Text);
+    }
 
     /// <summary>A <c>RateLimit-Policy</c> value and the windows it describes.</summary>
     private sealed class PolicyText((string Policy, long Limit, long Seconds)[] windows, string text)

@@ -55,6 +55,19 @@ public sealed class ApiKeyFormatTests
         Assert.DoesNotContain(key, peppered, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(256)]
+    [InlineData(257)]
+    [InlineData(4_000)]
+    public void Any_length_of_presented_text_hashes_as_its_utf8_bytes(int length)
+    {
+        // Hashed from the stack up to 256 bytes, from a rented array past it; multi-byte characters count as bytes.
+        var text = string.Concat(Enumerable.Repeat("é", length / 2)) + new string('k', length % 2);
+        var expected = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
+        Assert.Equal(expected, _format.Hash(text));
+    }
+
     [Fact]
     public void The_display_prefix_shows_only_four_random_characters()
     {
