@@ -39,9 +39,7 @@ internal sealed class BudgetDecision
 /// </summary>
 internal static class BudgetPeriods
 {
-    private const int KeptSlots = 1024;
-
-    private static readonly KeptPeriods?[] Kept = new KeptPeriods?[KeptSlots];
+    private static readonly KeptValues<KeptPeriods> Kept = new(1024);
 
     /// <summary>
     /// <see cref="Periods"/> for a call: every call of a key on one UTC day counts in the same periods, so they are made
@@ -57,15 +55,12 @@ internal static class BudgetPeriods
 
         // Every period (day, ISO week, calendar month) is a function of the UTC day.
         var day = now.ToUnixTimeSeconds() / 86_400;
-        var slot = (int)((uint)HashCode.Combine(account.Id, key.Id, day) % KeptSlots);
-        if (Volatile.Read(ref Kept[slot]) is { } kept && kept.Describes(account, key, day))
-        {
-            return kept.Periods;
-        }
-
-        var made = Periods(account, key, now).ToArray();
-        Volatile.Write(ref Kept[slot], new KeptPeriods(account.Id, account.Budget, key.Id, key.Budget, day, made));
-        return made;
+        return Kept.Get(
+            HashCode.Combine(account.Id, key.Id, day),
+            (Account: account, Key: key, Now: now, Day: day),
+            static (kept, call) => kept.Describes(call.Account, call.Key, call.Day),
+            static call => new KeptPeriods(call.Account.Id, call.Account.Budget, call.Key.Id, call.Key.Budget, call.Day,
+                [.. Periods(call.Account, call.Key, call.Now)])).Periods;
     }
 
     /// <summary>Every budget period of the account and the key that a call at <paramref name="now"/> counts in.</summary>

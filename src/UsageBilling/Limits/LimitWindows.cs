@@ -86,9 +86,7 @@ internal sealed class LimitDecision
 /// </summary>
 internal static class LimitWindows
 {
-    private const int CallWindowSlots = 1024;
-
-    private static readonly CallWindows?[] Kept = new CallWindows?[CallWindowSlots];
+    private static readonly KeptValues<CallWindows> Kept = new(1024);
 
     /// <summary>
     /// The windows a call of <paramref name="keyId"/> counts in at <paramref name="now"/>, and their increments. Every
@@ -108,15 +106,11 @@ internal static class LimitWindows
     private static CallWindows RequestWindows(string keyId, RequestLimits limits, DateTimeOffset now)
     {
         var second = now.ToUnixTimeSeconds();
-        var slot = (int)((uint)HashCode.Combine(keyId, second) % CallWindowSlots);
-        if (Volatile.Read(ref Kept[slot]) is { } kept && kept.Matches(keyId, limits, second))
-        {
-            return kept;
-        }
-
-        var made = new CallWindows(keyId, limits, second, Windows(keyId, limits, now));
-        Volatile.Write(ref Kept[slot], made);
-        return made;
+        return Kept.Get(
+            HashCode.Combine(keyId, second),
+            (KeyId: keyId, Limits: limits, Now: now, Second: second),
+            static (kept, call) => kept.Matches(call.KeyId, call.Limits, call.Second),
+            static call => new CallWindows(call.KeyId, call.Limits, call.Second, Windows(call.KeyId, call.Limits, call.Now)));
     }
 
     /// <summary>The counter increments of <paramref name="windows"/>, in the same order.</summary>

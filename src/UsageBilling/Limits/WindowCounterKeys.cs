@@ -9,25 +9,17 @@ namespace UsageBilling;
 /// </summary>
 internal static class WindowCounterKeys
 {
-    private const int Slots = 1024;
-
-    private static readonly Entry?[] Table = new Entry?[Slots];
+    private static readonly KeptValues<Entry> Kept = new(1024);
 
     /// <summary>The counter key of window <paramref name="number"/> of kind <paramref name="code"/> (<c>s</c>, <c>m</c>, <c>h</c>, <c>d</c>, <c>mo</c>, <c>tm</c>) of <paramref name="keyId"/>.</summary>
     public static string Get(string keyId, string code, long number)
-    {
-        var slot = (int)((uint)HashCode.Combine(keyId, code) % Slots);
-        var entry = Volatile.Read(ref Table[slot]);
-        if (entry is not null && entry.Number == number && string.Equals(entry.Code, code, StringComparison.Ordinal)
-            && string.Equals(entry.KeyId, keyId, StringComparison.Ordinal))
-        {
-            return entry.Text;
-        }
-
-        var text = string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{keyId}:{code}:{number}");
-        Volatile.Write(ref Table[slot], new Entry(keyId, code, number, text));
-        return text;
-    }
+        => Kept.Get(
+            HashCode.Combine(keyId, code),
+            (KeyId: keyId, Code: code, Number: number),
+            static (entry, window) => entry.Number == window.Number && string.Equals(entry.Code, window.Code, StringComparison.Ordinal)
+                && string.Equals(entry.KeyId, window.KeyId, StringComparison.Ordinal),
+            static window => new Entry(window.KeyId, window.Code, window.Number,
+                string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{window.KeyId}:{window.Code}:{window.Number}"))).Text;
 
     private sealed record Entry(string KeyId, string Code, long Number, string Text);
 }

@@ -11,13 +11,8 @@ namespace UsageBilling;
 /// </summary>
 internal static class RateLimitHeaders
 {
-    private const int PolicySlots = 256;
-
-    private static readonly PolicyText?[] Policies = new PolicyText?[PolicySlots];
-    private static readonly LastNumber LastLimit = new();
-    private static readonly LastNumber LastReset = new();
-    private static readonly LastNumber LastTokenLimit = new();
-    private static readonly LastNumber LastTokenReset = new();
+    private static readonly KeptValues<PolicyText> Policies = new(256);
+    private static readonly KeptValues<NumberText> Numbers = new(64);
 
     public static void Apply(HttpResponse response, LimitDecision decision, DateTimeOffset now)
     {
@@ -26,21 +21,21 @@ internal static class RateLimitHeaders
             return;
         }
 
-        // A limit is the same for every call of a plan, and a reset for every call of a window: their texts are kept
-        // (the last one of each); what remains is formatted for each call.
+        // A limit is the same for every call of a plan, and a reset for every call of a window: their texts are kept;
+        // what remains is formatted for each call.
         var headers = response.Headers;
         if (decision.Binding is { } binding)
         {
-            headers["X-RateLimit-Limit"] = LastLimit.Text(binding.Limit);
+            headers["X-RateLimit-Limit"] = TextOf(binding.Limit);
             headers["X-RateLimit-Remaining"] = binding.Remaining.ToString(CultureInfo.InvariantCulture);
-            headers["X-RateLimit-Reset"] = LastReset.Text(binding.ResetAt.ToUnixTimeSeconds());
+            headers["X-RateLimit-Reset"] = TextOf(binding.ResetAt.ToUnixTimeSeconds());
         }
 
         if (decision.TokenBinding is { } tokens)
         {
-            headers["X-RateLimit-Limit-Tokens"] = LastTokenLimit.Text(tokens.Limit);
+            headers["X-RateLimit-Limit-Tokens"] = TextOf(tokens.Limit);
             headers["X-RateLimit-Remaining-Tokens"] = tokens.Remaining.ToString(CultureInfo.InvariantCulture);
-            headers["X-RateLimit-Reset-Tokens"] = LastTokenReset.Text(tokens.ResetAt.ToUnixTimeSeconds());
+            headers["X-RateLimit-Reset-Tokens"] = TextOf(tokens.ResetAt.ToUnixTimeSeconds());
         }
 
         // Built on the stack: only the header value is allocated. The policy's text is the same for every call of a
@@ -76,25 +71,25 @@ internal static class RateLimitHeaders
             hash.Add(state.WindowSeconds);
         }
 
-        var slot = (int)((uint)hash.ToHashCode() % PolicySlots);
-        if (Volatile.Read(ref Policies[slot]) is { } kept && kept.Describes(states))
+        return Policies.Get(hash.ToHashCode(), states, static (kept, states) => kept.Describes(states), static states =>
         {
-            return kept.Text;
-        }
+            var policy = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
+            var windows = new (string Policy, long Limit, long Seconds)[states.Count];
+            for (var i = 0; i < states.Count; i++)
+            {
+                var state = states[i];
+                AppendItem(ref policy, i, state.Policy, "q=", state.Limit, "w=", state.WindowSeconds);
+                windows[i] = (state.Policy, state.Limit, state.WindowSeconds);
+            }
 
-        var policy = new DefaultInterpolatedStringHandler(0, 0, CultureInfo.InvariantCulture, stackalloc char[256]);
-        var windows = new (string Policy, long Limit, long Seconds)[states.Count];
-        for (var i = 0; i < states.Count; i++)
-        {
-            var state = states[i];
-            AppendItem(ref policy, i, state.Policy, "q=", state.Limit, "w=", state.WindowSeconds);
-            windows[i] = (state.Policy, state.Limit, state.WindowSeconds);
-        }
-
-        var text = policy.ToStringAndClear();
-        Volatile.Write(ref Policies[slot], new PolicyText(windows, text));
-        return text;
+            return new PolicyText(windows, policy.ToStringAndClear());
+        }).Text;
     }
+
+    /// <summary>The text of <paramref name="value"/>, kept: a limit or a reset time is the same for many calls.</summary>
+    private static string TextOf(long value)
+        => Numbers.Get(value.GetHashCode(), value, static (kept, value) => kept.Value == value,
+            static value => new NumberText(value, value.ToString(CultureInfo.InvariantCulture))).Text;
 
     /// <summary>
     /// Appends the <paramref name="index"/>-th item of a structured-field list (RFC 8941), as both headers have them:
@@ -120,25 +115,8 @@ internal static class RateLimitHeaders
     public static long SecondsUntil(DateTimeOffset resetAt, DateTimeOffset now)
         => Math.Max(1, (long)Math.Ceiling((resetAt - now).TotalSeconds));
 
-    /// <summary>The text of the last number asked for, kept until another number is asked for.</summary>
-    private sealed class LastNumber
-    {
-        private Formatted? _last;
-
-        public string Text(long value)
-        {
-            if (Volatile.Read(ref _last) is { } last && last.Value == value)
-            {
-                return last.Text;
-            }
-
-            var text = value.ToString(CultureInfo.InvariantCulture);
-            Volatile.Write(ref _last, new Formatted(value, text));
-            return text;
-        }
-
-        private sealed record Formatted(long Value, string Text);
-    }
+    /// <summary>A number and its text.</summary>
+    private sealed record NumberText(long Value, string Text);
 
     /// <summary>A <c>RateLimit-Policy</c> value and the windows it describes.</summary>
     private sealed class PolicyText((string Policy, long Limit, long Seconds)[] windows, string text)
