@@ -86,9 +86,13 @@ internal static class RateLimitHeaders
         }).Text;
     }
 
-    /// <summary>The text of <paramref name="value"/>, kept: a limit or a reset time is the same for many calls.</summary>
-    private static string TextOf(long value)
-        => Numbers.Get(value.GetHashCode(), value, static (kept, value) => kept.Value == value,
+    /// <summary>
+    /// The text of <paramref name="value"/>, kept: a limit or a reset time is the same for many calls. Hashed by
+    /// multiplying with 2^64 / φ and keeping the high bits, not by the value's low bits (reset times at whole days are
+    /// multiples of 128 seconds and would all share a slot); the same in every process, unlike <see cref="HashCode"/>.
+    /// </summary>
+    internal static string TextOf(long value)
+        => Numbers.Get((int)((ulong)value * 0x9E3779B97F4A7C15UL >> 40), value, static (kept, value) => kept.Value == value,
             static value => new NumberText(value, value.ToString(CultureInfo.InvariantCulture))).Text;
 
     /// <summary>

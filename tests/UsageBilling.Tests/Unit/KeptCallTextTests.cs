@@ -129,6 +129,27 @@ public sealed class KeptCallTextTests
         => new() { Id = id, AccountId = accountId, Name = id, DisplayPrefix = "sk-", Hash = "h", CreatedAt = Now, Budget = budget };
 
     [Fact]
+    public void A_plans_limit_and_a_windows_reset_keep_their_texts_side_by_side()
+    {
+        // A large limit and a reset at a month's start (a multiple of 128 seconds): asked in turn, as every call asks,
+        // each is made once, and neither pushes the other out.
+        var limit = long.MaxValue / 2;
+        var reset = new DateTimeOffset(2027, 1, 1, 0, 0, 0, TimeSpan.Zero).ToUnixTimeSeconds();
+        var limitText = RateLimitHeaders.TextOf(limit);
+        var resetText = RateLimitHeaders.TextOf(reset);
+
+        for (var call = 0; call < 3; call++)
+        {
+            Assert.Same(limitText, RateLimitHeaders.TextOf(limit));
+            Assert.Same(resetText, RateLimitHeaders.TextOf(reset));
+        }
+
+        Assert.Equal("4611686018427387903", limitText);
+        Assert.Equal("1798761600", resetText);
+        Assert.Equal("1798761601", RateLimitHeaders.TextOf(reset + 1));
+    }
+
+    [Fact]
     public void The_policy_header_is_made_once_per_plan_and_never_given_for_another()
     {
         var reset = Now.AddMinutes(1);
