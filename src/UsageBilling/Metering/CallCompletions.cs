@@ -126,7 +126,7 @@ internal sealed partial class CallCompletions : IAsyncDisposable
     }
 
     /// <summary>Writes the batch once and runs what its landing means; throws what the store threw.</summary>
-    private async Task<IReadOnlyList<CompletionResult>> WriteOnceAsync(Queued[] batch, CallCompletion[] completions, DateTimeOffset now, CancellationToken cancellationToken)
+    private async ValueTask<IReadOnlyList<CompletionResult>> WriteOnceAsync(Queued[] batch, CallCompletion[] completions, DateTimeOffset now, CancellationToken cancellationToken)
     {
         using var timing = _metrics?.StoreCall("completions.write");
         var written = await _store.CompleteAsync(completions, now, cancellationToken).ConfigureAwait(false);

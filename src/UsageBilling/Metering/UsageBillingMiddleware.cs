@@ -15,6 +15,8 @@ namespace UsageBilling;
 /// </summary>
 internal sealed partial class UsageBillingMiddleware
 {
+    private static readonly KeptValues<CallReference> References = new(256);
+
     private readonly RequestDelegate _next;
     private readonly MeteredCalls _calls;
     private readonly CallPricer _pricer;
@@ -88,7 +90,7 @@ internal sealed partial class UsageBillingMiddleware
             quote = priced.Quote;
             using var admit = UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.Admit);
             admission = quote is null ? Admission.Refused(CallRefusals.InvalidKey) : await _calls.AdmitAsync(new CallRequest(caller, quote,
-                PlanLimits.For(_options.CurrentValue, caller.Account.Plan, caller.Key), record.RequestId, string.Concat(request.Method, " ", request.Path.Value),
+                PlanLimits.For(_options.CurrentValue, caller.Account.Plan, caller.Key), record.RequestId, ReferenceOf(request.Method, request.Path.Value ?? ""),
                 key.Length > 0 ? await IdempotencyRequest.ReadAsync(request, key, context.RequestAborted).ConfigureAwait(false) : null, now), context.RequestAborted).ConfigureAwait(false);
         }
         catch (Exception ex) when (!context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
@@ -114,6 +116,15 @@ internal sealed partial class UsageBillingMiddleware
             await RunAsync(context, lease, record, started, now).ConfigureAwait(false);
         }
     }
+
+    /// <summary>
+    /// A call's reference, <c>{method} {path}</c>, which its hold and its charge keep: the same text for every call of an
+    /// endpoint without route values, so kept (and shared) rather than made for each call.
+    /// </summary>
+    internal static string ReferenceOf(string method, string path)
+        => References.Get(HashCode.Combine(method, path), (Method: method, Path: path),
+            static (kept, call) => string.Equals(kept.Method, call.Method, StringComparison.Ordinal) && string.Equals(kept.Path, call.Path, StringComparison.Ordinal),
+            static call => new CallReference(call.Method, call.Path, string.Concat(call.Method, " ", call.Path))).Text;
 
     /// <summary>Runs the endpoint under the lease and completes it; a flat endpoint that threw is not completed, so disposing the lease gives everything back.</summary>
     private async Task RunAsync(HttpContext context, CallLease lease, UsageRecord record, long started, DateTimeOffset now)
@@ -174,6 +185,8 @@ internal sealed partial class UsageBillingMiddleware
             held?.Release();
         }
     }
+
+    private sealed record CallReference(string Method, string Path, string Text);
 
     private static partial class Log
     {

@@ -129,6 +129,20 @@ public sealed class KeptCallTextTests
         => new() { Id = id, AccountId = accountId, Name = id, DisplayPrefix = "sk-", Hash = "h", CreatedAt = Now, Budget = budget };
 
     [Fact]
+    public void A_calls_reference_is_kept_per_method_and_path_and_never_given_for_another()
+    {
+        var first = UsageBillingMiddleware.ReferenceOf("POST", "/v1/chat/completions");
+
+        Assert.Equal("POST /v1/chat/completions", first);
+        Assert.Same(first, UsageBillingMiddleware.ReferenceOf("POST", "/v1/chat/completions"));
+        Assert.Equal("GET /v1/chat/completions", UsageBillingMiddleware.ReferenceOf("GET", "/v1/chat/completions"));
+        for (var i = 0; i < 2000; i++)
+        {
+            Assert.Equal($"GET /items/{i}", UsageBillingMiddleware.ReferenceOf("GET", $"/items/{i}"));
+        }
+    }
+
+    [Fact]
     public void A_plans_limit_and_a_windows_reset_keep_their_texts_side_by_side()
     {
         // A large limit and a reset at a month's start (a multiple of 128 seconds): asked in turn, as every call asks,
