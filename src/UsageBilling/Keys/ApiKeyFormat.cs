@@ -76,6 +76,8 @@ internal sealed class ApiKeyFormat
             HMACSHA256.HashData(_pepper, bytes, hash);
         }
 
+        // The bytes are the presented key: none is left behind in memory that is reused.
+        CryptographicOperations.ZeroMemory(bytes);
         if (rented is not null)
         {
             ArrayPool<byte>.Shared.Return(rented);
