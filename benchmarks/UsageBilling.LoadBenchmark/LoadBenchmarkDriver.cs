@@ -106,9 +106,9 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
             foreach (var rows in rounds)
             {
                 var bare = rows.FirstOrDefault(r => r.Name == Subject.Bare.Name);
-                if (rows.FirstOrDefault(r => r.Name == name) is { } row && bare is not null && bare.Load.PerSecond > 0)
+                if (rows.FirstOrDefault(r => r.Name == name) is { } row && row.RatioTo(bare) is { } ratio)
                 {
-                    ratios.Add(row.Load.PerSecond / bare.Load.PerSecond);
+                    ratios.Add(ratio);
                     rates.Add(row.Load.PerSecond);
                 }
             }
@@ -249,7 +249,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
         text.AppendLine("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|");
         foreach (var row in rows)
         {
-            var ratio = bare is null || row.Server is null ? "–" : (row.Load.PerSecond / bare.Load.PerSecond).ToString("0.000", CultureInfo.InvariantCulture);
+            var ratio = row.Server is not null && row.RatioTo(bare) is { } value ? value.ToString("0.000", CultureInfo.InvariantCulture) : "–";
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {row.Name}: {row.Description} | {row.Load.PerSecond:N0} | {Ms(row.Load.P50)} | {Ms(row.Load.P99)} | {ratio} | {row.StatementsPerCall} | {row.RoundTripsPerCall} | {row.CpuPerCall} | {row.AllocatedPerCall} | {row.Load.MachineBusy:P0} |");
         }
@@ -281,7 +281,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
                 var (host, generator, postgres) = cpu;
                 var total = host + generator + postgres;
                 var ceiling = bareTotal / total;
-                var measured = row.Load.PerSecond / bare.Load.PerSecond;
+                var measured = row.RatioTo(bare) ?? 0;
                 text.AppendLine(CultureInfo.InvariantCulture,
                     $"- {row.Name}: host {host:0} + load generator {generator:0}{(postgres > 0 ? FormattableString.Invariant($" + PostgreSQL {postgres:0}") : "")} = {total:0} µs; ceiling {ceiling:0.000}× bare, measured {measured / ceiling:0.00} of it");
             }
@@ -310,6 +310,9 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
         WaitProfile? Waits)
     {
         public ServerStats? Server => After;
+
+        /// <summary>This row's rate over <paramref name="bare"/>'s (the ratio every table reports); null without a bare run that served anything.</summary>
+        public double? RatioTo(Row? bare) => bare is null || bare.Load.PerSecond <= 0 ? null : Load.PerSecond / bare.Load.PerSecond;
 
         /// <summary>The CPU time of the machine's PostgreSQL processes in the measured window (<see cref="LoadBenchmark.PostgresCpu"/>), when known.</summary>
         public TimeSpan? PostgresCpu { get; init; }
