@@ -7,6 +7,12 @@ namespace UsageBilling;
 /// <param name="Response">The response to keep for replays of the call's <c>Idempotency-Key</c>, if any.</param>
 internal readonly record struct CallResult(Money Charge, bool Release, long? ActualTokens = null, StoredResponse? Response = null);
 
+/// <summary>What the response says of a call that ran, for its usage record.</summary>
+/// <param name="StatusCode">The status sent (500 for an endpoint that threw before answering).</param>
+/// <param name="DurationMs">How long the call took.</param>
+/// <param name="ClientAborted">Whether the client left before the end.</param>
+internal readonly record struct CallEnd(int StatusCode, double DurationMs, bool ClientAborted);
+
 /// <summary>
 /// An admitted call: the counts it took and the credit it holds. Like ASP.NET Core's <c>RateLimitLease</c>, it is
 /// given up exactly once: <see cref="CompleteAsync"/> settles (or releases) for what the call used, and
@@ -42,15 +48,16 @@ internal sealed class CallLease : IAsyncDisposable
     /// Records what the call used: charges it once (or releases the hold), moves the counts from the estimate to the
     /// actual use, keeps the response for replays, and writes the usage record — now, or when a deferred settle lands.
     /// Returns the record as it stands (outcome <see cref="MeteredCalls.SettlePending"/> while the charge is retried).
+    /// <paramref name="end"/>, when given, is written into the record with its cost and outcome (one copy of it, not two).
     /// </summary>
-    public ValueTask<UsageRecord> CompleteAsync(CallResult result, UsageRecord record)
+    public ValueTask<UsageRecord> CompleteAsync(CallResult result, UsageRecord record, CallEnd? end = null)
     {
         if (Interlocked.Exchange(ref _state, Done) != Open)
         {
             throw new InvalidOperationException("A call lease is completed or disposed once.");
         }
 
-        return _owner.CompleteAsync(this, result, record);
+        return _owner.CompleteAsync(this, result, record, end);
     }
 
     /// <summary>Gives back every count and releases the hold if the lease was not completed; does nothing otherwise.</summary>

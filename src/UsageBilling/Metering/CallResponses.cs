@@ -62,11 +62,16 @@ internal static class CallResponses
         IdempotencyKey = idempotencyKey.Length > 0 ? idempotencyKey : null,
     };
 
-    /// <summary>The record with what the response says: status (500 for an endpoint that threw before answering), duration, whether the client left.</summary>
-    public static UsageRecord Finished(HttpContext context, UsageRecord record, long started, bool failed = false) => record with
+    /// <summary>What the response says: status (500 for an endpoint that threw before answering), duration, whether the client left.</summary>
+    public static CallEnd EndOf(HttpContext context, long started, bool failed = false) => new(
+        failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode,
+        Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+        context.RequestAborted.IsCancellationRequested);
+
+    /// <summary>The record with what the response says (<see cref="EndOf"/>).</summary>
+    public static UsageRecord Finished(HttpContext context, UsageRecord record, long started, bool failed = false)
     {
-        StatusCode = failed && !context.Response.HasStarted ? StatusCodes.Status500InternalServerError : context.Response.StatusCode,
-        DurationMs = Stopwatch.GetElapsedTime(started).TotalMilliseconds,
-        ClientAborted = context.RequestAborted.IsCancellationRequested,
-    };
+        var end = EndOf(context, started, failed);
+        return record with { StatusCode = end.StatusCode, DurationMs = end.DurationMs, ClientAborted = end.ClientAborted };
+    }
 }

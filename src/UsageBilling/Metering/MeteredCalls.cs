@@ -196,7 +196,7 @@ internal sealed partial class MeteredCalls
     }
 
     /// <summary>Completes an admitted call; see <see cref="CallLease.CompleteAsync"/>.</summary>
-    internal async ValueTask<UsageRecord> CompleteAsync(CallLease lease, CallResult result, UsageRecord record)
+    internal async ValueTask<UsageRecord> CompleteAsync(CallLease lease, CallResult result, UsageRecord record, CallEnd? end)
     {
         var request = lease.Request;
         var reservation = lease.Reservation ?? throw new InvalidOperationException("The call holds no reservation.");
@@ -219,10 +219,16 @@ internal sealed partial class MeteredCalls
         // spend against what it counted when admitted) are written together, in a batch with other calls' (group commit).
         var charge = result.Release ? Money.Zero : result.Charge;
         var corrections = lease.Counts.Corrections(charge, result.ActualTokens);
-        record = UsageLogQueue.Normalize(record);
-        var completion = result.Release
-            ? new CallCompletion(reservation.Id, null, record with { Cost = Money.Zero, Outcome = record.Outcome ?? UsageOutcomes.NotCharged }, corrections)
-            : new CallCompletion(reservation.Id, charge, record with { Cost = charge, Outcome = UsageOutcomes.Charged }, corrections);
+        var ended = end ?? new CallEnd(record.StatusCode, record.DurationMs, record.ClientAborted);
+        record = UsageLogQueue.Normalize(record with
+        {
+            StatusCode = ended.StatusCode,
+            DurationMs = ended.DurationMs,
+            ClientAborted = ended.ClientAborted,
+            Cost = charge,
+            Outcome = result.Release ? record.Outcome ?? UsageOutcomes.NotCharged : UsageOutcomes.Charged,
+        });
+        var completion = new CallCompletion(reservation.Id, result.Release ? null : charge, record, corrections);
         var queued = _completions.CompleteAsync(completion, result.Release ? null : landed => SettledAsync(lease, landed, charge, corrections));
         var waits = queued.IsCompleted || _options.CurrentValue.Credits.WaitForCharge || !_completions.MayRunAhead;
         var done = waits ? await queued.ConfigureAwait(false) : null;

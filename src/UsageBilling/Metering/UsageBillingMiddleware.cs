@@ -161,21 +161,21 @@ internal sealed partial class UsageBillingMiddleware
             var (result, finished) = observation is not null
                 ? await observation.FinishAsync(failure is not null, record, now).ConfigureAwait(false)
                 : (new CallResult(lease.Request.Quote.Amount, !options.IsBillableStatusCode(context.Response.StatusCode)), record);
-            finished = CallResponses.Finished(context, finished, started, failure is not null);
             if (observation is not null || failure is null)
             {
                 var keep = CallResponses.ToKeep(context.Response, capture, lease, result, failure is not null, record.RequestId);
+                var end = CallResponses.EndOf(context, started, failure is not null);
                 var completing = Stopwatch.GetTimestamp();
                 using (UsageBillingActivitySource.Source.StartActivity(UsageBillingActivitySource.Complete))
                 {
-                    await lease.CompleteAsync(result with { Response = keep }, finished).ConfigureAwait(false);
+                    await lease.CompleteAsync(result with { Response = keep }, finished, end).ConfigureAwait(false);
                 }
 
                 _metrics.MeteringPhase("complete", completing);
             }
             else
             {
-                await _calls.RecordAsync(finished with { Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
+                await _calls.RecordAsync(CallResponses.Finished(context, finished, started, failed: true) with { Outcome = UsageOutcomes.Failed }).ConfigureAwait(false);
             }
 
             failure?.Throw();

@@ -30,7 +30,9 @@ public sealed class UsageLogTests
         Assert.Equal("log-1", charged.GetProperty("idempotencyKey").GetString());
         Assert.Equal(keyId, charged.GetProperty("keyId").GetString());
         Assert.Equal(UsageOutcomes.Charged, charged.GetProperty("outcome").GetString());
-        Assert.True(charged.GetProperty("durationMs").GetDouble() >= 0);
+        // Measured when the response ended: a record that kept its start's zero would not be.
+        Assert.True(charged.GetProperty("durationMs").GetDouble() > 0);
+        Assert.False(charged.GetProperty("clientAborted").GetBoolean());
         Assert.StartsWith("req_", charged.GetProperty("requestId").GetString(), StringComparison.Ordinal);
     }
 
