@@ -404,6 +404,34 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
         Assert.Equal(Now.AddSeconds(5), await CallAtAsync(TimeSpan.FromSeconds(5)));
     }
 
+    [SkippableFact]
+    public async Task A_completed_calls_usage_record_is_stored_column_for_column()
+    {
+        // Every column set (a non-ASCII idempotency key, fractional duration and cost, a large token count, every flag
+        // true) and every nullable column null: on SQLite the completion writes its records one row at a time.
+        var credits = database.Get<ICreditStore>();
+        var completions = database.Get<ICallCompletionStore>();
+        var account = NewId("acct");
+        await GrantAsync(credits, account, 10m, "g", Now);
+        var full = Record(account, Now, NewId("req")) with
+        {
+            KeyId = NewId("key"), Method = "POST", Route = "/v1/chat/completions", StatusCode = 201, DurationMs = 12.625, Cost = Money.FromUnits(0.012345678m),
+            Outcome = UsageOutcomes.Charged, IdempotencyKey = "idem-é-1", Model = "gpt-4o-mini", InputTokens = 1_234_567_890_123, OutputTokens = 42,
+            CachedInputTokens = 7, CostBreakdown = """{"input":0.01}""", TokensEstimated = true, Streamed = true, ClientAborted = true,
+        };
+        var sparse = Record(account, Now.AddMilliseconds(1), NewId("req")) with { Outcome = UsageOutcomes.Charged };
+        var first = await ReservedAsync(credits, account, 0.02m);
+        var second = await ReservedAsync(credits, account, 0.02m);
+
+        var results = await completions.CompleteAsync(
+            [new CallCompletion(first.ReservationId, full.Cost, full), new CallCompletion(second.ReservationId, sparse.Cost, sparse)], Now);
+
+        Assert.All(results, r => Assert.Equal(CompletionStatus.Completed, r.Status));
+        var stored = (await database.Get<IUsageStore>().QueryAsync(new UsageQuery { AccountId = account })).Records;
+        Assert.Equal(full, stored.Single(r => r.RequestId == full.RequestId));
+        Assert.Equal(sparse, stored.Single(r => r.RequestId == sparse.RequestId));
+    }
+
     /// <summary>A new account granted 10 with an active hold of 2.</summary>
     private async Task<(string Account, CreditReservationRequest Hold)> ActiveHoldAsync()
     {
