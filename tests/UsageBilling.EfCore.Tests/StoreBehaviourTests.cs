@@ -408,7 +408,7 @@ public abstract class StoreBehaviourTests(BillingTestDatabase database)
     public async Task A_completed_calls_usage_record_is_stored_column_for_column()
     {
         // Every column set (a non-ASCII idempotency key, fractional duration and cost, a large token count, every flag
-        // true) and every nullable column null: on SQLite the completion writes its records one row at a time.
+        // true) and every nullable column null, through the completion's group insert (JSON rows on SQLite, arrays on PostgreSQL).
         var credits = database.Get<ICreditStore>();
         var completions = database.Get<ICallCompletionStore>();
         var account = NewId("acct");

@@ -54,12 +54,6 @@ internal sealed class StatementBatch
         {
             foreach (var statement in _statements)
             {
-                if (KeepsCommands && dbTransaction is not null && statement.RowSql is { } rowSql && statement.Rows is { } rows)
-                {
-                    await RunRowByRowAsync(dbTransaction, rowSql, rows, cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
-
                 // On a held SQLite connection a statement's command is kept with its compiled statement, and only bound again.
                 var kept = KeepsCommands && dbTransaction is not null ? KeptCommand(dbTransaction, statement.Sql) : null;
                 await using var made = kept is null ? _transaction.Command(statement.Sql) : null;
@@ -133,52 +127,6 @@ internal sealed class StatementBatch
         return command;
     }
 
-    /// <summary>
-    /// Runs <paramref name="sql"/>, the statement of one row (parameters <c>@r0</c>… in column order), once for each of
-    /// <paramref name="rows"/>, from the connection's kept command: compiled once, each row's values bound by name and
-    /// stepped. On SQLite this costs about a quarter less than the same rows as one JSON array (13 against 17–18 µs a
-    /// usage record in 18-row transactions): the rows are not written as JSON, parsed and read again column by column.
-    /// </summary>
-    private async Task RunRowByRowAsync(DbTransaction transaction, string sql, Statement.JsonRowsValue rows, CancellationToken cancellationToken)
-    {
-        var command = KeptCommand(transaction, sql);
-        var parameters = new DbParameter[rows.Columns.Length];
-        for (var c = 0; c < parameters.Length; c++)
-        {
-            parameters[c] = command.CreateParameter();
-            parameters[c].ParameterName = RowParameter(c);
-            command.Parameters.Add(parameters[c]);
-        }
-
-        for (var row = 0; row < rows.Count; row++)
-        {
-            for (var c = 0; c < parameters.Length; c++)
-            {
-                parameters[c].Value = ValueAt(rows.Columns[c], row);
-            }
-
-            await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>The name of the <paramref name="column"/>-th parameter of a one-row statement (<see cref="Statement.OneRowAtATime"/>).</summary>
-    internal static string RowParameter(int column) => column < RowParameters.Length ? RowParameters[column] : $"@r{column}";
-
-    private static readonly string[] RowParameters = [.. Enumerable.Range(0, 32).Select(static c => $"@r{c}")];
-
-    /// <summary>The value of <paramref name="row"/> in <paramref name="column"/> (an array as <see cref="JsonRows.Of"/> takes it), <see cref="DBNull"/> for null.</summary>
-    private static object ValueAt(Array column, int row) => column switch
-    {
-        string?[] strings => strings[row] ?? (object)DBNull.Value,
-        long[] longs => longs[row],
-        long?[] longs => longs[row] is { } number ? number : DBNull.Value,
-        int[] ints => ints[row],
-        int?[] ints => ints[row] is { } number ? number : DBNull.Value,
-        double?[] doubles => doubles[row] is { } number ? number : DBNull.Value,
-        bool?[] booleans => booleans[row] is { } flag ? flag : DBNull.Value,
-        _ => throw new ArgumentException($"A row column cannot be a {column.GetType()}.", nameof(column)),
-    };
-
     /// <summary>How many commands are kept for <paramref name="connection"/> (for tests).</summary>
     internal static int KeptCommandCount(DbConnection connection) => KeptCommands.TryGetValue(connection, out var commands) ? commands.Count : 0;
 
@@ -202,7 +150,7 @@ internal sealed class StatementBatch
                 parameter.DbType = type;
             }
 
-            parameter.Value = value is Statement.JsonRowsValue json ? JsonRows.Of(json.Count, json.Columns) : value ?? DBNull.Value;
+            parameter.Value = value ?? DBNull.Value;
             parameters.Add(parameter);
         }
 
@@ -266,34 +214,8 @@ internal sealed class StatementBatch
                 values[c] = columns[c].Values;
             }
 
-            // The JSON is made when the statement is bound: not at all when its rows go one at a time (OneRowAtATime).
-            Rows = new JsonRowsValue(rows, values);
-            return Add(JsonRows.Parameter, DbType.Binary, Rows);
+            return Add(JsonRows.Parameter, DbType.Binary, JsonRows.Of(rows, values));
         }
-
-        /// <summary>Not on PostgreSQL: the rows given to <see cref="WithRows"/>, as <see cref="JsonRows.Of"/> takes them.</summary>
-        public JsonRowsValue? Rows { get; private set; }
-
-        /// <summary>The statement of one row (parameters <see cref="RowParameter"/>, in column order), when its rows may go one at a time.</summary>
-        public string? RowSql { get; private set; }
-
-        /// <summary>
-        /// On a held SQLite connection, writes the rows of <see cref="WithRows"/> one at a time with <paramref name="rowSql"/>
-        /// from a kept command instead of as one JSON array; for a statement whose result is not read.
-        /// </summary>
-        public Statement OneRowAtATime(string rowSql)
-        {
-            if (Read is not null)
-            {
-                throw new InvalidOperationException("A statement whose rows are read back cannot run one row at a time.");
-            }
-
-            RowSql = rowSql;
-            return this;
-        }
-
-        /// <summary>A group's rows, one array per column.</summary>
-        internal sealed record JsonRowsValue(int Count, Array[] Columns);
 
         private Statement Add(string name, DbType type, object? value)
         {

@@ -43,8 +43,6 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
 
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<(string Table, BillingProvider Provider), string> InsertSqls = new();
 
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, string> InsertRowSqls = new(StringComparer.Ordinal);
-
     private readonly BillingDatabase<TContext> _database;
 
     public EfCoreUsageStore(BillingDatabase<TContext> database) => _database = database;
@@ -100,11 +98,7 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
             columns[c] = (ParameterNames[c], Columns[c].Values(unique));
         }
 
-        var statement = batch.Add(InsertSql(batch.Schema), parameters: columns.Length).WithRows(unique.Count, columns);
-        if (batch.Schema.Provider == BillingProvider.Sqlite)
-        {
-            statement.OneRowAtATime(InsertRowSql(batch.Schema));
-        }
+        batch.Add(InsertSql(batch.Schema), parameters: columns.Length).WithRows(unique.Count, columns);
     }
 
     private static T[] Column<T>(IReadOnlyList<UsageRecord> records, Func<UsageRecord, T> value)
@@ -260,14 +254,6 @@ internal sealed class EfCoreUsageStore<TContext> : IUsageStore where TContext : 
     /// or one JSON array of rows (SQLite). RETURNING: a statement of a PostgreSQL batch must return rows to have a
     /// result of its own (<see cref="StatementBatch"/>).
     /// </summary>
-    /// <summary>SQLite: the insert of one record (<see cref="StatementBatch.Statement.OneRowAtATime"/>), parameters in <see cref="Columns"/> order.</summary>
-    private static string InsertRowSql(BillingSchema schema) => InsertRowSqls.GetOrAdd(schema.Usage.Name, static (_, table) =>
-    {
-        var requestId = table[nameof(UsageRecordEntity.RequestId)];
-        return $"INSERT INTO {table.Name} ({string.Join(", ", Columns.Select(c => table[c.Column]))}) "
-            + $"VALUES ({string.Join(", ", Columns.Select(static (_, i) => StatementBatch.RowParameter(i)))}) ON CONFLICT ({requestId}) DO NOTHING";
-    }, schema.Usage);
-
     private static string InsertSql(BillingSchema schema) => InsertSqls.GetOrAdd((schema.Usage.Name, schema.Provider), static (key, table) =>
     {
         var requestId = table[nameof(UsageRecordEntity.RequestId)];
