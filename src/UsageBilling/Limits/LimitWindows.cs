@@ -128,19 +128,59 @@ internal static class LimitWindows
     /// <summary>The limits as they stand after the counters of <paramref name="windows"/> became <paramref name="values"/> (the first ones, in order).</summary>
     internal static LimitDecision Evaluate(CallWindows windows, IReadOnlyList<CounterIncrement> increments, IReadOnlyList<long> values)
     {
-        var states = new LimitState[windows.Count];
+        var states = new CountedWindows(windows, values);
         LimitState? exceeded = null;
-        for (var i = 0; i < states.Length; i++)
+        for (var i = 0; i < states.Count; i++)
         {
-            var window = windows[i];
-            states[i] = new LimitState(window.Policy, window.Limit, values[i], window.Seconds, window.ResetAt, window.Delta, window.IsTokens);
-            if (states[i].Exceeded && (exceeded is null || states[i].ResetAt > exceeded.Value.ResetAt))
+            var state = states[i];
+            if (state.Exceeded && (exceeded is null || state.ResetAt > exceeded.Value.ResetAt))
             {
-                exceeded = states[i];
+                exceeded = state;
             }
         }
 
         return new LimitDecision(states, increments, exceeded);
+    }
+
+    /// <summary>
+    /// A call's limit states, made from its (shared) windows and its counters' values when read: a call keeps the
+    /// values, not an array of states. The values are copied, so a store may reuse what it returned.
+    /// </summary>
+    private sealed class CountedWindows : IReadOnlyList<LimitState>
+    {
+        private readonly CallWindows _windows;
+        private readonly long[] _used;
+
+        public CountedWindows(CallWindows windows, IReadOnlyList<long> values)
+        {
+            _windows = windows;
+            _used = new long[windows.Count];
+            for (var i = 0; i < _used.Length; i++)
+            {
+                _used[i] = values[i];
+            }
+        }
+
+        public int Count => _used.Length;
+
+        public LimitState this[int index]
+        {
+            get
+            {
+                var window = _windows[index];
+                return new LimitState(window.Policy, window.Limit, _used[index], window.Seconds, window.ResetAt, window.Delta, window.IsTokens);
+            }
+        }
+
+        public IEnumerator<LimitState> GetEnumerator()
+        {
+            for (var i = 0; i < _used.Length; i++)
+            {
+                yield return this[i];
+            }
+        }
+
+        System.Collections.IEnumerator System.Collections.IEnumerable.GetEnumerator() => GetEnumerator();
     }
 
     /// <summary>Every request window a request counts in (a call's token window is added by <see cref="ForCall"/>).</summary>
