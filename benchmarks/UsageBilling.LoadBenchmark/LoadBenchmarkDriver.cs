@@ -121,8 +121,7 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
         }
 
         var hot = rounds.Select(rows => (Hot: rows.FirstOrDefault(r => r.Name == Subject.PostgresHot.Name), Plain: rows.FirstOrDefault(r => r.Name == BenchmarkOptions.PlainUpdate)))
-            .Where(p => p.Hot is not null && p.Plain is { Load.PerSecond: > 0 })
-            .Select(p => p.Hot!.Load.PerSecond / p.Plain!.Load.PerSecond).ToList();
+            .Select(p => p.Hot?.RatioTo(p.Plain)).OfType<double>().ToList();
         if (hot.Count > 0)
         {
             text.AppendLine();
@@ -256,11 +255,11 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
 
         var hot = rows.FirstOrDefault(r => r.Name == Subject.PostgresHot.Name);
         var plain = rows.FirstOrDefault(r => r.Name == BenchmarkOptions.PlainUpdate);
-        if (hot is not null && plain is not null && plain.Load.PerSecond > 0)
+        if (hot?.RatioTo(plain) is { } hotOverPlain)
         {
             text.AppendLine();
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"Hot account vs plain UPDATE on one row, same {options.Connections} callers: {hot.Load.PerSecond / plain.Load.PerSecond:0.000}× ({hot.Load.PerSecond:N0} calls/s vs {plain.Load.PerSecond:N0} updates/s).");
+                $"Hot account vs plain UPDATE on one row, same {options.Connections} callers: {hotOverPlain:0.000}× ({hot.Load.PerSecond:N0} calls/s vs {plain!.Load.PerSecond:N0} updates/s).");
         }
 
         if (bare?.MachineCpuPerCall is { } bareCpu)
@@ -311,8 +310,8 @@ internal sealed class LoadBenchmarkDriver(BenchmarkOptions options)
     {
         public ServerStats? Server => After;
 
-        /// <summary>This row's rate over <paramref name="bare"/>'s (the ratio every table reports); null without a bare run that served anything.</summary>
-        public double? RatioTo(Row? bare) => bare is null || bare.Load.PerSecond <= 0 ? null : Load.PerSecond / bare.Load.PerSecond;
+        /// <summary>This row's rate over <paramref name="baseline"/>'s (bare, or the plain UPDATE for the hot account); null without a baseline run that served anything.</summary>
+        public double? RatioTo(Row? baseline) => baseline is null || baseline.Load.PerSecond <= 0 ? null : Load.PerSecond / baseline.Load.PerSecond;
 
         /// <summary>The CPU time of the machine's PostgreSQL processes in the measured window (<see cref="LoadBenchmark.PostgresCpu"/>), when known.</summary>
         public TimeSpan? PostgresCpu { get; init; }
